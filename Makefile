@@ -1,0 +1,40 @@
+# Two entry points a newcomer needs: `make demo` (the main job) and `make test` (the suite).
+# Each creates the virtual environment on first use.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.vizecg-deps-$(shell cat pyproject.toml requirements-nodeps.txt | sha256sum | cut -c1-16)
+export HF_HUB_OFFLINE=1
+export YOLO_OFFLINE=1
+export YOLO_AUTOINSTALL=False
+export NO_ALBUMENTATIONS_UPDATE=1
+export YOLO_CONFIG_DIR ?= $(CURDIR)/.yolo
+export MPLBACKEND=Agg
+
+.PHONY: venv demo test test-slow benchmark clean
+
+$(STAMP): pyproject.toml requirements-nodeps.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# ultralytics without its opencv-python dependency (see pyproject.toml)
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	rm -f $(VENV)/.vizecg-deps-*
+	touch $@
+
+venv: $(STAMP)
+	@# a cached venv may point at another checkout: re-link this one (seconds)
+	@$(BIN)/python -c "import vizecg, os, sys; sys.exit(0 if os.path.samefile(os.path.dirname(vizecg.__file__), 'vizecg') else 1)" 2>/dev/null \
+	  || $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+
+demo: venv
+	$(BIN)/vizecg demo
+
+test: venv
+	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: venv
+	$(BIN)/python -m pytest -m slow
+
+clean:
+	rm -rf $(VENV) .yolo .pytest_cache

@@ -1,0 +1,58 @@
+"""`vizecg` command line: one entry point, one sub-command module per stage (vizecg/commands/<name>.py).
+
+Each module exposes `register(subparsers)` and sets `func` on its parser. Heavy imports (torch, ultralytics,
+detector/, distill/) happen inside the sub-command that needs them, so `vizecg --help` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from vizecg.errors import VizEcgError
+
+# Order = order in `vizecg --help`.
+COMMAND_MODULES = ("demo", "data", "peaks", "render", "detector", "train", "benchmark", "digitize")
+
+
+def offline_environment() -> None:
+    """Nothing may be downloaded at run time: pin every library's offline switch before it is imported."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vizecg", description="ECGs that exist only on paper.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"vizecg.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"vizecg.commands.{name}":
+                continue  # stage not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    offline_environment()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except VizEcgError as exc:
+        print(f"vizecg {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"vizecg {args.command}: interrupted (finished outputs are kept; re-run to resume)", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

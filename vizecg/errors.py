@@ -1,0 +1,33 @@
+"""VizECG's own exception types: every bad input names the file (when there is one) and the problem."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VizEcgError(Exception):
+    """Base class. The CLI prints these as one clear line (no traceback) and exits with status 2."""
+
+    def __init__(self, problem: str, path: str | Path | None = None):
+        self.problem = problem
+        self.path = None if path is None else str(path)
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+class DataError(VizEcgError):
+    """A record or dataset cannot be read or is inconsistent (missing file, bad header, NaN, shape...)."""
+
+
+class ConfigError(VizEcgError):
+    """A config file or override is malformed (unknown key, wrong type)."""
+
+
+class RenderError(VizEcgError):
+    """A record cannot be laid out on the requested page."""
+
+
+class ModelError(VizEcgError):
+    """A model name, checkpoint or weights file is unknown or does not match."""
+
+
+class DigitizeError(VizEcgError):
+    """An image holds no ECG that can be digitized with the requested settings."""
