@@ -7,22 +7,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 from vizecg.errors import VizEcgError
+from vizecg.offline import configure_offline
 
 # Order = order in `vizecg --help`.
 COMMAND_MODULES = ("demo", "data", "peaks", "render", "detector", "train", "benchmark", "digitize")
-
-
-def offline_environment() -> None:
-    """Nothing may be downloaded at run time: pin every library's offline switch before it is imported."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "False")
-    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-    os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    offline_environment()
+    configure_offline()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

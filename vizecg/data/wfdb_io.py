@@ -1,0 +1,97 @@
+"""WFDB records <-> EcgRecord. wfdb does the parsing; this module turns its failures into DataError."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import wfdb
+
+from vizecg.errors import DataError
+from vizecg.record import EcgRecord
+
+# Physical units WFDB headers use for ECG channels, as a factor to millivolts.
+_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3}
+_WFDB_EXTENSIONS = {".hea", ".dat", ".atr", ".mat"}
+
+
+def wfdb_base(path: str | Path) -> Path:
+    """Record path without extension ('x/00001_hr.hea' and 'x/00001_hr' name the same record)."""
+    path = Path(path)
+    return path.with_suffix("") if path.suffix.lower() in _WFDB_EXTENSIONS else path
+
+
+def read_wfdb_header(path: str | Path) -> wfdb.Record:
+    """The header only (rate, length, lead names) - cheap, no samples read."""
+    base = wfdb_base(path)
+    hea = base.with_suffix(".hea")
+    if not hea.is_file():
+        raise DataError("WFDB header not found", hea)
+    try:
+        return wfdb.rdheader(str(base))
+    except Exception as exc:  # wfdb raises bare ValueError/IndexError/... on malformed headers
+        raise DataError(f"unreadable WFDB header ({type(exc).__name__}: {exc})", hea) from None
+
+
+def read_wfdb(path: str | Path, sampfrom: int = 0, sampto: int | None = None) -> EcgRecord:
+    """Read any WFDB record into mV. `path` may carry .hea/.dat or no extension."""
+    base = wfdb_base(path)
+    hea = base.with_suffix(".hea")
+    header = read_wfdb_header(base)
+    if header.n_sig == 0 or not header.sig_name:
+        raise DataError("WFDB header lists no signals", hea)
+    for name in set(header.file_name or []):
+        if not (base.parent / name).is_file():
+            raise DataError(f"signal file {name} named by the header is missing", hea)
+    try:
+        rec = wfdb.rdrecord(str(base), sampfrom=sampfrom, sampto=sampto, physical=True)
+    except Exception as exc:
+        raise DataError(f"unreadable WFDB record ({type(exc).__name__}: {exc})", hea) from None
+    signal = rec.p_signal
+    expected = (sampto or header.sig_len) - sampfrom
+    if signal is None or signal.ndim != 2 or signal.shape[0] != expected:
+        got = None if signal is None else signal.shape[0]
+        raise DataError(f"signal file holds {got} samples per lead but the header promises {expected} "
+                        "(truncated .dat?)", hea)
+    scale = np.ones(signal.shape[1])
+    for i, unit in enumerate(rec.units or ["mV"] * signal.shape[1]):
+        factor = _TO_MV.get((unit or "mV").strip().lower())
+        if factor is None:
+            raise DataError(f"lead {rec.sig_name[i]}: unit {unit!r} is not a voltage", hea)
+        scale[i] = factor
+    signal = (signal * scale).T  # (leads, samples)
+    if np.isnan(signal).any():
+        bad = [rec.sig_name[i] for i in np.where(np.isnan(signal).any(axis=1))[0]]
+        raise DataError(f"invalid (NaN) samples in lead(s) {', '.join(bad)}", hea)
+    try:
+        return EcgRecord(signal=signal, fs=float(rec.fs), lead_names=tuple(rec.sig_name),
+                         record_id=base.name, source=str(hea), meta={"comments": list(rec.comments or [])})
+    except DataError as exc:
+        raise DataError(exc.problem, hea) from None
+
+
+def write_wfdb(record: EcgRecord, directory: str | Path, fmt: str = "16", adc_gain: float = 1000.0) -> Path:
+    """Write `record` as <directory>/<record_id>.hea/.dat (16-bit, 1 adu = 1 uV by default); returns the .hea path.
+
+    Reading it back with read_wfdb gives the signal to within 1/adc_gain mV. Written into a temporary
+    folder first, then moved, so a crash never leaves a half-written record.
+    """
+    import os
+    import tempfile
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    name = record.record_id
+    if not name or any(c in name for c in "/\\ ."):
+        raise DataError(f"record id {name!r} cannot be a WFDB record name", directory)
+    lo, hi = -32767, 32767  # -32768 is the 16-bit "invalid sample" code
+    digital = np.round(record.signal.astype(np.float64) * adc_gain)
+    if digital.min(initial=0) < lo or digital.max(initial=0) > hi:
+        raise DataError(f"record {name}: signal exceeds the 16-bit range at gain {adc_gain} adu/mV "
+                        f"(|x| <= {hi / adc_gain:.1f} mV)", directory)
+    with tempfile.TemporaryDirectory(dir=directory, prefix=f".{name}.") as tmp:
+        wfdb.wrsamp(name, fs=record.fs, units=["mV"] * record.n_leads, sig_name=list(record.lead_names),
+                    d_signal=digital.T.astype(np.int16), fmt=[fmt] * record.n_leads,
+                    adc_gain=[adc_gain] * record.n_leads, baseline=[0] * record.n_leads, write_dir=tmp)
+        for ext in (".dat", ".hea"):  # header last: a record is complete once its header exists
+            os.replace(Path(tmp) / f"{name}{ext}", directory / f"{name}{ext}")
+    return directory / f"{name}.hea"
