@@ -6,6 +6,7 @@ scp_statements.csv, records500/ and optionally records100/).
 from __future__ import annotations
 
 import ast
+import copy
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ class PtbxlDataset(DataSource):
     # -- labels from the table (no signal read) -------------------------------------------------------------
     def labels(self, record_id: str) -> dict[str, Any]:
         """{"superclasses", "normal", "rhythm", "scp_codes"} for one record, from the metadata table."""
-        return self._labels[record_id]
+        return copy.deepcopy(self._labels[record_id])  # callers may edit their record's labels
 
     @cached_property
     def _labels(self) -> dict[str, dict[str, Any]]:
@@ -101,17 +102,22 @@ class PtbxlDataset(DataSource):
         return meta
 
     # -- signals --------------------------------------------------------------------------------------------
+    def record_path(self, record_id: str) -> Path:
+        """The WFDB record (no extension) served at self.fs: records100 when asked and present, else records500."""
+        row = self._table.loc[record_id]
+        if self.fs == 100 and "filename_lr" in row.index:
+            path_lr = self.root / str(row["filename_lr"])
+            if path_lr.with_suffix(".hea").is_file():
+                return path_lr
+        return self.root / str(row["filename_hr"])
+
     def _read(self, record_id: str) -> EcgRecord:
         row = self._table.loc[record_id]
-        path_lr = self.root / str(row.get("filename_lr", "")) if self.fs == 100 else None
-        if path_lr is not None and path_lr.with_suffix(".hea").is_file():
-            record, path = read_wfdb(path_lr), path_lr
-        else:
-            path = self.root / str(row["filename_hr"])
-            record = read_wfdb(path)
-            if self.fs == 100 and record.fs == 500:
-                # records100 is absent (e.g. the embedded sample): downsample with an anti-alias filter.
-                record = record.with_signal(resample_poly(record.signal, 1, 5, axis=1).astype(np.float32), fs=100)
+        path = self.record_path(record_id)
+        record = read_wfdb(path)
+        if self.fs == 100 and record.fs == 500:
+            # records100 is absent (e.g. the embedded sample): downsample with an anti-alias filter.
+            record = record.with_signal(resample_poly(record.signal, 1, 5, axis=1).astype(np.float32), fs=100)
         self._check_fs(record, path)
         meta = {"strat_fold": int(row["strat_fold"]), "age": _plain(row.get("age")), "sex": _plain(row.get("sex")),
                 "report": str(row.get("report", "") or ""), "file": str(path)}

@@ -1,6 +1,8 @@
 """WFDB records <-> EcgRecord. wfdb does the parsing; this module turns its failures into DataError."""
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,8 @@ from vizecg.record import EcgRecord
 # Physical units WFDB headers use for ECG channels, as a factor to millivolts.
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3}
 _WFDB_EXTENSIONS = {".hea", ".dat", ".atr", ".mat"}
+# Bytes per sample of the common WFDB storage formats (to name a truncated .dat before wfdb trips on it).
+_BYTES_PER_SAMPLE = {"8": 1, "16": 2, "61": 2, "80": 1, "160": 2, "212": 1.5, "24": 3, "32": 4}
 
 
 def wfdb_base(path: str | Path) -> Path:
@@ -27,9 +31,15 @@ def read_wfdb_header(path: str | Path) -> wfdb.Record:
     if not hea.is_file():
         raise DataError("WFDB header not found", hea)
     try:
-        return wfdb.rdheader(str(base))
+        header = wfdb.rdheader(str(base))
     except Exception as exc:  # wfdb raises bare ValueError/IndexError/... on malformed headers
         raise DataError(f"unreadable WFDB header ({type(exc).__name__}: {exc})", hea) from None
+    described = len(header.sig_name or [])
+    if described != header.n_sig:
+        raise DataError(f"header declares {header.n_sig} signals but describes {described}", hea)
+    if header.fs is None or header.fs <= 0:
+        raise DataError(f"header gives no valid sampling rate ({header.fs})", hea)
+    return header
 
 
 def read_wfdb(path: str | Path, sampfrom: int = 0, sampto: int | None = None) -> EcgRecord:
@@ -39,9 +49,18 @@ def read_wfdb(path: str | Path, sampfrom: int = 0, sampto: int | None = None) ->
     header = read_wfdb_header(base)
     if header.n_sig == 0 or not header.sig_name:
         raise DataError("WFDB header lists no signals", hea)
-    for name in set(header.file_name or []):
-        if not (base.parent / name).is_file():
+    for name in dict.fromkeys(header.file_name or []):
+        dat = base.parent / name
+        if not dat.is_file():
             raise DataError(f"signal file {name} named by the header is missing", hea)
+        fmts = [f for f, n in zip(header.fmt, header.file_name) if n == name]
+        if header.sig_len and all(f in _BYTES_PER_SAMPLE for f in fmts):
+            need = int(header.sig_len * sum(_BYTES_PER_SAMPLE[f] for f in fmts))
+            offset = max((int(b or 0) for b, n in zip(header.byte_offset or [], header.file_name) if n == name),
+                         default=0)
+            if dat.stat().st_size < need + offset:
+                raise DataError(f"signal file is truncated: {dat.stat().st_size} bytes, the header implies "
+                                f"{need + offset}", dat)
     try:
         rec = wfdb.rdrecord(str(base), sampfrom=sampfrom, sampto=sampto, physical=True)
     except Exception as exc:
@@ -75,9 +94,6 @@ def write_wfdb(record: EcgRecord, directory: str | Path, fmt: str = "16", adc_ga
     Reading it back with read_wfdb gives the signal to within 1/adc_gain mV. Written into a temporary
     folder first, then moved, so a crash never leaves a half-written record.
     """
-    import os
-    import tempfile
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     name = record.record_id

@@ -1,0 +1,40 @@
+"""Patient-wise splits on the real PTB-XL subset: no patient on both sides, labels spread over folds."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vizecg.data import SUPERCLASSES, PtbxlDataset, load_source, patient_kfold, ptbxl_split
+from vizecg.errors import DataError
+
+
+def test_patient_kfold_has_no_leak_and_is_stratified(ptbxl_root):
+    meta = PtbxlDataset(ptbxl_root).metadata
+    folds = patient_kfold(meta, n_folds=5, seed=0)
+    assert list(folds.index) == list(meta.index) and set(folds) == set(range(5))
+    assert (meta.assign(fold=folds).groupby("patient_id")["fold"].nunique() == 1).all()
+    for cls in SUPERCLASSES:  # every class in every fold, roughly a fifth each
+        per_fold = meta[cls].groupby(folds).sum()
+        assert (per_fold > 0).all() and per_fold.max() <= 2 * per_fold.min() + 3, (cls, per_fold.tolist())
+    np.testing.assert_array_equal(folds, patient_kfold(meta, n_folds=5, seed=0))
+    assert not (folds == patient_kfold(meta, n_folds=5, seed=1)).all()
+
+
+def test_ptbxl_split_follows_strat_fold(ptbxl_root):
+    meta = PtbxlDataset(ptbxl_root).metadata
+    split = ptbxl_split(meta)
+    assert sum(len(v) for v in split.values()) == 500
+    assert len(split["val"]) == 81 and len(split["test"]) == 66
+    patients = {k: set(meta.loc[v, "patient_id"]) for k, v in split.items()}
+    assert not (patients["train"] & patients["val"] or patients["train"] & patients["test"]
+                or patients["val"] & patients["test"])
+
+
+def test_patient_kfold_rejects_bad_requests():
+    meta = load_source("sample").metadata
+    with pytest.raises(DataError, match="n_folds"):
+        patient_kfold(meta, n_folds=1)
+    with pytest.raises(DataError, match="no label column"):
+        patient_kfold(meta, n_folds=3, label_columns=["AFIB"])
+    folds = patient_kfold(meta, n_folds=3, seed=0, label_columns=[])
+    assert (meta.assign(fold=folds).groupby("patient_id")["fold"].nunique() == 1).all()
