@@ -1,0 +1,58 @@
+"""Typed config of the beat detector: training recipe, tiling and inference settings (configs/detector.yaml)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+CLASS_NAMES: tuple[str, ...] = ("beat", "lead_label", "calibration_pulse", "lead_panel")  # = render's YOLO view
+BEAT, LEAD_LABEL, CAL_PULSE, LEAD_PANEL = range(4)
+
+
+@dataclass
+class TileConfig:
+    size: int = 0  # tile side in page pixels; 0 = no tiling (the whole page is letterboxed to imgsz)
+    overlap: float = 0.25  # fraction of the tile shared with its neighbour; >= one beat width keeps each beat whole once
+    min_visible: float = 0.6  # a label cut by a tile edge is kept only if this fraction of its area is inside
+
+
+@dataclass
+class TrainConfig:
+    model: str = "yolo11.yaml"  # model yaml: detector/cfg/<name> first, then ultralytics' own (yolo11.yaml)
+    scale: Literal["n", "s", "m"] = "n"  # compound scale; n keeps the shipped weights ~5 MB and a page ~0.1 s
+    imgsz: int = 640  # network input side; a letter page at 640 px shows a beat ~45x30 px
+    epochs: int = 20
+    batch: int = 8
+    patience: int = 100
+    seed: int = 0
+    workers: int = 0  # dataloader processes; the CPU is shared, 0 keeps it to the main process
+    optimizer: str = "auto"
+    lr0: float = 0.01
+    cos_lr: bool = False
+    mosaic: float = 1.0  # mixes 4 pages at random scales: beats at many sizes from few pages
+    close_mosaic: int = 3  # last epochs on whole pages, as inference sees them
+    scale_aug: float = 0.3  # random zoom +-; photos already vary the page scale
+    translate: float = 0.1
+    degrees: float = 0.0  # the photo simulator rotates and warps with exact labels; no need here
+    fliplr: float = 0.0  # a mirrored ECG runs backwards in time and its lead labels read mirrored
+    hsv_h: float = 0.015
+    hsv_s: float = 0.5
+    hsv_v: float = 0.4
+    cache: bool = False  # "ram" caching of ~400 pages at 640 px would be ~0.5 GB; off by default
+    val: bool = True
+
+
+@dataclass
+class InferConfig:
+    imgsz: int = 640
+    conf: float = 0.25  # operating point: precision/recall in `eval` are reported at this score
+    iou: float = 0.6  # NMS IoU; neighbouring beats touch but overlap little
+    max_det: int = 300
+
+
+@dataclass
+class DetectorConfig:
+    data: list[str] = field(default_factory=list)  # render output folders (their yolo/ view) or a data.yaml
+    val_data: list[str] = field(default_factory=list)  # folders used only for validation; empty: each folder's val split
+    train: TrainConfig = field(default_factory=TrainConfig)
+    tile: TileConfig = field(default_factory=TileConfig)
+    infer: InferConfig = field(default_factory=InferConfig)

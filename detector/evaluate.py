@@ -1,0 +1,133 @@
+"""Detection quality on rendered pages: precision/recall at the operating score, AP50 and AP50-95 per class,
+overall and per photo severity. Matching follows ultralytics' validator (greedy by score, one truth per box,
+IoU thresholds 0.50:0.95); the AP itself is ultralytics' `ap_per_class`."""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from detector.config import BEAT, CLASS_NAMES
+from detector.geometry import pairwise_iou
+
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
+AP_CONF = 0.001  # boxes down to this score feed the PR curve; P/R are read at the detector's own conf
+
+
+def match(pred_boxes: np.ndarray, pred_scores: np.ndarray, pred_cls: np.ndarray, gt_boxes: np.ndarray,
+          gt_cls: np.ndarray) -> np.ndarray:
+    """(n_pred, 10) bool: prediction i is a true positive at IoU threshold t (each truth matched once)."""
+    tp = np.zeros((len(pred_boxes), len(IOU_THRESHOLDS)), bool)
+    if len(pred_boxes) == 0 or len(gt_boxes) == 0:
+        return tp
+    iou = pairwise_iou(pred_boxes, gt_boxes)
+    iou[pred_cls[:, None] != gt_cls[None, :]] = 0.0
+    order = np.argsort(-pred_scores, kind="stable")
+    for t, thr in enumerate(IOU_THRESHOLDS):
+        taken = np.zeros(len(gt_boxes), bool)
+        for i in order:
+            cand = np.where(~taken & (iou[i] >= thr))[0]
+            if len(cand):
+                j = cand[np.argmax(iou[i, cand])]
+                taken[j] = True
+                tp[i, t] = True
+    return tp
+
+
+class Accumulator:
+    """Collects matches of many pages; `summary()` gives per-class and beat metrics."""
+
+    def __init__(self, conf: float):
+        self.conf = conf
+        self.tp: list[np.ndarray] = []
+        self.scores: list[np.ndarray] = []
+        self.pred_cls: list[np.ndarray] = []
+        self.gt_cls: list[np.ndarray] = []
+        self.pages = 0
+
+    def add(self, pred: tuple[np.ndarray, np.ndarray, np.ndarray], gt_boxes: np.ndarray, gt_cls: np.ndarray) -> None:
+        boxes, scores, cls = pred
+        self.tp.append(match(boxes, scores, cls, gt_boxes, gt_cls))
+        self.scores.append(np.asarray(scores, np.float64))
+        self.pred_cls.append(np.asarray(cls, np.int64))
+        self.gt_cls.append(np.asarray(gt_cls, np.int64))
+        self.pages += 1
+
+    def summary(self) -> dict[str, Any]:
+        from ultralytics.utils.metrics import ap_per_class
+
+        tp = np.concatenate(self.tp) if self.tp else np.zeros((0, 10), bool)
+        scores = np.concatenate(self.scores) if self.scores else np.zeros(0)
+        pcls = np.concatenate(self.pred_cls) if self.pred_cls else np.zeros(0, np.int64)
+        gcls = np.concatenate(self.gt_cls) if self.gt_cls else np.zeros(0, np.int64)
+        per_class: dict[str, Any] = {}
+        ap = {}
+        if len(gcls):
+            res = ap_per_class(tp, scores, pcls, gcls, names={i: n for i, n in enumerate(CLASS_NAMES)})
+            # res: tp, fp, p, r, f1, ap (nc, 10), unique_classes, ...
+            ap_mat, classes = res[5], res[6]
+            ap = {int(c): ap_mat[k] for k, c in enumerate(classes)}
+        for c, name in enumerate(CLASS_NAMES):
+            keep = (pcls == c) & (scores >= self.conf)
+            n_gt = int((gcls == c).sum())
+            n_tp = int(tp[keep, 0].sum())
+            n_pred = int(keep.sum())
+            per_class[name] = {
+                "n_true": n_gt, "n_pred": n_pred,
+                "precision": round(n_tp / n_pred, 4) if n_pred else (1.0 if n_gt == 0 else 0.0),
+                "recall": round(n_tp / n_gt, 4) if n_gt else None,
+                "mAP50": round(float(ap[c][0]), 4) if c in ap else None,
+                "mAP50-95": round(float(ap[c].mean()), 4) if c in ap else None,
+            }
+        with_truth = [v for v in per_class.values() if v["n_true"]]
+        beat = per_class[CLASS_NAMES[BEAT]]
+        return {"pages": self.pages, "conf": self.conf,
+                "precision": beat["precision"], "recall": beat["recall"], "mAP50": beat["mAP50"],
+                "mAP50-95": beat["mAP50-95"],
+                "all_classes_mAP50": round(float(np.mean([v["mAP50"] or 0 for v in with_truth])), 4) if with_truth else None,
+                "all_classes_mAP50-95": round(float(np.mean([v["mAP50-95"] or 0 for v in with_truth])), 4)
+                if with_truth else None,
+                "per_class": per_class}
+
+
+def evaluate(detector: Any, items: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, str]], total: int | None = None,
+             progress: bool = True) -> dict[str, Any]:
+    """items: (image RGB, truth boxes, truth classes, severity). Beat metrics headline; per severity too."""
+    from tqdm import tqdm
+
+    conf = detector.conf
+    overall = Accumulator(conf)
+    groups: dict[str, Accumulator] = defaultdict(lambda: Accumulator(conf))
+    seconds = []
+    for image, gt_boxes, gt_cls, group in tqdm(items, total=total, desc="eval", unit="page", disable=not progress):
+        t0 = time.perf_counter()
+        pred = detector.predict_boxes(image, conf=AP_CONF)
+        seconds.append(time.perf_counter() - t0)
+        overall.add(pred, gt_boxes, gt_cls)
+        groups[group].add(pred, gt_boxes, gt_cls)
+    out = overall.summary()
+    out["per_severity"] = {g: acc.summary() for g, acc in sorted(groups.items())}
+    out["seconds_per_page"] = round(float(np.mean(seconds)), 4) if seconds else None
+    return out
+
+
+def render_dir_items(render_dir: str | Path, folds: tuple[int, ...] | None = None
+                     ) -> list[tuple[Path, Path]]:
+    """(image, label JSON) pairs of a render folder, optionally only pages of some PTB-XL folds."""
+    from detector.dataset import render_pages
+
+    pages = render_pages(render_dir)
+    return [(p["image"], p["label"]) for p in pages if folds is None or p["fold"] in folds]
+
+
+def iter_render_dir(pairs: list[tuple[Path, Path]]):
+    from detector.dataset import load_label, page_truth_boxes, photo_severity
+    from detector.infer import read_image
+
+    for image_path, label_path in pairs:
+        label = load_label(label_path)
+        boxes, cls = page_truth_boxes(label)
+        yield read_image(image_path), boxes, cls, photo_severity(label)

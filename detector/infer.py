@@ -1,0 +1,311 @@
+"""`BeatDetector`: page image -> beat boxes in page pixels, assigned to leads and ordered in time.
+
+Two backends give the same boxes: "torch" runs ultralytics' own predictor on the .pt weights; "onnx" runs the
+exported graph with onnxruntime and this module's numpy letterbox + NMS (no torch or ultralytics needed).
+Optional tiling slices a big page into overlapping tiles and merges the tile boxes back (NMS or WBF).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from detector.config import BEAT, CAL_PULSE, CLASS_NAMES, LEAD_LABEL, LEAD_PANEL
+from detector.geometry import letterbox, nms, tile_windows, unletterbox, weighted_boxes_fusion
+from vizecg.errors import DataError, ModelError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "beats_yolo.pt"
+# The 3x4 layout's rows, column by column: I aVR V1 V4 / II aVL V2 V5 / III aVF V3 V6 (+ rhythm strip).
+ROWS_3X4: tuple[tuple[str, ...], ...] = (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"),
+                                          ("III", "aVF", "V3", "V6"))
+RHYTHM_LEAD = "II"  # what a 3x4+1 page's full-width strip shows unless the printer was told otherwise
+
+
+@dataclass
+class Detections:
+    """Everything found on one page. Beats come first, sorted by (panel, time); boxes are xyxy page pixels."""
+
+    boxes: np.ndarray  # (n, 4) float32
+    scores: np.ndarray  # (n,) float32
+    classes: np.ndarray  # (n,) int64 index into CLASS_NAMES
+    panel: np.ndarray  # (n,) int64: for a beat, index into `panels`; -1 for other classes or no panel
+    order: np.ndarray  # (n,) int64: a beat's time rank within its panel (0 = leftmost); -1 otherwise
+    panels: np.ndarray  # (p, 4) float32 lead_panel boxes in reading order (rows top-down, left to right)
+    panel_leads: list[str]  # (p,) lead name of each panel: standard names when the 3x4 layout is recognised
+    image_shape: tuple[int, int]  # (h, w) of the page
+    layout: str = "unknown"  # "3x4+1", "3x4" or "unknown" (then panel_leads are "panel0", "panel1", ...)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @property
+    def is_beat(self) -> np.ndarray:
+        return self.classes == BEAT
+
+    @property
+    def beat_boxes(self) -> np.ndarray:
+        return self.boxes[self.is_beat]
+
+    @property
+    def beat_leads(self) -> list[str | None]:
+        return [self.panel_leads[p] if p >= 0 else None for p in self.panel[self.is_beat]]
+
+    def order_keys(self) -> np.ndarray:
+        """(n_beats, 2) (panel index, x-centre) keys for `vizecg.crops.crop_beats`; unassigned beats go last."""
+        b = self.beat_boxes
+        p = self.panel[self.is_beat].astype(np.float64)
+        p[p < 0] = len(self.panels)
+        return np.stack([p, (b[:, 0] + b[:, 2]) / 2], 1) if len(b) else np.zeros((0, 2))
+
+    def to_json(self) -> dict[str, Any]:
+        items = []
+        for i in range(len(self)):
+            c = int(self.classes[i])
+            p = int(self.panel[i])
+            items.append({"class": CLASS_NAMES[c], "box": [round(float(v), 1) for v in self.boxes[i]],
+                          "score": round(float(self.scores[i]), 4),
+                          "lead": self.panel_leads[p] if p >= 0 else None, "panel": p, "order": int(self.order[i])})
+        return {"image_shape": list(self.image_shape), "layout": self.layout, "panel_leads": self.panel_leads,
+                "panels": np.round(self.panels, 1).tolist(), "n_beats": int(self.is_beat.sum()),
+                "detections": items, **({"meta": self.meta} if self.meta else {})}
+
+
+def assign_leads(boxes: np.ndarray, classes: np.ndarray
+                 ) -> tuple[np.ndarray, list[str], str, np.ndarray, np.ndarray]:
+    """Panels in reading order, their lead names, the layout, and each beat's panel and time rank.
+
+    Rows are clusters of panel centres in y (a gap over half the median panel height starts a new row).
+    Three rows of four (+ one wide strip) are the 3x4(+1) layout; anything else keeps generic panel names.
+    A beat belongs to the panel holding most of its area (none if under a quarter of it lies in any panel).
+    """
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    panels = boxes[classes == LEAD_PANEL]
+    rows: list[list[int]] = []
+    if len(panels):
+        cy = (panels[:, 1] + panels[:, 3]) / 2
+        gap = 0.5 * float(np.median(panels[:, 3] - panels[:, 1]))
+        for i in np.argsort(cy, kind="stable"):
+            if rows and cy[i] - np.mean(cy[rows[-1]]) <= gap:
+                rows[-1].append(int(i))
+            else:
+                rows.append([int(i)])
+        rows = [sorted(r, key=lambda j: panels[j, 0]) for r in rows]
+    order = [j for r in rows for j in r]
+    panels = panels[order] if order else np.zeros((0, 4))
+    sizes = [len(r) for r in rows]
+    if sizes[:3] == [4, 4, 4] and len(sizes) in (3, 4) and (len(sizes) == 3 or sizes[3] == 1):
+        names = [lead for row in ROWS_3X4 for lead in row] + ([RHYTHM_LEAD] if len(sizes) == 4 else [])
+        layout = "3x4+1" if len(sizes) == 4 else "3x4"
+    else:
+        names = [f"panel{i}" for i in range(len(panels))]
+        layout = "unknown"
+    beat_idx = np.flatnonzero(classes == BEAT)
+    panel_of = np.full(len(boxes), -1, np.int64)
+    rank = np.full(len(boxes), -1, np.int64)
+    if len(panels) and len(beat_idx):
+        b = boxes[beat_idx]
+        lt = np.maximum(b[:, None, :2], panels[None, :, :2])
+        rb = np.minimum(b[:, None, 2:], panels[None, :, 2:])
+        inter = (rb - lt).clip(0).prod(-1)  # (beats, panels)
+        frac = inter / np.maximum(((b[:, 2:] - b[:, :2]).clip(0).prod(-1))[:, None], 1e-9)
+        best = frac.argmax(1)
+        ok = frac[np.arange(len(b)), best] >= 0.25
+        panel_of[beat_idx[ok]] = best[ok]
+    for p in np.unique(panel_of[beat_idx]) if len(beat_idx) else []:
+        if p < 0:
+            continue
+        members = beat_idx[panel_of[beat_idx] == p]
+        xs = (boxes[members, 0] + boxes[members, 2]) / 2
+        rank[members[np.argsort(xs, kind="stable")]] = np.arange(len(members))
+    return panels, names, layout, panel_of, rank
+
+
+def build_detections(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, shape: tuple[int, int],
+                     meta: dict[str, Any] | None = None) -> Detections:
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    scores = np.asarray(scores, np.float64).reshape(-1)
+    classes = np.asarray(classes, np.int64).reshape(-1)
+    panels, names, layout, panel_of, rank = assign_leads(boxes, classes)
+    # Beats first, by (panel, time); unassigned beats after them by x; then the other classes by class, score.
+    is_beat = classes == BEAT
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    panel_key = np.where(panel_of >= 0, panel_of, len(panels))
+    key_beat = np.lexsort((cx, panel_key, ~is_beat))
+    beats = key_beat[: int(is_beat.sum())]
+    others = np.flatnonzero(~is_beat)
+    others = others[np.lexsort((-scores[others], classes[others]))]
+    idx = np.concatenate([beats, others]).astype(np.int64)
+    return Detections(boxes=boxes[idx].astype(np.float32), scores=scores[idx].astype(np.float32),
+                      classes=classes[idx], panel=panel_of[idx], order=rank[idx],
+                      panels=panels.astype(np.float32), panel_leads=names, image_shape=(int(shape[0]), int(shape[1])),
+                      layout=layout, meta=meta or {})
+
+
+def check_image(image: Any, path: str | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 RGB, or a clear DataError naming the file."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8 or min(image.shape[:2]) < 8:
+        raise DataError(f"expected an (H, W, 3) uint8 RGB image of at least 8x8 px, got {image.shape} {image.dtype}",
+                        path)
+    return np.ascontiguousarray(image[:, :, :3])
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 RGB; DataError naming the file if it is missing or not an image."""
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("image file not found", path)
+    data = np.fromfile(str(path), np.uint8)
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if bgr is None:
+        raise DataError("not a readable image (PNG/JPEG/...)", path)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+class BeatDetector:
+    """YOLO beat detector. `BeatDetector()` loads the weights shipped in detector/weights/.
+
+    weights: .pt (backend "torch") or .onnx (backend "onnx"); backend "onnx" with .pt weights exports them to a
+    cached ONNX file beside a temporary folder first. imgsz/conf/iou default to the values the weights were
+    trained/validated with (stored in the checkpoint), else InferConfig's.
+    tile: tile side in page pixels (0 = whole page); merge: "nms" or "wbf" for boxes seen in several tiles.
+    """
+
+    def __init__(self, weights: str | Path | None = None, imgsz: int | None = None, conf: float = 0.25,
+                 iou: float = 0.6, device: str = "cpu", backend: Literal["torch", "onnx"] = "torch",
+                 tile: int = 0, tile_overlap: float = 0.25, merge: Literal["nms", "wbf"] = "nms",
+                 max_det: int = 300):
+        self.weights = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+        if not self.weights.is_file():
+            raise ModelError("detector weights not found" + (" (the shipped weights are missing from this install)"
+                                                             if weights is None else ""), self.weights)
+        self.conf, self.iou, self.device, self.backend = float(conf), float(iou), device, backend
+        self.tile, self.tile_overlap, self.merge, self.max_det = int(tile), float(tile_overlap), merge, int(max_det)
+        if backend not in ("torch", "onnx"):
+            raise ModelError(f"unknown backend {backend!r} (torch or onnx)")
+        if backend == "torch":
+            if self.weights.suffix != ".pt":
+                raise ModelError("the torch backend needs .pt weights", self.weights)
+            self._model = _load_yolo(self.weights)
+            trained = int(self._model.overrides.get("imgsz", 640) or 640)
+            self.imgsz = int(imgsz or trained)
+            self.names = [self._model.names[i] for i in sorted(self._model.names)]
+        else:
+            onnx_path = self.weights
+            if self.weights.suffix == ".pt":
+                from detector.export import export_onnx
+
+                onnx_path = export_onnx(self.weights, imgsz=imgsz)
+            self._session, meta = _load_onnx(onnx_path)
+            self.imgsz = int(meta["imgsz"])
+            if imgsz and int(imgsz) != self.imgsz:
+                raise ModelError(f"this ONNX graph has a fixed input of {self.imgsz} px, not {imgsz}", onnx_path)
+            self.names = meta["names"]
+        if tuple(self.names) != CLASS_NAMES:
+            raise ModelError(f"weights predict {self.names}, expected {list(CLASS_NAMES)}", self.weights)
+
+    # --- raw boxes ----------------------------------------------------------------------------------------
+    def predict_boxes(self, image: np.ndarray, conf: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(boxes (n, 4) xyxy page px, scores (n,), classes (n,)) over all classes, tiles merged."""
+        image = check_image(image)
+        conf = self.conf if conf is None else float(conf)
+        h, w = image.shape[:2]
+        if self.tile <= 0 or max(h, w) <= self.tile:
+            return self._predict_one(image, conf)
+        all_b, all_s, all_c = [], [], []
+        for x0, y0, x1, y1 in tile_windows((h, w), self.tile, self.tile_overlap):
+            b, s, c = self._predict_one(image[y0:y1, x0:x1], conf)
+            all_b.append(b + np.array([x0, y0, x0, y0]))
+            all_s.append(s)
+            all_c.append(c)
+        b, s, c = np.concatenate(all_b), np.concatenate(all_s), np.concatenate(all_c)
+        if self.merge == "wbf":
+            return weighted_boxes_fusion(b, s, c, iou=0.6, metric="ios")
+        keep = nms(b, s, c, iou=0.6, metric="ios", max_det=self.max_det)
+        return b[keep], s[keep], c[keep]
+
+    def _predict_one(self, image: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.backend == "torch":
+            res = self._model.predict(np.ascontiguousarray(image[:, :, ::-1]), imgsz=self.imgsz, conf=conf, iou=self.iou,
+                                      device=self.device, max_det=self.max_det, verbose=False, rect=False)[0]
+            bx = res.boxes
+            return (bx.xyxy.cpu().numpy().astype(np.float64), bx.conf.cpu().numpy().astype(np.float64),
+                    bx.cls.cpu().numpy().astype(np.int64))
+        return _onnx_predict(self._session, image, self.imgsz, conf, self.iou, self.max_det)
+
+    # --- the public API -----------------------------------------------------------------------------------
+    def detect(self, image: np.ndarray, conf: float | None = None) -> Detections:
+        """Detect beats, lead labels, calibration pulses and lead panels on one RGB page; beats get their lead."""
+        image = check_image(image)
+        boxes, scores, classes = self.predict_boxes(image, conf)
+        return build_detections(boxes, scores, classes, image.shape[:2],
+                                meta={"backend": self.backend, "imgsz": self.imgsz, "conf": self.conf if conf is None
+                                      else float(conf), "tile": self.tile})
+
+    def crops(self, image: np.ndarray, detections: Detections, size: tuple[int, int] = (64, 64),
+              max_beats: int = 24) -> tuple[np.ndarray, np.ndarray]:
+        """Beat crops (k, 3, h, w) float32 in [0, 1] ordered by lead then time, and their indices into
+        `detections.beat_boxes` (see vizecg.crops.crop_beats)."""
+        from vizecg.crops import crop_beats
+
+        return crop_beats(check_image(image), detections.beat_boxes, detections.order_keys(), size=size,
+                          max_beats=max_beats)
+
+
+def _load_yolo(weights: Path):
+    from vizecg.offline import configure_offline
+
+    configure_offline()
+    from ultralytics import YOLO
+
+    try:
+        return YOLO(str(weights), task="detect")
+    except Exception as exc:  # ultralytics raises many types for a corrupt or foreign file
+        raise ModelError(f"cannot load YOLO weights: {exc}", weights) from None
+
+
+def _load_onnx(path: Path) -> tuple[Any, dict[str, Any]]:
+    import ast
+
+    import onnxruntime as ort
+
+    try:
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelError(f"cannot load ONNX model: {exc}", path) from None
+    meta = session.get_modelmeta().custom_metadata_map
+    shape = session.get_inputs()[0].shape
+    try:
+        names = ast.literal_eval(meta["names"])
+        names = [names[i] for i in sorted(names)]
+        imgsz = int(shape[2])
+    except (KeyError, ValueError, TypeError, SyntaxError):
+        raise ModelError("ONNX model lacks ultralytics metadata (names) or a fixed input size", path) from None
+    return session, {"names": names, "imgsz": imgsz}
+
+
+def _onnx_predict(session: Any, image: np.ndarray, imgsz: int, conf: float, iou: float, max_det: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Letterbox -> graph -> best class per anchor -> class-wise NMS -> page pixels (ultralytics' own steps)."""
+    padded, gain, pad = letterbox(image, imgsz)
+    x = np.ascontiguousarray(padded.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+    out = session.run(None, {session.get_inputs()[0].name: x})[0][0]  # (4 + nc, anchors)
+    cls_scores = out[4:]
+    cls = cls_scores.argmax(0)
+    score = cls_scores[cls, np.arange(out.shape[1])]
+    keep = score > conf
+    xywh = out[:4, keep].T.astype(np.float64)
+    boxes = np.concatenate([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], 1)
+    score, cls = score[keep].astype(np.float64), cls[keep].astype(np.int64)
+    k = nms(boxes, score, cls, iou=iou, max_det=max_det)
+    return unletterbox(boxes[k], gain, pad, image.shape[:2]), score[k], cls[k]

@@ -1,0 +1,331 @@
+"""Torch datasets over a render folder (`vizecg render` output) and the collate into the model batch dict.
+
+Render folder DIR: images/<id>.png|jpg, labels/<id>.json (PageTruth + record_id, labels, fold, split),
+signals/<record_id>.npz, manifest.csv (id, record_id, patient_id, image, label, fold, split, NORM..HYP, normal).
+
+Tasks and targets:
+  superclass  5 PTB-XL superclasses, multi-label: target (5,) float, one logit each, BCE.
+  normal      normal vs abnormal as ONE logit, multi-label style: target (1,) float, BCE. One logit (not a
+              2-class softmax) so that the same sigmoid / AUROC code serves it and the superclasses.
+  aami        MIT-BIH AAMI beat classes N/S/V/F/Q on single beat crops, multi-class: target () long, CE.
+
+Decoding a PNG, parsing the label JSON and filtering the signal cost far more than a training step on tiny
+models, so each field of each item is computed once and cached as DIR/cache/<field>-<key>/<id>.npz, where
+<key> hashes every parameter that shapes the field (page size, crop size, detector tag, filter band...).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from vizecg.crops import crop_beats
+from vizecg.data import AAMI_CLASSES, SUPERCLASSES
+from vizecg.errors import ConfigError, DataError
+from vizecg.record import STANDARD_LEADS
+from vizecg.runs import atomic_write_bytes
+
+log = logging.getLogger("vizecg.train")
+
+TASK_CLASSES: dict[str, tuple[str, ...]] = {"superclass": SUPERCLASSES, "normal": ("normal",), "aami": AAMI_CLASSES}
+MULTILABEL: dict[str, bool] = {"superclass": True, "normal": True, "aami": False}
+PAGE_FIELDS = ("page", "beats", "signal")
+
+# boxes_fn(image (H, W, 3) uint8) -> (boxes (n, 4) xyxy px, order_keys (n, 2) or None): e.g. a YOLO detector.
+BoxesFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
+
+
+def read_manifest(root: str | Path) -> pd.DataFrame:
+    root = Path(root)
+    path = root / "manifest.csv"
+    if not path.is_file():
+        raise DataError("manifest.csv not found: is this a `vizecg render` output folder?", path)
+    try:
+        df = pd.read_csv(path, dtype={"id": str, "record_id": str, "patient_id": str})
+    except Exception as exc:  # pandas raises many types on a malformed CSV
+        raise DataError(f"unreadable manifest ({type(exc).__name__}: {exc})", path) from None
+    missing = [c for c in ("id", "record_id", "image", "label") if c not in df.columns]
+    if missing:
+        raise DataError(f"manifest lacks column(s) {', '.join(missing)}", path)
+    return df
+
+
+def select_rows(df: pd.DataFrame, folds: Sequence[int] | None = None, splits: Sequence[str] | None = None,
+                record_ids: Sequence[str] | None = None, where: str | None = None) -> pd.DataFrame:
+    """Rows whose fold is in `folds`, split in `splits` and record id in `record_ids` (None: no filter)."""
+    keep = np.ones(len(df), bool)
+    if folds is not None:
+        if "fold" not in df.columns:
+            raise DataError("selection by fold, but the manifest has no fold column", where)
+        keep &= pd.to_numeric(df["fold"], errors="coerce").isin([int(f) for f in folds]).to_numpy()
+    if splits is not None:
+        if "split" not in df.columns:
+            raise DataError("selection by split, but the manifest has no split column", where)
+        keep &= df["split"].astype(str).isin(list(splits)).to_numpy()
+    if record_ids is not None:
+        keep &= df["record_id"].astype(str).isin([str(r) for r in record_ids]).to_numpy()
+    return df[keep].reset_index(drop=True)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB."""
+    if not path.is_file():
+        raise DataError("image not found", path)
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DataError("unreadable image (not a PNG/JPEG?)", path)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def read_label(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise DataError("label JSON not found", path)
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"label is not valid JSON ({exc})", path) from None
+
+
+def truth_boxes(label: dict[str, Any], path: Path | None = None) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    """Visible ground-truth beat boxes (n, 4), order keys (panel index, R-peak x) and AAMI labels."""
+    try:
+        beats = [b for b in label["beats"] if b.get("visible", True)]
+        boxes = np.asarray([b["box"] for b in beats], np.float64).reshape(-1, 4)
+        keys = np.asarray([[b["panel_index"], b["r_peak"][0]] for b in beats], np.float64).reshape(-1, 2)
+        aami = [b.get("aami") for b in beats]
+    except (KeyError, TypeError, IndexError) as exc:
+        raise DataError(f"label JSON has malformed beats ({type(exc).__name__}: {exc})", path) from None
+    return boxes, keys, aami
+
+
+def prepare_signal(path: Path, fs: float, n_samples: int, band: tuple[float, float] | None) -> np.ndarray:
+    """(12, n_samples) float32 mV in standard lead order: band-passed, resampled, cut/zero-padded.
+
+    Leads the record lacks stay zero (MIT-BIH has 2), so every model sees the same 12 rows.
+    """
+    from vizecg.data import read_npz
+    from vizecg.signal.filters import bandpass, resample
+
+    rec = read_npz(path)
+    x = rec.signal.astype(np.float64)
+    if band is not None:
+        x = bandpass(x, rec.fs, low=band[0], high=band[1])
+    x = resample(x, rec.fs, fs)
+    out = np.zeros((len(STANDARD_LEADS), n_samples), np.float32)
+    n = min(n_samples, x.shape[1])
+    for i, name in enumerate(rec.lead_names):
+        if name in STANDARD_LEADS:
+            out[STANDARD_LEADS.index(name), :n] = x[i, :n]
+    return out
+
+
+def _key(params: dict[str, Any]) -> str:
+    return hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+class _Cache:
+    """npz per (field, item) under DIR/cache; unwritable folders simply disable caching."""
+
+    def __init__(self, root: Path, enabled: bool):
+        self.root = root / "cache"
+        self.enabled = enabled
+
+    def get(self, folder: str, item_id: str, make: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        path = self.root / folder / f"{item_id}.npz"
+        if self.enabled and path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    return {k: z[k] for k in z.files}
+            except Exception:  # a torn or foreign file: recompute and overwrite
+                log.warning("cache file %s unreadable; recomputing", path)
+        arrays = make()
+        if self.enabled:
+            buf = io.BytesIO()
+            np.savez(buf, **arrays)
+            try:
+                atomic_write_bytes(path, buf.getvalue())  # atomic: DDP ranks may write the same item
+            except OSError as exc:
+                log.warning("cannot write cache %s (%s); caching disabled", path, exc)
+                self.enabled = False
+        return arrays
+
+
+class _RenderBase(Dataset):
+    def __init__(self, root: str | Path, folds: Sequence[int] | None = None, splits: Sequence[str] | None = None,
+                 record_ids: Sequence[str] | None = None, crop_size: tuple[int, int] = (64, 64),
+                 boxes_fn: BoxesFn | None = None, boxes_tag: str | None = None, cache: bool = True):
+        self.root = Path(root)
+        manifest = read_manifest(self.root)
+        self.rows = select_rows(manifest, folds, splits, record_ids, where=str(self.root / "manifest.csv"))
+        if len(self.rows) == 0:
+            raise DataError(f"no pages selected (folds={folds}, splits={splits}, record_ids={record_ids}; "
+                            f"manifest has {len(manifest)} rows)", self.root / "manifest.csv")
+        self.crop_size = (int(crop_size[0]), int(crop_size[1]))
+        if boxes_fn is not None and boxes_tag is None:
+            boxes_tag = getattr(boxes_fn, "__name__", "custom")
+        self.boxes_fn = boxes_fn
+        self.boxes_tag = boxes_tag or "truth"  # part of the cache key: detector crops never mix with truth crops
+        self.cache = _Cache(self.root, cache)
+
+    def _row(self, i: int) -> pd.Series:
+        return self.rows.iloc[i]
+
+    def _boxes(self, image: np.ndarray, label_path: Path):
+        if self.boxes_fn is not None:
+            boxes, keys = self.boxes_fn(image)
+            return np.asarray(boxes, np.float64).reshape(-1, 4), keys, None
+        return truth_boxes(read_label(label_path), label_path)
+
+
+class PageDataset(_RenderBase):
+    """One item per page: page image, beat crops, paired signal and the page-level target."""
+
+    def __init__(self, root: str | Path, task: str = "superclass", fields: Sequence[str] = PAGE_FIELDS,
+                 page_size: tuple[int, int] = (192, 256), grayscale: bool = False, max_beats: int = 24,
+                 signal_fs: float = 100.0, signal_samples: int = 1000,
+                 bandpass: tuple[float, float] | None = (0.5, 40.0), **kwargs: Any):
+        super().__init__(root, **kwargs)
+        if task not in ("superclass", "normal"):
+            raise ConfigError(f"PageDataset task must be 'superclass' or 'normal', got {task!r} "
+                              "(aami is per beat: BeatDataset)")
+        unknown = set(fields) - set(PAGE_FIELDS)
+        if unknown:
+            raise ConfigError(f"unknown field(s) {sorted(unknown)} (known: {PAGE_FIELDS})")
+        self.task, self.fields = task, tuple(fields)
+        self.page_size = (int(page_size[0]), int(page_size[1]))  # (height, width)
+        self.grayscale, self.max_beats = grayscale, int(max_beats)
+        self.signal_fs, self.signal_samples = float(signal_fs), int(signal_samples)
+        self.band = None if bandpass is None else (float(bandpass[0]), float(bandpass[1]))
+        cols = list(TASK_CLASSES[task])
+        missing = [c for c in cols if c not in self.rows.columns]
+        if missing:
+            raise DataError(f"manifest lacks target column(s) {', '.join(missing)} for task {task}",
+                            self.root / "manifest.csv")
+        targets = self.rows[cols].apply(pd.to_numeric, errors="coerce")
+        bad = targets.isna().any(axis=1)
+        if bad.any():
+            raise DataError(f"{int(bad.sum())} selected page(s) have no {task} label (e.g. "
+                            f"{self.rows.loc[bad, 'id'].iloc[0]}); render from a labelled source",
+                            self.root / "manifest.csv")
+        self.targets = targets.to_numpy(np.float32)  # (n, C)
+        self._folders = {
+            "page": f"page-{_key({'size': self.page_size, 'gray': grayscale})}",
+            "beats": f"beats-{_key({'size': self.crop_size, 'max': self.max_beats, 'boxes': self.boxes_tag})}",
+            "signal": f"signal-{_key({'fs': self.signal_fs, 'n': self.signal_samples, 'band': self.band})}",
+        }
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _image(self, row: pd.Series) -> np.ndarray:
+        image = read_image(self.root / str(row["image"]))
+        if self.grayscale:  # photos differ in colour cast; grey pages remove that nuisance
+            image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+        return image
+
+    def _make_page(self, row: pd.Series) -> dict[str, np.ndarray]:
+        h, w = self.page_size
+        return {"page": cv2.resize(self._image(row), (w, h), interpolation=cv2.INTER_AREA)}
+
+    def _make_beats(self, row: pd.Series) -> dict[str, np.ndarray]:
+        image = self._image(row)
+        label_path = self.root / str(row["label"])
+        boxes, keys, _ = self._boxes(image, label_path)
+        crops, _ = crop_beats(image, boxes, keys, self.crop_size, self.max_beats, path=str(label_path))
+        return {"beats": np.round(crops * 255).astype(np.uint8)}  # uint8 on disk: 4x smaller
+
+    def _make_signal(self, row: pd.Series) -> dict[str, np.ndarray]:
+        path = self.root / "signals" / f"{row['record_id']}.npz"
+        return {"signal": prepare_signal(path, self.signal_fs, self.signal_samples, self.band)}
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        row = self._row(i)
+        item_id = str(row["id"])
+        item: dict[str, Any] = {"id": item_id, "target": torch.from_numpy(self.targets[i].copy())}
+        if "page" in self.fields:
+            page = self.cache.get(self._folders["page"], item_id, lambda: self._make_page(row))["page"]
+            item["page"] = torch.from_numpy(page).permute(2, 0, 1).float() / 255.0  # (3, H, W)
+        if "beats" in self.fields:
+            crops = self.cache.get(self._folders["beats"], item_id, lambda: self._make_beats(row))["beats"]
+            item["beats"] = torch.from_numpy(crops).float() / 255.0  # (k, 3, h, w)
+        if "signal" in self.fields:
+            item["signal"] = torch.from_numpy(
+                self.cache.get(self._folders["signal"], item_id, lambda: self._make_signal(row))["signal"])
+        return item
+
+    def class_counts(self) -> np.ndarray:
+        return self.targets.sum(0)
+
+
+class BeatDataset(_RenderBase):
+    """One item per visible, AAMI-labelled beat of MIT-BIH pages: `beat` (3, h, w) and its class index."""
+
+    def __init__(self, root: str | Path, **kwargs: Any):
+        super().__init__(root, **kwargs)
+        self._folder = f"aami-{_key({'size': self.crop_size, 'boxes': self.boxes_tag})}"
+        self.index: list[tuple[int, int]] = []  # (page row, beat index within the page's cached crops)
+        labels: list[int] = []
+        for r in range(len(self.rows)):
+            y = self._page(r)["aami"]
+            self.index += [(r, j) for j in range(len(y))]
+            labels += [int(v) for v in y]
+        if not self.index:
+            raise DataError("no AAMI-labelled visible beats in the selected pages (render from an MIT-BIH source)",
+                            self.root / "manifest.csv")
+        self.labels = np.asarray(labels, np.int64)
+
+    def _make(self, row: pd.Series) -> dict[str, np.ndarray]:
+        image = read_image(self.root / str(row["image"]))
+        label_path = self.root / str(row["label"])
+        boxes, keys, aami = truth_boxes(read_label(label_path), label_path)
+        known = np.asarray([a in AAMI_CLASSES for a in aami], bool)
+        crops, kept = crop_beats(image, boxes[known], keys[known], self.crop_size, max_beats=len(boxes),
+                                 path=str(label_path))
+        cls = np.asarray([AAMI_CLASSES.index(a) for a in np.asarray(aami, object)[known][kept]], np.int64)
+        return {"beats": np.round(crops * 255).astype(np.uint8), "aami": cls.reshape(-1)}
+
+    def _page(self, r: int) -> dict[str, np.ndarray]:
+        row = self._row(r)
+        return self.cache.get(self._folder, str(row["id"]), lambda: self._make(row))
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        r, j = self.index[i]
+        page = self._page(r)
+        return {"id": f"{self._row(r)['id']}#{j}", "beat": torch.from_numpy(page["beats"][j]).float() / 255.0,
+                "target": torch.tensor(int(page["aami"][j]), dtype=torch.long)}
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=len(AAMI_CLASSES)).astype(np.float64)
+
+
+def collate(items: list[dict[str, Any]], max_beats: int | None = None) -> dict[str, Any]:
+    """Stack items into the model batch: page (b,3,H,W), beat (b,3,h,w), beats (b,k,3,h,w) + beat_mask (b,k) zero-padded to
+    k = max_beats (fixed, so every batch has the same shape) or the batch maximum, signal (b,12,t), target."""
+    batch: dict[str, Any] = {"id": [it["id"] for it in items]}
+    for key in ("page", "beat", "signal", "target"):
+        if key in items[0]:
+            batch[key] = torch.stack([it[key] for it in items])
+    if "beats" in items[0]:
+        counts = [it["beats"].shape[0] for it in items]
+        k = max(max_beats or 0, max(counts), 1)
+        _, c, h, w = items[0]["beats"].shape
+        beats = torch.zeros(len(items), k, c, h, w)
+        mask = torch.zeros(len(items), k, dtype=torch.bool)
+        for b, it in enumerate(items):
+            n = min(counts[b], k)
+            beats[b, :n] = it["beats"][:n]
+            mask[b, :n] = True
+        batch["beats"], batch["beat_mask"] = beats, mask
+    return batch

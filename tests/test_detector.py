@@ -1,0 +1,166 @@
+"""The beat detector end to end: a tiny real ultralytics training run offline, the shipped weights on a real
+render, ONNX vs PyTorch agreement, crops, non-ECG images, bad inputs and the CLI."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detector import BeatDetector, DEFAULT_WEIGHTS
+from detector.config import BEAT
+from detector.dataset import truth_boxes
+from detector.evaluate import Accumulator
+from vizecg.errors import DataError, ModelError
+
+needs_weights = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="shipped weights not built yet")
+
+
+@pytest.fixture(scope="module")
+def sample_page():
+    """A clean 3x4+1 page of a real PTB-XL record from the embedded sample (seed unused in training)."""
+    from vizecg.data import load_source
+    from vizecg.render import RenderConfig, render_printout
+
+    src = load_source("sample")
+    return render_printout(src.get(src.record_ids[1]), RenderConfig(), seed=777)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    if not DEFAULT_WEIGHTS.is_file():
+        pytest.skip("shipped weights not built yet")
+    return BeatDetector()
+
+
+def test_tiny_training_runs_offline_through_ultralytics(tmp_path):
+    from detector.config import DetectorConfig, TrainConfig
+    from detector.train import train_detector
+    from vizecg.render.dataset import RenderJob, build_dataset
+
+    build_dataset(RenderJob(source="sample", n=3, seed=11, render=_small()), tmp_path / "r_train", progress=False)
+    build_dataset(RenderJob(source="sample", n=2, seed=12, render=_small()), tmp_path / "r_val", progress=False)
+    cfg = DetectorConfig(data=[str(tmp_path / "r_train")], val_data=[str(tmp_path / "r_val")],
+                         train=TrainConfig(epochs=1, imgsz=64, batch=4, mosaic=0.0, close_mosaic=0))
+    summary = train_detector(cfg, tmp_path / "run", progress=False)
+    weights = Path(summary["weights"])
+    assert weights.is_file() and summary["size_mb"] < 15
+    assert (tmp_path / "run" / "config.yaml").is_file() and (tmp_path / "run" / "log.txt").is_file()
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["dataset"]["train_images"] > 0
+    det = BeatDetector(weights)  # the new checkpoint loads and runs (untrained: any output, but no crash)
+    assert det.imgsz == 64
+    found = det.detect(np.full((200, 300, 3), 255, np.uint8))
+    assert found.boxes.shape[1] == 4
+
+
+def _small():
+    from vizecg.render import RenderConfig
+
+    return RenderConfig(dpi=100)
+
+
+@needs_weights
+def test_shipped_weights_find_beats_on_a_clean_render(shipped, sample_page):
+    found = shipped.detect(sample_page.image)
+    gt_boxes, gt_cls = truth_boxes(sample_page.truth)
+    acc = Accumulator(conf=shipped.conf)
+    acc.add(shipped.predict_boxes(sample_page.image, conf=0.001), gt_boxes, gt_cls)
+    s = acc.summary()
+    assert s["recall"] > 0.8 and s["precision"] > 0.8, s["per_class"]["beat"]
+    assert found.layout == "3x4+1"  # all 13 panels found and read as the standard layout
+    # most detected beats sit in the lead the truth says
+    truth_leads = []
+    for box in found.beat_boxes:
+        best = max((b for b in sample_page.truth.beats if b.visible),
+                   key=lambda b: _iou(box, b.box.as_list()))
+        truth_leads.append(best.lead)
+    agree = np.mean([a == b for a, b in zip(found.beat_leads, truth_leads)])
+    assert agree > 0.9
+
+
+def _iou(a, b):
+    from detector.geometry import pairwise_iou
+
+    return float(pairwise_iou(np.asarray([a]), np.asarray([b]))[0, 0])
+
+
+@needs_weights
+def test_crops_have_the_promised_shape_and_order(shipped, sample_page):
+    found = shipped.detect(sample_page.image)
+    crops, kept = shipped.crops(sample_page.image, found, size=(48, 80), max_beats=12)
+    assert crops.shape == (min(12, int(found.is_beat.sum())), 3, 48, 80) and crops.dtype == np.float32
+    assert 0.0 <= crops.min() and crops.max() <= 1.0
+    keys = found.order_keys()[kept]
+    order = np.lexsort((keys[:, 1], keys[:, 0]))
+    assert order.tolist() == list(range(len(kept)))  # lead first, then time
+    assert len(np.unique(keys[:, 0])) >= 6  # the budget is spread over leads, not spent on the first one
+
+
+@needs_weights
+@pytest.mark.parametrize("kind", ["blank", "noise"])
+def test_non_ecg_images_give_no_beats(shipped, kind):
+    rng = np.random.default_rng(0)
+    image = np.full((900, 1200, 3), 255, np.uint8) if kind == "blank" else \
+        rng.integers(0, 256, (900, 1200, 3), dtype=np.uint8)
+    found = shipped.detect(image)
+    assert int(found.is_beat.sum()) == 0
+    crops, kept = shipped.crops(image, found)
+    assert crops.shape == (0, 3, 64, 64) and len(kept) == 0
+
+
+@needs_weights
+def test_onnx_gives_the_same_boxes_as_pytorch(shipped, sample_page, tmp_path):
+    from detector.export import export_onnx
+
+    onnx_path = export_onnx(DEFAULT_WEIGHTS, tmp_path / "beats.onnx")
+    onnx = BeatDetector(onnx_path, backend="onnx")
+    assert onnx.imgsz == shipped.imgsz
+    a, b = shipped.detect(sample_page.image), onnx.detect(sample_page.image)
+    assert abs(len(a) - len(b)) <= 1
+    ab, bb = a.beat_boxes, b.beat_boxes
+    assert len(ab) > 10
+    from detector.geometry import pairwise_iou
+
+    # ultralytics rounds the letterbox pad differently by up to one input pixel (~3.4 page px at 640)
+    best = pairwise_iou(ab, bb).max(1)
+    assert np.mean(best > 0.9) > 0.95
+    assert np.array_equal(a.panel_leads, b.panel_leads)
+
+
+def test_bad_inputs_name_the_file(tmp_path):
+    with pytest.raises(ModelError, match="missing.pt"):
+        BeatDetector(tmp_path / "missing.pt")
+    bad = tmp_path / "page.png"
+    bad.write_text("not an image")
+    from detector.infer import read_image
+
+    with pytest.raises(DataError, match="page.png"):
+        read_image(bad)
+    fake = tmp_path / "fake.pt"
+    fake.write_bytes(b"\x00" * 64)
+    with pytest.raises(ModelError, match="fake.pt"):
+        BeatDetector(fake)
+
+
+@needs_weights
+def test_cli_predict_and_eval(tmp_path, sample_page, capsys):
+    import cv2
+
+    from vizecg.cli import main
+    from vizecg.render.dataset import RenderJob, build_dataset
+
+    page = tmp_path / "page.png"
+    cv2.imwrite(str(page), cv2.cvtColor(sample_page.image, cv2.COLOR_RGB2BGR))
+    assert main(["detector", "predict", str(page), "--out", str(tmp_path / "pred")]) == 0
+    out = json.loads((tmp_path / "pred" / "page.json").read_text())
+    assert out["n_beats"] > 10 and (tmp_path / "pred" / "page.png").stat().st_size > 1000
+    beats = [d for d in out["detections"] if d["class"] == "beat"]
+    assert all(d["lead"] is not None for d in beats[: len(beats) // 2])
+    build_dataset(RenderJob(source="sample", n=2, seed=13, photo="scan"), tmp_path / "r", progress=False)
+    capsys.readouterr()
+    assert main(["detector", "eval", "--data", str(tmp_path / "r"), "--json", "--quiet"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["pages"] == 2 and set(res["per_severity"]) == {"scan"}
+    assert 0 <= res["recall"] <= 1 and res["per_class"]["beat"]["n_true"] > 20
+    assert main(["detector", "eval", "--data", str(tmp_path / "nothing")]) == 2  # clear error, no traceback

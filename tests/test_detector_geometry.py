@@ -1,0 +1,97 @@
+"""Box maths of the detector: letterbox <-> page pixels, tiles and their clipped labels, merging tile boxes,
+and lead assignment on the exact truth of a real rendered page."""
+import numpy as np
+import pytest
+
+from detector.config import BEAT, CLASS_NAMES, LEAD_PANEL
+from detector.geometry import (boxes_in_window, letterbox, nms, pairwise_iou, tile_windows, unletterbox,
+                               weighted_boxes_fusion)
+from detector.infer import build_detections
+
+
+def test_letterbox_maps_boxes_back_to_page_pixels():
+    page = np.full((1700, 2200, 3), 255, np.uint8)
+    page[400:460, 300:450] = 0  # a dark block where a "beat" is
+    padded, gain, (left, top) = letterbox(page, 640)
+    assert padded.shape == (640, 640, 3)
+    assert gain == pytest.approx(640 / 2200)
+    assert left == 0 and top == round((640 - round(1700 * gain)) / 2 - 0.1)  # from the resized height
+    ys, xs = np.where(padded[:, :, 0] < 60)  # the block as the network sees it
+    back = unletterbox(np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]]), gain, (left, top), (1700, 2200))
+    assert np.abs(back[0] - [300, 400, 450, 460]).max() < 1 / gain + 1  # within one input pixel
+    assert padded[0, 0].tolist() == [114, 114, 114]  # the pad band is ultralytics' grey
+
+
+def test_tiles_cover_the_page_and_clip_labels():
+    wins = tile_windows((1700, 2200), 800, 0.25)
+    cover = np.zeros((1700, 2200), bool)
+    for x0, y0, x1, y1 in wins:
+        assert x1 - x0 == 800 and y1 - y0 == 800  # no sliver tiles
+        cover[y0:y1, x0:x1] = True
+    assert cover.all()
+    boxes = np.array([[700.0, 100, 900, 150], [100, 100, 200, 150]])  # first straddles the x=800 tile edge
+    clipped, idx = boxes_in_window(boxes, (0, 0, 800, 800), min_visible=0.3)
+    assert idx.tolist() == [0, 1] and clipped[0].tolist() == [700, 100, 800, 150]
+    clipped, idx = boxes_in_window(boxes, (0, 0, 800, 800), min_visible=0.6)  # only half of box 0 is inside
+    assert idx.tolist() == [1]
+    x0 = wins[1][0]  # second tile, in its own coordinates
+    clipped, idx = boxes_in_window(boxes, wins[1], min_visible=0.6)
+    assert idx.tolist() == [0] and clipped[0].tolist() == [700 - x0, 100, 900 - x0, 150]
+
+
+def test_tile_cut_boxes_merge_into_one():
+    whole = [700.0, 100, 900, 150]
+    part = [700.0, 100, 800, 150]  # the same beat cut by a tile edge: IoU 0.5 but fully inside
+    other = [905.0, 100, 1100, 150]  # the next beat touches it
+    boxes = np.array([whole, part, other])
+    scores, cls = np.array([0.9, 0.8, 0.85]), np.zeros(3, np.int64)
+    keep = nms(boxes, scores, cls, iou=0.6, metric="ios")
+    assert sorted(keep.tolist()) == [0, 2]
+    assert len(nms(boxes, scores, cls, iou=0.6)) == 3  # plain IoU NMS would keep the partial duplicate
+    fused, s, c = weighted_boxes_fusion(boxes, scores, cls, iou=0.6)
+    assert len(fused) == 2 and pairwise_iou(fused, np.array([whole])).max() > 0.6
+    cls2 = np.array([0, 3, 0])  # different classes never suppress each other
+    assert len(nms(boxes, scores, cls2, iou=0.6, metric="ios")) == 3
+
+
+def test_lead_assignment_on_real_render_truth():
+    from detector.dataset import truth_boxes
+    from vizecg.data import load_source
+    from vizecg.render import RenderConfig, render_printout
+
+    src = load_source("sample")
+    truth = render_printout(src.get(src.record_ids[0]), RenderConfig(dpi=100), seed=3).truth
+    boxes, cls = truth_boxes(truth)
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(len(boxes))  # detector output comes in no particular order
+    det = build_detections(boxes[perm], np.linspace(1, 0.5, len(boxes)), cls[perm], (truth.height, truth.width))
+    assert det.layout == "3x4+1"
+    assert det.panel_leads == [lt.lead for lt in truth.leads]
+    visible = [b for b in truth.beats if b.visible]
+    assert int(det.is_beat.sum()) == len(visible)
+    by_box = {tuple(np.round(b.box.as_list(), 0)): b for b in visible}
+    for box, lead, panel in zip(det.beat_boxes, det.beat_leads, det.panel[det.is_beat]):
+        b = by_box[tuple(np.round(box.astype(np.float64), 0))]
+        assert lead == b.lead and panel == b.panel_index
+    # beats come first, by panel then time; ranks count up from 0 left to right within a panel
+    n = int(det.is_beat.sum())
+    assert det.is_beat[:n].all()
+    for p in range(len(det.panels)):
+        sel = det.panel[:n] == p
+        assert det.order[:n][sel].tolist() == list(range(int(sel.sum())))
+        xs = det.boxes[:n][sel][:, 0]
+        assert np.all(np.diff(xs) > 0)
+    keys = det.order_keys()
+    assert keys.shape == (n, 2) and np.all(np.diff(keys[:, 0]) >= 0)
+
+
+def test_unknown_layout_keeps_generic_panel_names():
+    panels = np.array([[0, 0, 100, 50], [120, 0, 220, 50]], np.float64)  # one row of two panels
+    beats = np.array([[130, 10, 160, 40], [10, 10, 40, 40], [50, 10, 80, 40]], np.float64)
+    boxes = np.concatenate([panels, beats])
+    cls = np.array([LEAD_PANEL, LEAD_PANEL, BEAT, BEAT, BEAT])
+    det = build_detections(boxes, np.ones(5), cls, (60, 240))
+    assert det.layout == "unknown" and det.panel_leads == ["panel0", "panel1"]
+    assert det.beat_leads == ["panel0", "panel0", "panel1"]
+    assert det.order[:3].tolist() == [0, 1, 0]
+    assert CLASS_NAMES[BEAT] == "beat"

@@ -1,0 +1,135 @@
+"""Digitizer: real renders of real sample records, the Challenge SNR metric, bad inputs, the CLI."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vizecg.cli import main
+from vizecg.data import load_source
+from vizecg.digitize import DigitizeConfig, align, digitize, score_lead, snr_db
+from vizecg.digitize.evaluate import score_page
+from vizecg.digitize.ink import grid_darkness, ink_mask, paper_normalised
+from vizecg.digitize.scale import grid_period
+from vizecg.errors import DigitizeError
+from vizecg.render import RenderConfig, render_printout
+
+
+@pytest.fixture(scope="module")
+def record():
+    return load_source("sample").get("00001")
+
+
+@pytest.fixture(scope="module")
+def clean_page(record):
+    return render_printout(record, RenderConfig(layout="3x4+1", dpi=200), seed=0)
+
+
+# --- metric ------------------------------------------------------------------------------------------------
+def test_snr_of_known_noise():
+    x = np.sin(np.linspace(0, 20, 1000))
+    assert snr_db(x, x + 0.1 * x) == pytest.approx(20.0)
+    assert snr_db(x, x) == float("inf")
+
+
+def test_alignment_undoes_shift_and_offset_within_limits():
+    rng = np.random.default_rng(0)
+    x = np.convolve(rng.standard_normal(2000), np.ones(9) / 9, mode="same")
+    est = np.roll(x, 37) + 0.4  # 74 ms late at 500 Hz, 0.4 mV high
+    out, lag, off = align(x, est, fs=500)
+    assert lag == -37 and off == pytest.approx(-0.4, abs=1e-9)
+    moved = np.isfinite(out)
+    assert moved.sum() == 2000 - 37  # what shifted out of the window is missing, not invented
+    np.testing.assert_allclose(out[moved], x[moved], atol=1e-9)
+    # beyond the limits (1.0 s, 1.5 mV) the alignment may not reach it
+    assert score_lead(x, np.roll(x, 500) + 1.5, 500)["snr_db"] < 5
+
+
+def test_nan_estimate_counts_as_zero_and_nan_reference_is_skipped():
+    x = np.ones(100)
+    est = x.copy()
+    est[:50] = np.nan  # half missing: noise = signal there -> SNR = 10 log10(100/50)
+    assert snr_db(x, est) == pytest.approx(10 * np.log10(2))
+    ref = x.copy()
+    ref[:50] = np.nan  # reference absent there: not compared, the rest is perfect
+    assert snr_db(ref, est) == float("inf")
+
+
+# --- scale -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dpi,grid", [(100, "pink"), (200, "red"), (300, "green")])
+def test_grid_scale_within_2_percent(record, dpi, grid):
+    page = render_printout(record, RenderConfig(dpi=dpi, grid_color=grid), seed=0)
+    norm = paper_normalised(page.image)
+    ink, _ = ink_mask(norm)
+    g = grid_darkness(page.image, norm, ink)
+    for profile in (g.mean(axis=0), g.mean(axis=1)):
+        est = grid_period(profile, 2.0, 30.0).px_per_mm
+        assert abs(est / page.truth.px_per_mm - 1) < 0.02
+
+
+# --- end to end --------------------------------------------------------------------------------------------
+def test_clean_render_digitizes_to_the_true_signal(record, clean_page):
+    result = digitize(clean_page.image, DigitizeConfig(fs=record.fs))
+    assert result.found["layout"] == "3x4+1"
+    assert result.found["scale"]["gain_mm_mv"] == 10.0 and result.found["scale"]["speed_mm_s"] == 25.0
+    score = score_page(result, record, clean_page.truth)
+    assert set(score["leads"]) == set(record.lead_names)
+    # 500 Hz truth, 200 dpi page: ~2.5 samples per pixel column bounds what any reader can recover (~19 dB).
+    assert score["snr_db"] > 10.0
+    assert score["pearson_r"] > 0.9
+    assert min(result.confidence.values()) > 0.8
+
+
+def test_layout_auto_reads_6x2(record):
+    page = render_printout(record, RenderConfig(layout="6x2", dpi=150), seed=0)
+    result = digitize(page.image, DigitizeConfig(fs=record.fs))
+    assert result.found["layout"] == "6x2"
+    assert score_page(result, record, page.truth)["snr_db"] > 8.0
+
+
+# --- bad input ---------------------------------------------------------------------------------------------
+def test_noise_and_blank_pages_are_refused():
+    rng = np.random.default_rng(0)
+    with pytest.raises(DigitizeError):
+        digitize(rng.integers(0, 256, (600, 800, 3), dtype=np.uint8))
+    with pytest.raises(DigitizeError, match="blank"):
+        digitize(np.full((600, 800, 3), 255, np.uint8))
+
+
+def test_half_page_is_refused_or_marked(clean_page, record):
+    top = clean_page.image[: clean_page.image.shape[0] // 2]  # two of four rows: no known layout
+    with pytest.raises(DigitizeError, match="layout"):
+        digitize(top, DigitizeConfig(fs=record.fs))
+    left = clean_page.image[:, : clean_page.image.shape[1] // 2]  # left half: right-hand columns missing
+    result = digitize(left, DigitizeConfig(fs=record.fs))
+    assert result.confidence["V4"] == 0.0 and np.isnan(result.record.lead("V4")).all()
+    assert result.confidence["I"] > 0.5
+
+
+def test_wrong_layout_request_is_an_error(clean_page):
+    with pytest.raises(DigitizeError, match="12x1"):
+        digitize(clean_page.image, DigitizeConfig(layout="12x1"))
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------
+def test_cli_writes_readable_wfdb(tmp_path, clean_page):
+    import cv2
+    import json
+
+    from vizecg.data import read_wfdb
+
+    img = tmp_path / "page.png"
+    cv2.imwrite(str(img), cv2.cvtColor(clean_page.image, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "out"
+    assert main(["digitize", str(img), "--layout", "auto", "--fs", "250", "--out", str(out)]) == 0
+    rec = read_wfdb(out / "page.hea")
+    assert rec.fs == 250 and rec.n_leads == 12 and rec.n_samples == 2500
+    found = json.loads((out / "digitize.json").read_text())
+    assert found["layout"] == "3x4+1" and set(found["confidence"]) == set(rec.lead_names)
+    assert (out / "page_overlay.png").stat().st_size > 0 and (out / "config.yaml").is_file()
+
+
+def test_cli_names_a_bad_file(tmp_path, capsys):
+    bad = tmp_path / "not_an_image.png"
+    bad.write_text("hello")
+    assert main(["digitize", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "not_an_image.png" in capsys.readouterr().err

@@ -1,0 +1,169 @@
+"""The photo simulator: the ground truth still lies on the ink after every preset, and photos are reproducible."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from vizecg.data import load_source
+from vizecg.errors import ConfigError
+from vizecg.photo import PhotoConfig, photograph
+from vizecg.photo.config import CurlConfig, CreaseConfig, FramingConfig, WrinkleConfig
+from vizecg.photo.warp import Crease, EdgeCurl, SheetWarp, Waves, Wrinkle, camera_homography
+from vizecg.render import RenderConfig, render_printout
+
+PRESETS = ("none", "scan", "phone", "screen", "mixed")
+SEEDS = (0, 1, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def page():
+    record = next(iter(load_source("sample")))
+    return render_printout(record, RenderConfig(dpi=100, grid_color="red"))  # 1100 x 850 px
+
+
+@pytest.fixture(scope="module")
+def photos(page):
+    return {(preset, seed): photograph(page, preset, seed) for preset in PRESETS for seed in SEEDS}
+
+
+def ink_mask(image: np.ndarray) -> np.ndarray:
+    """Pixels at most 2 px from ink: darker than the local paper in every channel (max channel; the red
+    grid is bright in red), relative to a local median so shadows and colour casts do not matter."""
+    v = image.max(axis=2)
+    background = cv2.medianBlur(v, 15).astype(np.int16)
+    dark = v.astype(np.int16) < background - np.maximum(20, background // 5)
+    return cv2.dilate(dark.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
+
+
+def on_ink_fraction(photo) -> tuple[float, int]:
+    near = ink_mask(photo.image)
+    pts = np.concatenate([lt.trace[lt.visible] for lt in photo.truth.leads])
+    xy = np.round(pts).astype(int)
+    return float(near[xy[:, 1], xy[:, 0]].mean()), len(pts)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_trace_points_lie_on_dark_ink(photos, preset):
+    for seed in SEEDS:
+        frac, n = on_ink_fraction(photos[preset, seed])
+        assert n > 1000, (preset, seed, n)
+        assert frac >= 0.95, (preset, seed, frac)
+
+
+def test_ink_check_is_not_trivially_true(photos):
+    # Points a few mm off the trace are mostly paper: the check above can fail.
+    photo = photos["phone", 0]
+    near = ink_mask(photo.image)
+    pts = np.concatenate([lt.trace[lt.visible] for lt in photo.truth.leads]) + [0.0, 25.0]
+    xy = np.round(pts).astype(int)
+    ok = (xy[:, 1] < photo.image.shape[0])
+    assert near[xy[ok, 1], xy[ok, 0]].mean() < 0.5
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_boxes_stay_inside_the_image(photos, preset):
+    for seed in SEEDS:
+        truth = photos[preset, seed].truth
+        h, w = photos[preset, seed].image.shape[:2]
+        assert (truth.width, truth.height) == (w, h)
+        boxes = [b.box for b in truth.beats] + [lt.panel_box for lt in truth.leads] + truth.calibration_boxes
+        for b in boxes:
+            assert 0 <= b.x0 <= b.x1 <= w and 0 <= b.y0 <= b.y1 <= h, (preset, seed, b)
+        for lt in truth.leads:
+            vis = lt.trace[lt.visible]
+            assert ((vis >= 0) & (vis <= [w - 1, h - 1])).all()
+        assert sum(b.visible for b in truth.beats) > 0
+
+
+def test_output_keeps_a_similar_pixel_count(page, photos):
+    n = page.image.shape[0] * page.image.shape[1]
+    for photo in photos.values():
+        assert photo.image.dtype == np.uint8 and photo.image.ndim == 3
+        assert 0.8 * n <= photo.image.shape[0] * photo.image.shape[1] <= 1.2 * n
+
+
+@pytest.mark.parametrize("preset", ["scan", "phone", "screen", "mixed"])
+def test_same_seed_same_bytes_and_other_seeds_differ(page, photos, preset):
+    again = photograph(page, preset, 1)
+    assert again.image.tobytes() == photos[preset, 1].image.tobytes()
+    assert again.truth.photo_params == photos[preset, 1].truth.photo_params
+    np.testing.assert_array_equal(again.truth.leads[0].trace, photos[preset, 1].truth.leads[0].trace)
+    a, b = photos[preset, 1].image, photos[preset, 2].image
+    assert a.shape != b.shape or not np.array_equal(a, b)
+
+
+def test_none_is_the_identity(page, photos):
+    photo = photos["none", 0]
+    assert photo.image.tobytes() == page.image.tobytes()
+    for a, b in zip(photo.truth.leads, page.truth.leads):
+        np.testing.assert_array_equal(a.trace, b.trace)
+    assert photo.truth.beats == page.truth.beats
+    assert photo.truth.photo_params["preset"] == "none"
+
+
+def test_photo_params_are_json_and_describe_the_photo(photos):
+    for (preset, seed), photo in photos.items():
+        params = photo.truth.photo_params
+        assert params["seed"] == seed and params["preset"] == preset
+        json.dumps(photo.truth.to_json())
+    bases = {photos["mixed", s].truth.photo_params["mixed"]["base"] for s in SEEDS}
+    assert photos["phone", 0].truth.photo_params["steps"]["camera"]["tilt_deg"] > 0
+    assert len(bases) >= 1
+
+
+def test_mixed_draws_different_kinds_of_photo(page):
+    bases = {photograph_params(page, s)["mixed"]["base"] for s in range(12)}
+    assert len(bases) >= 3
+
+
+def photograph_params(page, seed):
+    # Draw only the choice: a tiny page keeps this fast.
+    small = render_printout(next(iter(load_source("sample"))), RenderConfig(dpi=100, layout="1x1"))
+    return photograph(small, "mixed", seed).truth.photo_params
+
+
+def test_unknown_preset_is_a_config_error(page):
+    with pytest.raises(ConfigError, match="unknown photo preset"):
+        photograph(page, "polaroid", 0)
+
+
+def test_page_leaving_the_frame_marks_points_invisible(page):
+    cfg = PhotoConfig(framing=FramingConfig(frame_aspect=4 / 3, fill=(1.25, 1.25), offset=0.0))
+    photo = photograph(page, cfg, 0)
+    visible = np.concatenate([lt.visible for lt in photo.truth.leads])
+    assert 0.2 < visible.mean() < 0.98
+    assert on_ink_fraction(photo)[0] >= 0.95
+
+
+def test_strong_deformations_still_follow_the_ink(page):
+    cfg = PhotoConfig(framing=FramingConfig(frame_aspect=4 / 3, fill=(0.9, 0.9), backgrounds=("dark",)),
+                      curl=CurlConfig(p=1.0, wave=(0.02, 0.02), edge_p=1.0, edge_lift=(0.04, 0.04)),
+                      wrinkles=WrinkleConfig(p=1.0, count=(10, 10), amplitude=(0.35, 0.35), shading=(0.1, 0.1)),
+                      creases=CreaseConfig(p=1.0, count=(2, 2), shift_mm=(0.5, 0.5), line_dark=(0.2, 0.2)))
+    for seed in range(3):
+        assert on_ink_fraction(photograph(page, cfg, seed))[0] >= 0.95
+
+
+def test_point_map_inverts_the_pixel_sampling_map():
+    """forward(p) = q must be where the remap samples p: pixels and truth move together (< 0.25 px)."""
+    w, h, W, H = 800, 600, 832, 624
+    rng = np.random.default_rng(0)
+    fields = [Waves(np.array([[6.0, 3.0], [-2.0, 5.0]]), np.array([[1 / 700, 1 / 900], [-1 / 500, 1 / 800]]),
+                    np.array([0.3, 1.2])),
+              EdgeCurl(np.array([1.0, 0.0]), w - 1.0, 150.0, 25.0, -0.1),
+              Crease(np.array([400.0, 300.0]), np.array([0.0, 1.0]), 10.0, 3.5, 0.2, 0.05)]
+    fields += [Wrinkle(rng.uniform([0, 0], [w, h]), np.array([np.cos(a), np.sin(a)]), 60.0, 12.0, 4.0, 0.002, 0.1)
+               for a in rng.uniform(0, np.pi, 6)]
+    Hm = camera_homography((w, h), (W, H), 18.0, 40.0, 5.0, 70.0, 0.85, (0.02, -0.01))
+    sheet = SheetWarp(fields, Hm, (w, h), (W, H), step=4)
+    _, u, grid = sheet.coarse_grid()
+    map_x, map_y, _, _ = sheet.sampling_maps(u, grid)
+    p = rng.uniform([20, 20], [w - 20, h - 20], (5000, 2))
+    q = sheet.forward(p).astype(np.float32)
+    back_x = cv2.remap(map_x, q[:, 0:1], q[:, 1:2], cv2.INTER_LINEAR)[:, 0]
+    back_y = cv2.remap(map_y, q[:, 0:1], q[:, 1:2], cv2.INTER_LINEAR)[:, 0]
+    err = np.hypot(back_x - p[:, 0], back_y - p[:, 1])
+    assert np.percentile(err, 99) < 0.25 and err.max() < 1.0, (np.percentile(err, 99), err.max())

@@ -1,0 +1,41 @@
+"""`vizecg benchmark`: image-only vs signal-only vs teacher vs distilled student on the same patient-wise folds.
+
+    vizecg benchmark --profile smoke --source sample --out runs/benchmark_smoke
+    vizecg benchmark --profile cpu --source ptbxl:/path/to/ptbxl --out runs/benchmark_cpu
+    vizecg benchmark --profile cpu --source ptbxl:PATH --out DIR --set tasks=[normal] --set bootstrap=2000
+
+Profiles are configs/benchmark_<profile>.yaml (or --config FILE). Re-running with the same --out resumes:
+finished renders, trained models and predictions are reused. Writes OUT/results.json, results.md, roc.png,
+config.yaml and log.txt.
+"""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("benchmark", help="image vs signal benchmark (signal, image, teacher, student)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--profile", default="smoke", help="smoke | cpu | full | demo (configs/benchmark_<profile>.yaml)")
+    p.add_argument("--config", help="a benchmark YAML instead of a profile")
+    p.add_argument("--source", help="data source (overrides the profile's), e.g. ptbxl:PATH or sample")
+    p.add_argument("--out", required=True, help="output folder (re-use it to resume)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set image.schedule.epochs=3 (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from distill.benchmark import BenchmarkConfig, profile_path, run_benchmark
+    from vizecg.config import load_config
+
+    path = args.config or profile_path(args.profile)
+    overrides = ([f"source={args.source}"] if args.source else []) + list(args.set)
+    cfg = load_config(BenchmarkConfig, path, overrides)
+    run_benchmark(cfg, args.out, progress=not args.quiet)
+    print((Path(args.out) / "results.md").read_text())
+    print(f"-> {args.out}/results.json, results.md, roc.png")
+    return 0

@@ -1,0 +1,283 @@
+"""`digitize(image, config)`: a photographed or scanned ECG printout -> a 12-lead signal in mV.
+
+page (outline -> perspective, grid -> rotation) -> scale (grid periodicity, confirmed by the calibration pulse)
+-> layout (trace rows -> known layout -> panels) -> traces (ink runs + DP per panel) -> mV against the pulse's
+base, placed in time by the panel's column, resampled to `config.fs`, NaN where the page shows nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vizecg.digitize.config import DigitizeConfig
+from vizecg.digitize.ink import grid_darkness, ink_mask, paper_normalised
+from vizecg.digitize.layout import (Panel, Pulse, choose_layout, find_pulse, find_rows, layout_panels, remove_text,
+                                    trace_extent)
+from vizecg.digitize.page import estimate_rotation, find_page_quad, rectify, rotate
+from vizecg.digitize.scale import grid_period, snap
+from vizecg.digitize.trace import line_thickness, trace_panel
+from vizecg.errors import DigitizeError
+from vizecg.record import STANDARD_LEADS, EcgRecord
+from vizecg.render import paper
+
+GRID_STRENGTH_MIN = 6.0  # 1 mm peak / spectral background: printed grids score > 30, plain paper ~ 2
+
+
+@dataclass
+class DigitizedEcg:
+    """The digitized record (NaN where the page shows nothing or a lead was not trusted) and what was found."""
+
+    record: EcgRecord  # allow_nan=True; leads in standard order, fs = config.fs, t = 0 at the page's left edge
+    confidence: dict[str, float]  # per lead, 0..1 (0: not digitized)
+    found: dict[str, Any]  # scale, layout, page geometry steps, pulses... (JSON-able)
+    warnings: list[str] = field(default_factory=list)
+    traces: dict[str, list[np.ndarray]] = field(default_factory=dict)  # lead -> (n, 2) px in the input image
+
+    def summary(self) -> dict[str, Any]:
+        return {"layout": self.found.get("layout"), "fs": self.record.fs, "n_samples": self.record.n_samples,
+                "leads": list(self.record.lead_names), "confidence": self.confidence, "found": self.found,
+                "warnings": self.warnings}
+
+
+def _check_image(image: Any) -> np.ndarray:
+    if not isinstance(image, np.ndarray):
+        raise DigitizeError(f"expected an image array, got {type(image).__name__}")
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise DigitizeError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
+    image = image[:, :, :3]
+    if image.dtype != np.uint8:
+        if np.issubdtype(image.dtype, np.floating) and image.max() <= 1.0:
+            image = image * 255.0
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if min(image.shape[:2]) < 64:
+        raise DigitizeError(f"image of {image.shape[1]}x{image.shape[0]} px is too small to hold an ECG")
+    return np.ascontiguousarray(image)
+
+
+class _Geometry:
+    """Maps points of the upright page back to the input photo (for the overlay and the report)."""
+
+    def __init__(self) -> None:
+        self.homography: np.ndarray | None = None  # photo -> rectified
+        self.rotation: np.ndarray | None = None  # rectified -> upright (2x3)
+
+    def to_photo(self, pts: np.ndarray) -> np.ndarray:
+        p = np.asarray(pts, np.float64).reshape(-1, 2)
+        if self.rotation is not None:
+            inv = cv2.invertAffineTransform(self.rotation)
+            p = p @ inv[:, :2].T + inv[:, 2]
+        if self.homography is not None:
+            p = cv2.perspectiveTransform(p.reshape(-1, 1, 2), np.linalg.inv(self.homography)).reshape(-1, 2)
+        return p
+
+
+def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> DigitizedEcg:
+    """Digitize one page. Raises DigitizeError when the image holds no ECG this digitizer can read."""
+    image = _check_image(image)
+    found: dict[str, Any] = {"input_size": [int(image.shape[1]), int(image.shape[0])]}
+    warnings: list[str] = []
+    geo = _Geometry()
+
+    # --- page: outline and perspective -----------------------------------------------------------------
+    page = image
+    if config.find_page:
+        quad, why = find_page_quad(image)
+        found["page"] = why
+        if quad is not None:
+            page, geo.homography = rectify(image, quad)
+            found["page_quad"] = np.round(quad, 1).tolist()
+    ppm_guess = page.shape[1] / paper.PAPER_SIZES_MM["letter"][0]  # until the grid says better
+
+    norm = paper_normalised(page, ppm_guess)
+    ink, _ = ink_mask(norm, config.ink_threshold, config.ink_auto)
+    ink_fraction = float(ink.mean())
+    if ink_fraction > config.max_ink_fraction:
+        raise DigitizeError(f"{ink_fraction:.0%} of the image is dark ink: this does not look like an ECG "
+                            f"printout (noise, a dark photo?)")
+    if ink_fraction < 1e-4:
+        raise DigitizeError("the image holds no dark trace: a blank page?")
+    grid = grid_darkness(page, norm, ink)
+
+    # --- rotation ---------------------------------------------------------------------------------------
+    angle = 0.0
+    if config.deskew:
+        gs = grid_period(grid.mean(axis=0), config.min_px_per_mm, config.max_px_per_mm)
+        feature = grid if gs.strength >= GRID_STRENGTH_MIN else ink.astype(np.float32)
+        angle = estimate_rotation(feature, config.max_rotation_deg, ppm_guess)
+        if abs(angle) >= 0.02:
+            h, w = page.shape[:2]
+            geo.rotation = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
+            page = rotate(page, angle)
+            norm = paper_normalised(page, ppm_guess)
+            ink, _ = ink_mask(norm, config.ink_threshold, config.ink_auto)
+            grid = grid_darkness(page, norm, ink)
+    found["rotation_deg"] = round(angle, 3)
+
+    # --- scale from the grid ----------------------------------------------------------------------------
+    sx = grid_period(grid.mean(axis=0), config.min_px_per_mm, config.max_px_per_mm)
+    sy = grid_period(grid.mean(axis=1), config.min_px_per_mm, config.max_px_per_mm)
+    has_grid = sx.strength >= GRID_STRENGTH_MIN and sy.strength >= GRID_STRENGTH_MIN and \
+        abs(sx.px_per_mm / sy.px_per_mm - 1) < 0.3
+    ppm_x = ppm_y = None
+    if has_grid:
+        ppm_x, ppm_y = float(sx.px_per_mm), float(sy.px_per_mm)
+    found["grid"] = {"found": bool(has_grid), "px_per_mm_x": ppm_x, "px_per_mm_y": ppm_y,
+                     "strength": [round(sx.strength, 1), round(sy.strength, 1)]}
+    ppm_rough = ppm_y if has_grid else ppm_guess
+
+    norm = paper_normalised(page, ppm_rough)
+    ink, ink_thr = ink_mask(norm, config.ink_threshold, config.ink_auto)
+    ink = remove_text(ink, ppm_rough)
+    found["ink_threshold"] = round(ink_thr, 3)
+
+    # --- rows, layout, pulses ---------------------------------------------------------------------------
+    rows_y = find_rows(ink, ppm_rough)
+    if len(rows_y) == 0:
+        raise DigitizeError("no ECG trace rows found on the page")
+    layout = choose_layout(len(rows_y), config.layout)
+    found["layout"] = layout
+    found["rows_y"] = np.round(rows_y, 1).tolist()
+    pitch = float(np.median(np.diff(rows_y))) if len(rows_y) > 1 else 0.4 * page.shape[0]
+    pulses: list[Pulse | None] = []
+    for y in rows_y:
+        band = (int(y - 0.6 * pitch), int(y + 0.45 * pitch))
+        pulses.append(find_pulse(ink, band, int(0.25 * page.shape[1]), ppm_rough))
+    good = [p for p in pulses if p is not None]
+    found["pulses"] = [None if p is None else {"x_rise": round(p.x_rise, 1), "width_px": round(p.width, 2),
+                                               "height_px": round(p.height, 2), "y_base": round(p.y_base, 1)}
+                       for p in pulses]
+
+    speed, gain = config.speed_mm_s, config.gain_mm_mv
+    if has_grid and good and config.trust_pulse:
+        w_mm = float(np.median([p.width for p in good])) / ppm_x
+        s = snap(w_mm / paper.CAL_PULSE_S, paper.SPEEDS_MM_S)
+        unclipped = [p for p in good if not p.clipped]
+        g = snap(float(np.median([p.height for p in unclipped])) / ppm_y / paper.CAL_PULSE_MV, paper.GAINS_MM_MV) \
+            if unclipped else None
+        if s is None or g is None:
+            warnings.append(f"calibration pulse ({w_mm:.1f} mm wide) does not match an offered speed/gain: "
+                            f"using the declared {speed:g} mm/s, {gain:g} mm/mV")
+        else:
+            speed, gain = s, g
+        scale_source = "grid+pulse"
+    elif has_grid:
+        scale_source = "grid"
+        warnings.append(f"no calibration pulse found: assuming the declared {speed:g} mm/s and {gain:g} mm/mV")
+    elif good:
+        ppm_x = float(np.median([p.width for p in good])) / (paper.CAL_PULSE_S * speed)
+        unclipped = [p for p in good if not p.clipped] or good
+        ppm_y = float(np.median([p.height for p in unclipped])) / (paper.CAL_PULSE_MV * gain)
+        scale_source = "pulse"
+        warnings.append(f"no grid found: scale from the calibration pulse at the declared {speed:g} mm/s, "
+                        f"{gain:g} mm/mV")
+    else:
+        ext = [trace_extent(ink, (int(y - 0.3 * pitch), int(y + 0.3 * pitch)), ppm_rough) for y in rows_y]
+        ext = [e for e in ext if e is not None]
+        if not ext:
+            raise DigitizeError("no grid, no calibration pulse and no trace extent: cannot measure the scale")
+        ppm_x = ppm_y = float(np.median([e[1] - e[0] for e in ext])) / paper.TRACE_WIDTH_MM
+        scale_source = "trace width"
+        warnings.append("no grid and no calibration pulse: scale assumes the traces span the standard "
+                        f"{paper.TRACE_WIDTH_MM:g} mm (low confidence)")
+    assert ppm_x is not None and ppm_y is not None
+    found["scale"] = {"px_per_mm_x": round(ppm_x, 4), "px_per_mm_y": round(ppm_y, 4), "source": scale_source,
+                      "speed_mm_s": speed, "gain_mm_mv": gain}
+    scale_conf = {"grid+pulse": 1.0, "grid": 0.9, "pulse": 0.8, "trace width": 0.5}[scale_source]
+
+    # where the trace area starts: from the pulse (exact geometry), else the ink's left end
+    if good:
+        x0s = [p.x_fall + (paper.CAL_LEAD_IN_MM + paper.CAL_GAP_MM) * ppm_x for p in good]
+        trace_x0 = float(np.median(x0s))
+    else:
+        ext = [trace_extent(ink, (int(y - 0.3 * pitch), int(y + 0.3 * pitch)), ppm_y) for y in rows_y]
+        trace_x0 = float(np.median([e[0] for e in ext if e is not None]))
+        warnings.append("trace start placed at the ink's left end (no calibration pulse): times may be offset")
+    found["trace_x0"] = round(trace_x0, 1)
+
+    # the 0 mV line of each row: the pulse's base; else the row's dominant level
+    row_ref = [p.y_base if p is not None else float(y) for p, y in zip(pulses, rows_y)]
+    panels = layout_panels(layout, np.asarray(row_ref), trace_x0, ppm_x, ppm_y, speed, row_ref)
+
+    # --- traces -----------------------------------------------------------------------------------------
+    thickness = line_thickness(ink[int(rows_y.min() - 0.3 * pitch):int(rows_y.max() + 0.3 * pitch)])
+    found["line_px"] = thickness
+    px_per_s, px_per_mv = speed * ppm_x, gain * ppm_y
+    total_s = paper.TRACE_WIDTH_MM / speed
+    n = int(round(total_s * config.fs))
+    t_grid = np.arange(n) / config.fs
+    layout_leads = [p.lead for p in panels]
+    out_leads = [lead for lead in STANDARD_LEADS if lead in layout_leads]
+    sums = {lead: np.zeros(n) for lead in out_leads}
+    counts = {lead: np.zeros(n) for lead in out_leads}
+    scores: dict[str, list[tuple[float, float]]] = {lead: [] for lead in out_leads}
+    traces: dict[str, list[np.ndarray]] = {lead: [] for lead in out_leads}
+    H, W = ink.shape
+    margin = int(np.ceil(thickness + 0.3 * ppm_x))  # separator bars sit on the internal column edges
+    for pnl, pulse in zip(panels, [pulses[p.row] for p in panels]):
+        xa = int(np.floor(pnl.x0)) + (margin if pnl.col > 0 else 0)
+        xb = int(np.ceil(pnl.x1)) - (margin if pnl.col < _n_cols(layout, pnl.row) - 1 else 0)
+        ya, yb = int(pnl.y0 - 0.5 * ppm_y), int(np.ceil(pnl.y1 + 0.5 * ppm_y))
+        xa_c, xb_c, ya_c, yb_c = max(xa, 0), min(xb, W), max(ya, 0), min(yb, H)
+        if xb_c - xa_c < 4 or yb_c - ya_c < 4:
+            warnings.append(f"lead {pnl.lead}: panel lies outside the image")
+            scores[pnl.lead].append((0.0, pnl.duration_s))
+            continue
+        band = ink[ya_c:yb_c, xa_c:xb_c]
+        dark = np.clip(1.0 - norm[ya_c:yb_c, xa_c:xb_c], 0.0, 1.0)
+        pt = trace_panel(band, pnl.baseline_y - ya_c, thickness, config.jump_weight, config.baseline_weight,
+                         darkness=dark)
+        visible_frac = (xb_c - xa_c) / max(1.0, xb - xa)
+        if len(pt.x) < 2:
+            scores[pnl.lead].append((0.0, pnl.duration_s))
+            continue
+        x = pt.x + xa_c
+        y = pt.y + ya_c
+        baseline = pnl.baseline_y if pulse is not None else float(np.median(y))
+        t = pnl.t_offset_s + (x - pnl.x0) / px_per_s
+        mv = (baseline - y) / px_per_mv
+        # the panel's window; its ends (hidden by separator bars) are held from the nearest traced column
+        sel = (t_grid >= pnl.t_offset_s) & (t_grid < pnl.t_offset_s + pnl.duration_s) & \
+            (t_grid >= t[0] - config.max_gap_s) & (t_grid <= t[-1] + config.max_gap_s)
+        vals = np.interp(t_grid[sel], t, mv)
+        # gaps longer than max_gap_s between traced columns stay NaN
+        gap_idx = np.searchsorted(t, t_grid[sel])
+        gap_len = t[np.clip(gap_idx, 0, len(t) - 1)] - t[np.clip(gap_idx - 1, 0, len(t) - 1)]
+        vals[gap_len > config.max_gap_s] = np.nan
+        ok = np.isfinite(vals)
+        idx = np.flatnonzero(sel)[ok]
+        sums[pnl.lead][idx] += vals[ok]
+        counts[pnl.lead][idx] += 1
+        conf = pt.coverage * visible_frac * (0.5 + 0.5 * pt.continuity)
+        scores[pnl.lead].append((conf, pnl.duration_s))
+        traces[pnl.lead].append(geo.to_photo(np.stack([x, y], axis=1)).astype(np.float32))
+
+    signal = np.full((len(out_leads), n), np.nan, np.float32)
+    confidence: dict[str, float] = {}
+    for i, lead in enumerate(out_leads):
+        c = counts[lead]
+        signal[i, c > 0] = sums[lead][c > 0] / c[c > 0]
+        weights = [d for _, d in scores[lead]]
+        conf = float(np.average([s for s, _ in scores[lead]], weights=weights)) * scale_conf if weights else 0.0
+        confidence[lead] = round(conf, 3)
+        if conf < config.min_confidence:
+            signal[i] = np.nan
+            if conf > 0:
+                warnings.append(f"lead {lead}: confidence {conf:.2f} below {config.min_confidence:g}: left NaN")
+    if not np.isfinite(signal).any():
+        raise DigitizeError("no lead could be traced with enough confidence")
+    record = EcgRecord(signal=signal, fs=config.fs, lead_names=tuple(out_leads), record_id="digitized",
+                       source="digitized", allow_nan=True,
+                       meta={"speed_mm_s": speed, "gain_mm_mv": gain, "layout": layout})
+    return DigitizedEcg(record=record, confidence=confidence, found=found, warnings=warnings, traces=traces)
+
+
+def _n_cols(layout: str, row: int) -> int:
+    from vizecg.render.layout import LAYOUTS
+
+    rows, _ = LAYOUTS[layout]
+    return len(rows[row]) if row < len(rows) else 1

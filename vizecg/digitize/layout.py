@@ -1,0 +1,163 @@
+"""Find the trace rows (baselines), the calibration pulses and the panels of a known layout on an upright page."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from scipy.signal import find_peaks
+
+from vizecg.errors import DigitizeError
+from vizecg.render import paper
+from vizecg.render.layout import LAYOUTS
+
+# Rows of ink a layout prints (its lead rows + the rhythm strip): how `--layout auto` recognises it.
+ROWS_OF_LAYOUT = {name: len(rows) + int(strip) for name, (rows, strip) in LAYOUTS.items()}
+
+
+@dataclass(frozen=True)
+class Pulse:
+    x_rise: float  # x of the rising edge (stroke centre)
+    x_fall: float
+    y_base: float  # y of the 0 mV line (stroke centre)
+    y_top: float  # y of the 1 mV line
+    clipped: bool  # the top touched the row band (a 20 mm/mV pulse in a short row): height not usable
+
+    @property
+    def width(self) -> float:
+        return self.x_fall - self.x_rise
+
+    @property
+    def height(self) -> float:
+        return self.y_base - self.y_top
+
+
+@dataclass(frozen=True)
+class Panel:
+    lead: str
+    row: int
+    col: int
+    x0: float  # px on the upright page
+    x1: float
+    y0: float  # band searched for the trace
+    y1: float
+    baseline_y: float  # 0 mV
+    t_offset_s: float  # page time of x0
+    duration_s: float
+    is_rhythm_strip: bool
+
+
+def remove_text(ink: np.ndarray, px_per_mm: float) -> np.ndarray:
+    """The ink mask without printed characters: connected pieces no bigger than a letter."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    limit = 1.5 * paper.TEXT_HEIGHT_MM * px_per_mm
+    small = (stats[:, cv2.CC_STAT_HEIGHT] < limit) & (stats[:, cv2.CC_STAT_WIDTH] < limit)
+    small[0] = False
+    return ink & ~small[labels]
+
+
+def find_rows(ink: np.ndarray, px_per_mm: float) -> np.ndarray:
+    """y (px) of each trace row's dominant level, top to bottom: the strong peaks of the horizontal ink profile."""
+    h, w = ink.shape
+    prof = ink[:, int(0.1 * w): int(0.9 * w)].sum(axis=1).astype(np.float64)
+    prof = gaussian_filter1d(prof, 0.7 * px_per_mm)
+    if prof.max() <= 0:
+        return np.zeros(0)
+    # rows are >= ~12 mm apart in every layout (12x1 on a letter page: 14 mm)
+    peaks, props = find_peaks(prof, distance=max(1, int(9 * px_per_mm)), prominence=0.05 * prof.max())
+    if len(peaks) == 0:
+        return np.zeros(0)
+    heights = prof[peaks]
+    # A trace row spans the page width; a line of header text or a stray mark is far weaker.
+    ref = np.sort(heights)[::-1][: min(3, len(heights))].mean()
+    keep = heights >= 0.25 * ref
+    return peaks[keep].astype(np.float64)
+
+
+def choose_layout(n_rows: int, requested: str) -> str:
+    if requested != "auto":
+        if ROWS_OF_LAYOUT[requested] != n_rows:
+            raise DigitizeError(f"layout {requested} prints {ROWS_OF_LAYOUT[requested]} trace rows but "
+                                f"{n_rows} were found")
+        return requested
+    matches = [name for name, n in ROWS_OF_LAYOUT.items() if n == n_rows]
+    if not matches:
+        known = ", ".join(f"{k} ({v} rows)" for k, v in ROWS_OF_LAYOUT.items())
+        raise DigitizeError(f"found {n_rows} trace rows, which fits no known layout ({known}); "
+                            f"is the page cut, or is it another layout?")
+    return matches[0]
+
+
+def find_pulse(ink: np.ndarray, band: tuple[int, int], x_max: int, px_per_mm: float) -> Pulse | None:
+    """The calibration pulse at the left end of one row band: a box-shaped piece of ink, 3-25 mm tall."""
+    y0, y1 = max(0, band[0]), min(ink.shape[0], band[1])
+    sub = ink[y0:y1, :x_max].astype(np.uint8)
+    if sub.size == 0:
+        return None
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(sub, connectivity=8)
+    best = None
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        w_mm, h_mm = w / px_per_mm, h / px_per_mm
+        if not (3.0 <= h_mm <= 25.0 and 3.5 <= w_mm <= 16.0):
+            continue
+        comp = labels[y:y + h, x:x + w] == i
+        cols = comp.sum(axis=0)
+        strokes = np.flatnonzero(cols >= 0.6 * h)
+        if len(strokes) < 2:
+            continue
+        split = np.flatnonzero(np.diff(strokes) > 1)
+        if len(split) != 1:
+            continue
+        left, right = strokes[: split[0] + 1], strokes[split[0] + 1:]
+        xr, xf = x + left.mean(), x + right.mean()
+        if (xf - xr) / px_per_mm < 2.0:
+            continue
+        # base: ink rows in the lead-in left of the rising edge; top: ink rows between the edges
+        lead_in = comp[:, : max(1, int(left.min()))]
+        between = comp[:, int(left.max()) + 1: int(right.min())]
+        if lead_in.sum() == 0 or between.size == 0 or between.sum() == 0:
+            continue
+        yb = y + float(np.average(np.arange(h), weights=lead_in.sum(axis=1)))
+        yt = y + float(np.average(np.arange(h), weights=between.sum(axis=1)))
+        if yb - yt < 2.0 * px_per_mm:
+            continue
+        cand = Pulse(x_rise=float(xr), x_fall=float(xf), y_base=yb + y0, y_top=yt + y0, clipped=y <= 1)
+        if best is None or cand.x_rise < best.x_rise:
+            best = cand
+    return best
+
+
+def trace_extent(ink: np.ndarray, band: tuple[int, int], px_per_mm: float) -> tuple[float, float] | None:
+    """(first, last) x of the longest run of inked columns in a row band (gaps under 3 mm bridged)."""
+    cols = ink[max(0, band[0]):band[1]].any(axis=0)
+    xs = np.flatnonzero(cols)
+    if len(xs) == 0:
+        return None
+    breaks = np.flatnonzero(np.diff(xs) > 3 * px_per_mm)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(xs) - 1]])
+    k = int(np.argmax(xs[ends] - xs[starts]))
+    return float(xs[starts[k]]), float(xs[ends[k]])
+
+
+def layout_panels(layout: str, rows_y: np.ndarray, trace_x0: float, px_per_mm_x: float, px_per_mm_y: float,
+                  speed_mm_s: float, row_baselines: list[float]) -> list[Panel]:
+    """Panels of `layout` given the rows found (top to bottom) and where the trace area starts."""
+    lead_rows, strip = LAYOUTS[layout]
+    pitch = float(np.median(np.diff(rows_y))) if len(rows_y) > 1 else 40.0 * px_per_mm_y
+    total_s = paper.TRACE_WIDTH_MM / speed_mm_s
+    width = paper.TRACE_WIDTH_MM * px_per_mm_x
+    above, below = paper.BASELINE_FRACTION * pitch, (1 - paper.BASELINE_FRACTION) * pitch
+    rows = [list(r) for r in lead_rows] + ([["II"]] if strip else [])
+    panels = []
+    for r, leads in enumerate(rows):
+        y = float(rows_y[r])
+        n = len(leads)
+        for c, lead in enumerate(leads):
+            panels.append(Panel(lead=lead, row=r, col=c, x0=trace_x0 + c * width / n,
+                                x1=trace_x0 + (c + 1) * width / n, y0=y - above, y1=y + below,
+                                baseline_y=row_baselines[r], t_offset_s=c * total_s / n, duration_s=total_s / n,
+                                is_rhythm_strip=strip and r == len(lead_rows)))
+    return panels

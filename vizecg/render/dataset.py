@@ -1,0 +1,314 @@
+"""Build an image dataset from a data source: pages + labels + paired signals + manifest + a YOLO view.
+
+Each item k is planned up front from (seed, k) alone — record k mod len, style, window, photo seed — so the
+output does not depend on the number of workers, and a re-run skips every item whose label JSON exists.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+import zlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from vizecg.config import to_dict
+from vizecg.errors import RenderError, VizEcgError
+from vizecg.render.layout import LAYOUTS
+from vizecg.render.printout import RenderConfig, random_render_config, render_printout
+from vizecg.render.truth import Box, PageTruth, Printout
+from vizecg.runs import atomic_write_bytes, atomic_write_text, start_run, write_json
+
+PHOTO_PRESETS = ("none", "scan", "phone", "screen", "mixed")
+YOLO_NAMES = ("beat", "lead_label", "calibration_pulse", "lead_panel")
+_TWELVE_LEAD_LAYOUTS = ("3x4+1", "3x4", "6x2", "12x1")
+_LAYOUT_WEIGHTS = (0.55, 0.15, 0.2, 0.1)
+MITDB_WINDOW_S = 10.0
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """`vizecg render`: which pages to make. Written resolved to DIR/config.yaml."""
+
+    source: str = "sample"  # load_source spec
+    n: int = 10  # pages; item k prints record k mod len(source)
+    layout: str = "auto"  # a layout name, "mixed" (drawn per item), "auto" (1x1 for MIT-BIH, else 3x4+1)
+    photo: Literal["none", "scan", "phone", "screen", "mixed"] = "none"
+    style: Literal["fixed", "random"] = "fixed"  # random: random_render_config per item
+    seed: int = 0
+    workers: int = 1
+    val_fraction: float = 0.2  # YOLO val share (by patient) for sources without strat_fold
+    render: RenderConfig = field(default_factory=RenderConfig)
+
+
+@dataclass(frozen=True)
+class ItemPlan:
+    item_id: str
+    k: int
+    record_id: str
+    render_seed: int
+    photo_seed: int
+    config: RenderConfig
+    photo: str
+    split: str  # "train" / "val"
+    ext: str  # png (clean) or jpg (photos)
+
+
+def photograph_fn(preset: str):
+    """vizecg.photo.photograph, or a clear error while it is not available."""
+    try:
+        from vizecg.photo import photograph
+    except ImportError as exc:
+        raise RenderError(f"--photo {preset} needs vizecg.photo, which cannot be imported here ({exc}); "
+                          "use --photo none") from None
+    return photograph
+
+
+def _is_mitdb(src: Any) -> bool:
+    from vizecg.data import MitdbDataset
+
+    return isinstance(src, MitdbDataset)
+
+
+def _fold_of(meta_row: Any) -> int | None:
+    fold = meta_row.get("strat_fold") if meta_row is not None else None
+    if fold is None or (isinstance(fold, float) and np.isnan(fold)):
+        return None
+    return int(fold)
+
+
+def _split_of(meta_row: Any, seed: int, val_fraction: float) -> str:
+    fold = _fold_of(meta_row)
+    if fold is not None:
+        return "val" if fold >= 9 else "train"  # PTB-XL: folds 9-10 are held out
+    patient = str(meta_row.get("patient_id", "")) if meta_row is not None else ""
+    u = zlib.crc32(f"{seed}:{patient}".encode()) / 2 ** 32  # by patient, stable across runs and machines
+    return "val" if u < val_fraction else "train"
+
+
+def plan_items(job: RenderJob, src: Any) -> list[ItemPlan]:
+    if job.n < 1:
+        raise RenderError(f"--n must be >= 1, got {job.n}")
+    if job.photo not in PHOTO_PRESETS:
+        raise RenderError(f"unknown photo preset {job.photo!r} (known: {', '.join(PHOTO_PRESETS)})")
+    if job.layout not in (*LAYOUTS, "auto", "mixed"):
+        raise RenderError(f"unknown layout {job.layout!r} (known: {', '.join(LAYOUTS)}, auto, mixed)")
+    ids = list(src.record_ids)
+    if not ids:
+        raise RenderError(f"source {job.source} holds no records")
+    mitdb = _is_mitdb(src)
+    meta = src.metadata
+    plans = []
+    for k in range(job.n):
+        record_id = ids[k % len(ids)]
+        style_seed, render_seed, photo_seed = (int(v) for v in np.random.SeedSequence([job.seed, k]).generate_state(3))
+        rng = np.random.default_rng(style_seed)
+        if job.layout == "mixed":
+            layout = "1x1" if mitdb else str(rng.choice(_TWELVE_LEAD_LAYOUTS, p=_LAYOUT_WEIGHTS))
+        elif job.layout == "auto":
+            layout = "1x1" if mitdb else "3x4+1"
+        else:
+            layout = job.layout
+        cfg = replace(job.render, layout=layout)
+        if mitdb:
+            cfg = replace(cfg, start_s=None)  # a seeded 10 s window of the half-hour record
+        if job.style == "random":
+            cfg = random_render_config(rng, cfg)
+        photo = job.photo
+        row = meta.loc[record_id] if record_id in meta.index else None
+        split = _split_of(row, job.seed, job.val_fraction)
+        plans.append(ItemPlan(f"{record_id}_{k:05d}", k, record_id, render_seed, photo_seed, cfg, photo, split,
+                              "png" if photo == "none" else "jpg"))
+    return plans
+
+
+# --- one item (runs in a worker) ------------------------------------------------------------------------------
+_WORKER_SOURCES: dict[str, Any] = {}
+
+
+def _source(spec: str) -> Any:
+    if spec not in _WORKER_SOURCES:
+        from vizecg.data import load_source
+
+        _WORKER_SOURCES[spec] = load_source(spec)
+    return _WORKER_SOURCES[spec]
+
+
+def yolo_lines(truth: PageTruth) -> list[str]:
+    """YOLO rows (class cx cy w h, normalised) of every box that is visible in the image."""
+    w, h = truth.width, truth.height
+    boxes: list[tuple[int, Box]] = [(0, b.box) for b in truth.beats if b.visible]
+    for lt in truth.leads:
+        if lt.present:
+            if lt.label_box is not None:
+                boxes.append((1, lt.label_box))
+            boxes.append((3, lt.panel_box))
+    boxes += [(2, b) for b in truth.calibration_boxes]
+    out = []
+    for cls, box in boxes:
+        b = box.clip(w, h)
+        if b.width <= 1 or b.height <= 1:
+            continue
+        out.append(f"{cls} {(b.x0 + b.x1) / 2 / w:.6f} {(b.y0 + b.y1) / 2 / h:.6f} {b.width / w:.6f} "
+                   f"{b.height / h:.6f}")
+    return out
+
+
+def render_item(out: str, source_spec: str, plan: ItemPlan) -> dict[str, Any]:
+    """Render (and photograph) one page and write image, YOLO label, paired signal, then the label JSON."""
+    t0 = time.perf_counter()
+    out_dir = Path(out)
+    src = _source(source_spec)
+    record = src.get(plan.record_id)
+    printout: Printout = render_printout(record, plan.config, seed=plan.render_seed)
+    if plan.photo != "none":
+        printout = photograph_fn(plan.photo)(printout, plan.photo, seed=plan.photo_seed)
+    bgr = cv2.cvtColor(np.ascontiguousarray(printout.image), cv2.COLOR_RGB2BGR)
+    params = [cv2.IMWRITE_JPEG_QUALITY, 92] if plan.ext == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    ok, encoded = cv2.imencode(f".{plan.ext}", bgr, params)
+    if not ok:
+        raise RenderError(f"could not encode {plan.item_id}.{plan.ext}")
+    image_path = out_dir / "images" / f"{plan.item_id}.{plan.ext}"
+    atomic_write_bytes(image_path, encoded.tobytes())
+
+    signal_path = out_dir / "signals" / f"{plan.record_id}.npz"
+    if not signal_path.exists():
+        from vizecg.data import write_npz
+
+        write_npz(record, signal_path)
+
+    truth = printout.truth
+    atomic_write_text(out_dir / "yolo" / "labels" / plan.split / f"{plan.item_id}.txt",
+                      "\n".join(yolo_lines(truth)) + "\n")
+    link = out_dir / "yolo" / "images" / plan.split / image_path.name
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.is_symlink():
+        os.symlink(os.path.relpath(image_path, link.parent), link)
+
+    meta = src.metadata
+    row = meta.loc[plan.record_id] if plan.record_id in meta.index else None
+    fold = _fold_of(row)
+    label = truth.to_json() | {
+        "id": plan.item_id, "record_id": plan.record_id, "patient_id": record.patient_id,
+        "labels": record.labels, "fold": fold, "split": plan.split, "image": f"images/{image_path.name}",
+        "source": source_spec, "seed": plan.render_seed, "photo_seed": plan.photo_seed, "photo": plan.photo,
+        "render_config": to_dict(plan.config), "fs": record.fs, "lead_names": list(record.lead_names),
+    }
+    # Compact (a page holds ~20k trace points); written last: its existence marks the item done.
+    atomic_write_text(out_dir / "labels" / f"{plan.item_id}.json",
+                      json.dumps(label, separators=(",", ":"), default=_json_plain))
+    return {"id": plan.item_id, "seconds": time.perf_counter() - t0, "beats": len(truth.beats),
+            "warnings": len(truth.warnings)}
+
+
+def _json_plain(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _render_item_safe(args: tuple[str, str, ItemPlan]) -> dict[str, Any]:
+    out, spec, plan = args
+    try:
+        return render_item(out, spec, plan)
+    except VizEcgError as exc:
+        return {"id": plan.item_id, "error": str(exc)}
+
+
+def _worker_init() -> None:
+    cv2.setNumThreads(1)
+
+
+# --- the whole job ------------------------------------------------------------------------------------------
+def build_dataset(job: RenderJob, out: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Render job.n pages into `out` (resumable); returns the summary also written to summary.json."""
+    from tqdm import tqdm
+
+    out_dir = Path(out).resolve()
+    logger = start_run(out_dir, job, name="vizecg.render")
+    if job.photo != "none":
+        photograph_fn(job.photo)
+    src = _source(job.source)
+    plans = plan_items(job, src)
+    _write_data_yaml(out_dir)
+    todo = [p for p in plans if not (out_dir / "labels" / f"{p.item_id}.json").exists()]
+    logger.info("render %d items from %s (%d already done) with %d worker(s)", len(plans), job.source,
+                len(plans) - len(todo), job.workers)
+    t0 = time.perf_counter()
+    results: list[dict[str, Any]] = []
+    args = [(str(out_dir), job.source, p) for p in todo]
+    bar = tqdm(total=len(todo), desc="render", unit="page", disable=not progress)
+    if job.workers > 1 and len(todo) > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(job.workers, initializer=_worker_init) as pool:
+            for res in pool.imap_unordered(_render_item_safe, args):
+                results.append(res)
+                bar.update(1)
+    else:
+        for a in args:
+            results.append(_render_item_safe(a))
+            bar.update(1)
+    bar.close()
+    failed = [r for r in results if "error" in r]
+    for r in failed:
+        logger.error("%s: %s", r["id"], r["error"])
+    done = [p for p in plans if (out_dir / "labels" / f"{p.item_id}.json").exists()]
+    _write_manifest(out_dir / "manifest.csv", done, src)
+    rendered = [r for r in results if "error" not in r]
+    summary = {
+        "items": len(plans), "rendered": len(rendered), "skipped_existing": len(plans) - len(todo),
+        "failed": len(failed), "failures": failed[:50], "complete": len(done),
+        "wall_seconds": round(time.perf_counter() - t0, 3),
+        "mean_seconds_per_item": round(float(np.mean([r["seconds"] for r in rendered])), 4) if rendered else None,
+        "beats": int(sum(r["beats"] for r in rendered)),
+        "train": sum(p.split == "train" for p in done), "val": sum(p.split == "val" for p in done),
+    }
+    write_json(out_dir / "summary.json", summary)
+    logger.info("summary: %s", summary)
+    return summary
+
+
+def _write_data_yaml(out_dir: Path) -> None:
+    import yaml
+
+    root = out_dir / "yolo"
+    for split in ("train", "val"):
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+    data = {"path": str(root), "train": "images/train", "val": "images/val",
+            "names": {i: n for i, n in enumerate(YOLO_NAMES)}}
+    atomic_write_text(root / "data.yaml", yaml.safe_dump(data, sort_keys=False))
+
+
+def _write_manifest(path: Path, plans: list[ItemPlan], src: Any) -> None:
+    from vizecg.data import SUPERCLASSES
+
+    meta = src.metadata
+    cols = ["id", "record_id", "patient_id", "image", "label", "fold", "split", "layout", "photo", "seed",
+            *SUPERCLASSES, "normal"]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+    writer.writeheader()
+    for p in plans:
+        row = meta.loc[p.record_id] if p.record_id in meta.index else None
+        fold = _fold_of(row)
+        rec = {"id": p.item_id, "record_id": p.record_id,
+               "patient_id": "" if row is None else row.get("patient_id", ""),
+               "image": f"images/{p.item_id}.{p.ext}", "label": f"labels/{p.item_id}.json",
+               "fold": "" if fold is None else fold, "split": p.split, "layout": p.config.layout,
+               "photo": p.photo, "seed": p.render_seed}
+        for c in (*SUPERCLASSES, "normal"):
+            v = None if row is None else row.get(c)
+            rec[c] = "" if v is None or (isinstance(v, float) and np.isnan(v)) else int(v)
+        writer.writerow(rec)
+    atomic_write_text(path, buf.getvalue())
+

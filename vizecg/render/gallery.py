@@ -1,0 +1,63 @@
+"""A contact sheet: every layout (rows) x photo severity (columns), from the embedded sample."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from vizecg.render.printout import RenderConfig, render_printout
+
+GALLERY_LAYOUTS = ("3x4+1", "6x2", "12x1", "1x1")
+GALLERY_SEVERITIES = ("none", "scan", "phone", "screen")
+
+
+def render_gallery(cell_width: int = 440, seed: int = 0, dpi: int = 100) -> tuple[np.ndarray, list[str]]:
+    """RGB contact sheet and the column titles used. Without vizecg.photo, columns show print styles instead."""
+    from vizecg.data import load_source
+
+    try:
+        from vizecg.photo import photograph
+    except ImportError:
+        photograph = None
+    ptbxl = load_source("sample")
+    mitdb = load_source("sample:mitdb")
+    record12 = ptbxl.get(ptbxl.record_ids[0])
+    strip = mitdb.get(mitdb.record_ids[-1])
+    if photograph is not None:
+        columns = [(sev, RenderConfig(dpi=dpi)) for sev in GALLERY_SEVERITIES]
+    else:  # until the photo simulator exists: print styles
+        columns = [("red grid", RenderConfig(dpi=dpi)), ("green, thin", RenderConfig(dpi=dpi, grid_color="green",
+                                                                                     line_width_mm=0.18)),
+                   ("grey, A4", RenderConfig(dpi=dpi, grid_color="grey", paper="a4")),
+                   ("black & white", RenderConfig(dpi=dpi, bw=True, grid_color="pink"))]
+    cells = []
+    for r, layout in enumerate(GALLERY_LAYOUTS):
+        row = []
+        for c, (title, cfg) in enumerate(columns):
+            rec = strip if layout == "1x1" else record12
+            cfg = replace(cfg, layout=layout, gain_mm_mv=5.0 if layout == "12x1" else cfg.gain_mm_mv,
+                          start_s=None if layout == "1x1" else 0.0)
+            page = render_printout(rec, cfg, seed=seed + r)
+            if photograph is not None and title != "none":
+                page = photograph(page, title, seed=seed + 10 * r + c)
+            row.append(_thumbnail(page.image, cell_width, f"{layout} / {title}"))
+        cells.append(row)
+    rows = [np.concatenate([_pad(im, max(c.shape[0] for c in row)) for im in row], axis=1) for row in cells]
+    return np.concatenate(rows, axis=0), [t for t, _ in columns]
+
+
+def _thumbnail(image: np.ndarray, width: int, caption: str) -> np.ndarray:
+    h = int(round(image.shape[0] * width / image.shape[1]))
+    thumb = cv2.resize(image, (width, h), interpolation=cv2.INTER_AREA)
+    bar = np.full((22, width, 3), 255, np.uint8)
+    cv2.putText(bar, caption, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (30, 30, 30), 1, cv2.LINE_AA)
+    return np.concatenate([bar, thumb], axis=0)
+
+
+def _pad(image: np.ndarray, height: int) -> np.ndarray:
+    out = np.full((height, image.shape[1], 3), 240, np.uint8)
+    out[:image.shape[0]] = image
+    out[:, -2:] = 200  # thin cell border
+    out[-2:, :] = 200
+    return out
