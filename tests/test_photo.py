@@ -29,38 +29,44 @@ def photos(page):
     return {(preset, seed): photograph(page, preset, seed) for preset in PRESETS for seed in SEEDS}
 
 
+@pytest.fixture(scope="module")
+def masks(photos):
+    return {k: ink_mask(p.image) for k, p in photos.items()}
+
+
 def ink_mask(image: np.ndarray) -> np.ndarray:
     """Pixels at most 2 px from ink: darker than the local paper in every channel (max channel; the red
     grid is bright in red), relative to a local median so shadows and colour casts do not matter."""
     v = image.max(axis=2)
     background = cv2.medianBlur(v, 15).astype(np.int16)
-    dark = v.astype(np.int16) < background - np.maximum(20, background // 5)
+    dark = v.astype(np.int16) < background - np.maximum(30, (background * 3) // 10)
     return cv2.dilate(dark.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
 
 
-def on_ink_fraction(photo) -> tuple[float, int]:
-    near = ink_mask(photo.image)
+def on_ink_fraction(photo, near: np.ndarray | None = None) -> tuple[float, int]:
+    near = ink_mask(photo.image) if near is None else near
     pts = np.concatenate([lt.trace[lt.visible] for lt in photo.truth.leads])
     xy = np.round(pts).astype(int)
     return float(near[xy[:, 1], xy[:, 0]].mean()), len(pts)
 
 
 @pytest.mark.parametrize("preset", PRESETS)
-def test_trace_points_lie_on_dark_ink(photos, preset):
+def test_trace_points_lie_on_dark_ink(photos, masks, preset):
     for seed in SEEDS:
-        frac, n = on_ink_fraction(photos[preset, seed])
+        frac, n = on_ink_fraction(photos[preset, seed], masks[preset, seed])
         assert n > 1000, (preset, seed, n)
         assert frac >= 0.95, (preset, seed, frac)
 
 
-def test_ink_check_is_not_trivially_true(photos):
-    # Points a few mm off the trace are mostly paper: the check above can fail.
-    photo = photos["phone", 0]
-    near = ink_mask(photo.image)
-    pts = np.concatenate([lt.trace[lt.visible] for lt in photo.truth.leads]) + [0.0, 25.0]
-    xy = np.round(pts).astype(int)
-    ok = (xy[:, 1] < photo.image.shape[0])
-    assert near[xy[ok, 1], xy[ok, 0]].mean() < 0.5
+def test_ink_check_is_not_trivially_true(photos, masks):
+    # Points 25 px (6 mm) off the trace are mostly paper or grid: the check above can fail.
+    off = []
+    for key, photo in photos.items():
+        near = masks[key]
+        xy = np.round(np.concatenate([lt.trace[lt.visible] for lt in photo.truth.leads]) + [0.0, 25.0]).astype(int)
+        ok = xy[:, 1] < photo.image.shape[0]
+        off.append(near[xy[ok, 1], xy[ok, 0]].mean())
+    assert np.mean(off) < 0.3, off
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -108,21 +114,15 @@ def test_photo_params_are_json_and_describe_the_photo(photos):
     for (preset, seed), photo in photos.items():
         params = photo.truth.photo_params
         assert params["seed"] == seed and params["preset"] == preset
-        json.dumps(photo.truth.to_json())
-    bases = {photos["mixed", s].truth.photo_params["mixed"]["base"] for s in SEEDS}
+        json.dumps(params)
+    json.dumps(photos["phone", 0].truth.to_json())
     assert photos["phone", 0].truth.photo_params["steps"]["camera"]["tilt_deg"] > 0
-    assert len(bases) >= 1
 
 
-def test_mixed_draws_different_kinds_of_photo(page):
-    bases = {photograph_params(page, s)["mixed"]["base"] for s in range(12)}
+def test_mixed_draws_different_kinds_of_photo():
+    small = render_printout(next(iter(load_source("sample"))), RenderConfig(dpi=100, layout="1x1"))  # a strip
+    bases = {photograph(small, "mixed", s).truth.photo_params["mixed"]["base"] for s in range(12)}
     assert len(bases) >= 3
-
-
-def photograph_params(page, seed):
-    # Draw only the choice: a tiny page keeps this fast.
-    small = render_printout(next(iter(load_source("sample"))), RenderConfig(dpi=100, layout="1x1"))
-    return photograph(small, "mixed", seed).truth.photo_params
 
 
 def test_unknown_preset_is_a_config_error(page):

@@ -54,7 +54,7 @@ def record_beats(record: EcgRecord) -> RecordBeats:
 
 
 def _detect(record: EcgRecord) -> tuple[np.ndarray, str]:
-    from vizecg.signal.rpeaks import detect_rpeaks
+    from vizecg.signal import detect_rpeaks
 
     sig = record.signal
     finite = np.isfinite(sig).mean(axis=1)

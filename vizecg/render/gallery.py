@@ -12,7 +12,7 @@ GALLERY_LAYOUTS = ("3x4+1", "6x2", "12x1", "1x1")
 GALLERY_SEVERITIES = ("none", "scan", "phone", "screen")
 
 
-def render_gallery(cell_width: int = 440, seed: int = 0, dpi: int = 100) -> tuple[np.ndarray, list[str]]:
+def render_gallery(cell_width: int = 360, seed: int = 0, dpi: int = 100) -> tuple[np.ndarray, list[str]]:
     """RGB contact sheet and the column titles used. Without vizecg.photo, columns show print styles instead."""
     from vizecg.data import load_source
 

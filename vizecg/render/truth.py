@@ -167,7 +167,9 @@ class PageTruth:
             d["panel_box"] = lt.panel_box.as_list()
             d["label_box"] = None if lt.label_box is None else lt.label_box.as_list()
             d["mapping"] = asdict(lt.mapping)
-            d["trace"] = np.round(lt.trace.astype(np.float64), 2).tolist()  # NaN -> NaN (json allows via python)
+            # strict JSON has no NaN: gaps (and points that left the page) are written as null
+            d["trace"] = [[None if not np.isfinite(v) else v for v in pt]
+                          for pt in np.round(lt.trace.astype(np.float64), 2).tolist()]
             d["visible"] = lt.visible.astype(int).tolist()
             d["clipped"] = lt.clipped.astype(int).tolist()
             return d
@@ -193,7 +195,7 @@ class PageTruth:
                 label_box=None if ld["label_box"] is None else Box.from_list(ld["label_box"]),
                 t_start_s=ld["t_start_s"], t_end_s=ld["t_end_s"], sample_start=ld["sample_start"],
                 mapping=PixelMapping(**ld["mapping"]),
-                trace=np.asarray(ld["trace"], np.float32).reshape(-1, 2),
+                trace=np.array(ld["trace"], dtype=np.float32).reshape(-1, 2),  # null -> NaN
                 visible=np.asarray(ld["visible"], bool), clipped=np.asarray(ld["clipped"], bool),
                 is_rhythm_strip=ld["is_rhythm_strip"], present=ld["present"]))
         beats = [BeatTruth(box=Box.from_list(b["box"]), lead=b["lead"], panel_index=b["panel_index"],

@@ -65,8 +65,7 @@ def _classify_candidates(cand: np.ndarray, height: np.ndarray, steep: np.ndarray
     # Start-up (as Hamilton & Tompkins): the largest candidate in each of the first 8 seconds fills the QRS
     # history, so an early run of small ectopic beats is not judged against the single tallest complex.
     second = (cand // int(fs)).astype(np.int64)
-    first = second < HISTORY
-    per_second = [float(height[first & (second == k)].max()) for k in range(HISTORY) if (first & (second == k)).any()]
+    per_second = [float(height[second == k].max()) for k in range(HISTORY) if (second == k).any()]
     per_second = per_second or [float(height.max())]
     qrs = deque((per_second * HISTORY)[:HISTORY], maxlen=HISTORY)
     noise = deque([0.0] * HISTORY, maxlen=HISTORY)

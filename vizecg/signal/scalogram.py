@@ -25,7 +25,8 @@ def scalogram(x: np.ndarray, fs: float, n_scales: int = 64, wavelet: str = "morl
     if fmax > fs / 2:
         raise ConfigError(f"scalogram fmax {fmax} Hz is above Nyquist ({fs / 2} Hz) for {fs} Hz signals")
     if wavelet not in pywt.wavelist(kind="continuous"):
-        raise ConfigError(f"unknown continuous wavelet {wavelet!r} (known: {', '.join(pywt.wavelist(kind='continuous'))})")
+        known = ", ".join(pywt.wavelist(kind="continuous"))
+        raise ConfigError(f"unknown continuous wavelet {wavelet!r} (known: {known})")
     x2d, was_1d = as_leads(x)
     freqs = scalogram_frequencies(n_scales, fmin, fmax)
     scales = pywt.frequency2scale(wavelet, freqs / fs)

@@ -1,0 +1,104 @@
+"""Beat detector benchmark: held-out PTB-XL fold-10 records, render seeds never used in training, one page per
+record per photo severity (none/scan/phone/screen); precision/recall/mAP per severity for the shipped weights,
+and CPU latency per page for PyTorch and ONNX. Prints a table, writes benchmarks/results/detector.json.
+
+    .venv/bin/python benchmarks/detector.py [--records 20] [--weights W] [--seed 90000]
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SEVERITIES = ("none", "scan", "phone", "screen")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ptbxl", default=str(REPO.parent / "shared" / "data" / "ptbxl"))
+    p.add_argument("--records", type=int, default=20, help="fold-10 records (pages per severity)")
+    p.add_argument("--weights", default=None)
+    p.add_argument("--seed", type=int, default=90_000, help="render/photo seeds; training used 1000-1999")
+    p.add_argument("--latency-pages", type=int, default=5)
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "detector.json"))
+    args = p.parse_args(argv)
+
+    from vizecg.offline import configure_offline
+
+    configure_offline()
+    import torch
+    from tqdm import tqdm
+
+    from detector import BeatDetector
+    from detector.dataset import truth_boxes
+    from detector.evaluate import evaluate
+    from detector.export import export_onnx
+    from vizecg.data import load_source
+    from vizecg.photo import photograph
+    from vizecg.render import RenderConfig, random_render_config, render_printout
+    from vizecg.runs import write_json
+
+    src = load_source(f"ptbxl:{args.ptbxl}")
+    meta = src.metadata
+    ids = [r for r in src.record_ids if int(meta.loc[r, "strat_fold"]) == 10][: args.records]
+    pages = []
+    for i, rid in enumerate(tqdm(ids, desc="render fold 10", unit="record")):
+        record = src.get(rid)
+        rng = np.random.default_rng(args.seed + i)
+        cfg = random_render_config(rng, RenderConfig())
+        clean = render_printout(record, cfg, seed=args.seed + i)
+        for k, sev in enumerate(SEVERITIES):
+            page = clean if sev == "none" else photograph(clean, sev, seed=args.seed + 1000 * (k + 1) + i)
+            pages.append((page.image, *truth_boxes(page.truth), sev))
+
+    det = BeatDetector(args.weights)
+    t0 = time.perf_counter()
+    quality = evaluate(det, pages, total=len(pages))
+    eval_s = time.perf_counter() - t0
+
+    onnx_path = export_onnx(det.weights)
+    onnx = BeatDetector(onnx_path, backend="onnx")
+    lat = {}
+    sample = [pg[0] for pg in pages[: args.latency_pages * len(SEVERITIES): len(SEVERITIES)]]
+    for name, d in (("torch", det), ("onnx", onnx)):
+        d.detect(sample[0])  # warm-up
+        ts = []
+        for img in sample:
+            t = time.perf_counter()
+            d.detect(img)
+            ts.append(time.perf_counter() - t)
+        lat[name] = {"mean_ms": round(1000 * float(np.mean(ts)), 1), "median_ms": round(1000 * float(np.median(ts)), 1)}
+    onnx_quality = evaluate(onnx, [pg for pg in pages if pg[3] == "phone"], progress=False)
+
+    result = {
+        "weights": str(det.weights), "imgsz": det.imgsz, "conf": det.conf, "records": ids, "fold": 10,
+        "seed": args.seed, "pages": len(pages), "quality": quality,
+        "onnx_phone": {k: onnx_quality[k] for k in ("precision", "recall", "mAP50", "mAP50-95")},
+        "latency_per_page": lat, "eval_seconds": round(eval_s, 1),
+        "cpu": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
+        "command": "python benchmarks/detector.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    write_json(args.out, result)
+    print(f"\nbeat detector, fold 10 ({len(ids)} records x {len(SEVERITIES)} severities), imgsz {det.imgsz}, "
+          f"conf {det.conf}, IoU 0.5")
+    print(f"{'severity':<10}{'pages':>6}{'beats':>7}{'P':>8}{'R':>8}{'mAP50':>8}{'mAP50-95':>10}")
+    for name, r in [("all", quality), *quality["per_severity"].items()]:
+        b = r["per_class"]["beat"]
+        print(f"{name:<10}{r['pages']:>6}{b['n_true']:>7}{r['precision']:>8.3f}{r['recall']:>8.3f}"
+              f"{r['mAP50']:>8.3f}{r['mAP50-95']:>10.3f}")
+    print(f"ONNX on phone: P {result['onnx_phone']['precision']:.3f} R {result['onnx_phone']['recall']:.3f}")
+    print(f"latency per page (CPU, {torch.get_num_threads()} threads): torch {lat['torch']['mean_ms']} ms, "
+          f"onnx {lat['onnx']['mean_ms']} ms")
+    print(f"-> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
