@@ -160,9 +160,6 @@ class SheetWarp:
                 g = s if g is None else g * s
         return p, g
 
-    def sheet_to_page(self, u: np.ndarray) -> np.ndarray:
-        return u + self.displacement(u) if self.fields else u
-
     def page_to_sheet(self, p: np.ndarray, tol: float = 1e-3, max_iter: int = 60) -> np.ndarray:
         """Invert p = u + d(u) by u <- p - d(u): each step shrinks the error by |grad d| (< 0.5 here)."""
         u = p.copy()
