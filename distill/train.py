@@ -24,7 +24,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from distill.data import MULTILABEL, TASK_CLASSES, BeatDataset, PageDataset, collate
-from distill.losses import DistillationLoss, TaskLoss, TeacherLoss, check_finite
+from distill.losses import DistillationLoss, NonFiniteLossError, TaskLoss, TeacherLoss, check_finite
 from vizecg.config import to_dict
 from vizecg.errors import ConfigError, ModelError
 from vizecg.metrics import classification_metrics
@@ -479,6 +479,9 @@ def _train(cfg, resume, on_epoch_end, boxes_fn, boxes_tag, rank, world, main, tq
         stop = torch.zeros(1)
         if main:
             probs, targets = predict(model, val_loader, device, multilabel)
+            if not np.isfinite(probs).all():
+                raise NonFiniteLossError(f"validation predictions are not finite after epoch {epoch + 1} "
+                                         f"(step {state['step']}); lower the learning rate")
             metrics = classification_metrics(probs, targets, class_names)
             metrics["loss"] = _val_loss(probs, targets, multilabel)
             # AUROC is the criterion; on a val set with no class present (tiny runs) fall back to -loss.

@@ -178,7 +178,7 @@ def test_resume_equals_uninterrupted(renders, tmp_path):
 def test_non_finite_loss_stops_training(renders, tmp_path):
     # an absurd learning rate blows the weights up after the first step; the second step's loss is not finite
     cfg = _cfg("signal", renders, tmp_path, "optim.lr=1.0e+30", "optim.grad_clip=0.0", "schedule.warmup_epochs=0.0",
-               "optim.weight_decay=0.0")
+               "optim.weight_decay=0.0", "data.batch_size=2")
     with pytest.raises(NonFiniteLossError, match=r"loss term '\w+' is .* at step \d+"):
         train(cfg)
 

@@ -34,14 +34,14 @@ def test_distillation_loss_terms_and_sum():
     target = (torch.rand(4, 5, generator=g) > 0.5).float()
     terms = loss(student, teacher, target)
     assert set(terms) == {"task", "kd", "feat", "loss"}
-    assert abs(float(terms["kd"])) < 1e-5  # same logits: nothing to distil
-    assert math.isclose(float(terms["loss"]), float(terms["task"] + 0.5 * terms["kd"] + 2.0 * terms["feat"]),
+    assert abs(float(terms["kd"].detach())) < 1e-5  # same logits: nothing to distil
+    assert math.isclose(float(terms["loss"].detach()), float((terms["task"] + 0.5 * terms["kd"] + 2.0 * terms["feat"]).detach()),
                         rel_tol=1e-6)
     terms["loss"].backward()
     assert loss.projector.weight.grad is not None and loss.projector.weight.grad.abs().sum() > 0  # trainable
     cos = DistillationLoss(False, 8, 8, feature_loss="cosine")
     f = torch.randn(3, 8, generator=g)
-    assert float(cos.feature_term(f, cos.projector(f).detach())) < 1e-5  # aligned features: 0
+    assert float(cos.feature_term(f, cos.projector(f).detach()).detach()) < 1e-5  # aligned features: 0
 
 
 def test_teacher_loss_names_every_term_and_agreement_vanishes_when_heads_agree():

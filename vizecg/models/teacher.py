@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vizecg.models.image import IMAGE_TINY, BeatPool, ImageConfig, ImageEncoder, LocalBranch, _image_model
-from vizecg.models.layers import CrossAttentionBlock, FusionHead
+from vizecg.models.image import IMAGE_TINY, ImageConfig, ImageEncoder, LocalBranch, _image_model
+from vizecg.models.layers import BeatPool, CrossAttentionBlock, FusionHead
 from vizecg.models.registry import config_args, register_model
 from vizecg.models.signal import _SIGNAL_TINY, SignalConfig, SignalEncoder
 
