@@ -37,7 +37,7 @@ class TrainConfig:
     hsv_h: float = 0.015
     hsv_s: float = 0.5
     hsv_v: float = 0.4
-    cache: bool = False  # "ram" caching of ~400 pages at 640 px would be ~0.5 GB; off by default
+    cache: bool | Literal["ram", "disk"] = False  # "ram": decoded, resized pages (~1 MB each at 640) skip JPEG decoding
     val: bool = True
 
 

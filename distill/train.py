@@ -366,8 +366,19 @@ def train(cfg: TrainConfig, resume: bool = False,
     try:
         return _train(cfg, resume, on_epoch_end, boxes_fn, boxes_tag, rank, world, main, tqdm)
     finally:
+        _close_log(Path(cfg.out) / "log.txt")  # else a later run in this process would also log into this file
         if own_group:
             dist.destroy_process_group()
+
+
+def _close_log(path: Path) -> None:
+    import logging
+
+    logger = logging.getLogger("vizecg.train")
+    for h in list(logger.handlers):
+        if isinstance(h, logging.FileHandler) and h.baseFilename == str(path.resolve()):
+            logger.removeHandler(h)
+            h.close()
 
 
 def _train(cfg, resume, on_epoch_end, boxes_fn, boxes_tag, rank, world, main, tqdm) -> dict[str, Any]:

@@ -229,8 +229,8 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
             continue
         band = ink[ya_c:yb_c, xa_c:xb_c]
         dark = np.clip(1.0 - norm[ya_c:yb_c, xa_c:xb_c], 0.0, 1.0)
-        pt = trace_panel(band, pnl.baseline_y - ya_c, thickness, config.jump_weight, config.baseline_weight,
-                         darkness=dark)
+        pt = trace_panel(band, pnl.baseline_y - ya_c, config.jump_weight, config.baseline_weight,
+                         darkness=dark, level=1.0 - ink_thr)
         visible_frac = (xb_c - xa_c) / max(1.0, xb - xa)
         if len(pt.x) < 2:
             scores[pnl.lead].append((0.0, pnl.duration_s))

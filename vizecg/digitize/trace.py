@@ -30,12 +30,13 @@ def column_runs(band: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return sc, sr, er - 1
 
 
-def trace_panel(band: np.ndarray, baseline_row: float, thickness: float, jump_weight: float = 1.0,
-                baseline_weight: float = 0.02, darkness: np.ndarray | None = None) -> PanelTrace:
-    """Trace of one panel from its ink band (rows, cols). y is in band rows; x in band columns.
+def trace_panel(band: np.ndarray, baseline_row: float, jump_weight: float = 1.0, baseline_weight: float = 0.02,
+                darkness: np.ndarray | None = None, level: float = 0.5, radius: float | None = None) -> PanelTrace:
+    """Trace of one panel from its ink band (rows, cols). y is in band rows; x in band columns, sub-pixel
+    (`centreline`: 4 points per pixel column).
 
-    `darkness` (same shape, >= 0) refines flat stretches to sub-pixel: the darkness-weighted centre of the run
-    (anti-aliasing puts the line's true centre between pixels)."""
+    `darkness` (same shape, the `band` is darkness >= `level`) places the stroke's edges to sub-pixel;
+    `radius` is the pen's half width (default: measured on this panel's flat stretches)."""
     cols, tops, bots = column_runs(band)
     w = band.shape[1]
     if len(cols) == 0:
@@ -66,45 +67,97 @@ def trace_panel(band: np.ndarray, baseline_row: float, thickness: float, jump_we
     sel_t = np.array([tops[starts[j] + pick[k]] for k, j in enumerate(inked)], np.float64)
     sel_b = np.array([bots[starts[j] + pick[k]] for k, j in enumerate(inked)], np.float64)
     xc = np.asarray(inked, np.float64)
-    x, y = column_values(xc, sel_t, sel_b, thickness, _run_centroids(darkness, xc.astype(int), sel_t, sel_b))
+    if darkness is not None:
+        top_e, bot_e = subpixel_edges(darkness, level, xc, sel_t, sel_b)
+    else:
+        top_e, bot_e = sel_t - 0.5, sel_b + 0.5
+    x, y = centreline(xc, top_e, bot_e, pen_radius(top_e, bot_e) if radius is None else radius)
     touching = np.minimum(sel_b[1:], sel_b[:-1]) + 1 >= np.maximum(sel_t[1:], sel_t[:-1])
     adjacent = np.diff(xc) == 1
     continuity = float(np.mean(touching & adjacent)) if len(xc) > 1 else 0.0
     return PanelTrace(x=x, y=y, coverage=len(inked) / float(w), continuity=continuity)
 
 
-def _run_centroids(darkness: np.ndarray | None, x: np.ndarray, top: np.ndarray, bot: np.ndarray) -> np.ndarray | None:
-    """Darkness-weighted centre of each run, widened by 1 px each side to catch the anti-aliased edges."""
-    if darkness is None:
-        return None
+def subpixel_edges(darkness: np.ndarray, level: float, x: np.ndarray, top: np.ndarray,
+                   bot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where darkness crosses `level` above and below each picked run (rows, sub-pixel): the stroke's edges.
+    Anti-aliasing grades the edge pixels, so the crossing is interpolated between the last paper and first ink
+    pixel."""
     h = darkness.shape[0]
-    cs = np.vstack([np.zeros((1, darkness.shape[1])), np.cumsum(darkness, axis=0)])
-    cy = np.vstack([np.zeros((1, darkness.shape[1])), np.cumsum(darkness * np.arange(h)[:, None], axis=0)])
-    a = np.clip(top.astype(int) - 1, 0, h - 1)
-    b = np.clip(bot.astype(int) + 1, 0, h - 1) + 1
-    mass = cs[b, x] - cs[a, x]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        c = (cy[b, x] - cy[a, x]) / mass
-    return np.where(mass > 0, c, 0.5 * (top + bot))
+    ti, bi = top.astype(int), bot.astype(int)
+    x = x.astype(int)
+
+    def crossing(inside: np.ndarray, outside: np.ndarray, edge_row: np.ndarray, step: int) -> np.ndarray:
+        d_in, d_out = darkness[inside, x], darkness[outside, x]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.clip((d_in - level) / (d_in - d_out), 0.0, 1.0)  # from the ink pixel towards the paper one
+        frac = np.where(np.isfinite(frac) & (outside != inside), frac, 0.5)
+        return edge_row + step * frac
+
+    top_e = crossing(ti, np.clip(ti - 1, 0, h - 1), ti.astype(np.float64), -1)
+    bot_e = crossing(bi, np.clip(bi + 1, 0, h - 1), bi.astype(np.float64), +1)
+    return top_e, bot_e
 
 
-def column_values(xc: np.ndarray, top: np.ndarray, bot: np.ndarray, thickness: float,
-                  centre: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of the signal in each column `xc` from its picked run [top, bot]: the run's (weighted) centre,
-    except at a peak (the run rises above both neighbours: its top edge) or a trough (its bottom edge), each
-    moved in by half the line width. (Two points per steep column -- entry and exit -- scored worse: a thick
-    line's runs overlap across neighbouring columns.)"""
-    half = max(0.0, (thickness - 1.0) / 2.0)
-    y = 0.5 * (top + bot) if centre is None else centre
-    if len(y) < 3:
-        return xc.astype(np.float64), y
-    t_prev, t_next = np.r_[top[0], top[:-1]], np.r_[top[1:], top[-1]]
-    b_prev, b_next = np.r_[bot[0], bot[:-1]], np.r_[bot[1:], bot[-1]]
-    long_run = (bot - top + 1) > thickness + 1.5
-    peak = long_run & (top < t_prev) & (top < t_next)
-    trough = long_run & (bot > b_prev) & (bot > b_next) & ~peak
-    y = np.where(peak, top + half, np.where(trough, bot - half, y))
-    return xc.astype(np.float64), y
+def pen_radius(top_e: np.ndarray, bot_e: np.ndarray) -> float:
+    """Half the stroke's width where the trace is flat (the shortest runs: most columns are flat)."""
+    half = 0.5 * (bot_e - top_e)
+    return float(np.median(half[half <= np.percentile(half, 50)])) if len(half) else 0.5
+
+
+def centreline(xc: np.ndarray, top_e: np.ndarray, bot_e: np.ndarray, radius: float, per_px: int = 4,
+               smooth: float = 0.05, iters: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """The pen's path y(x) on a grid of `per_px` points per pixel, from the stroke's edges in each column.
+
+    A pen of radius R inks, in column c, everything within R of the path: its top edge is the lowest
+    y(x) - sqrt(R^2 - (x - c)^2) over |x - c| <= R, its bottom edge the highest y(x) + sqrt(...). On a steep
+    slope the two edges come from different x (entry and exit of the column, a sample each); at a narrow peak
+    the edge on its side is the peak itself. We fit y to both edges of every column (least squares, with the
+    points attaining each edge re-chosen until they settle) plus a small curvature penalty that fills the
+    points no edge touches. Runs of adjacent columns are solved apart; gaps stay gaps."""
+    from scipy.linalg import solve_banded
+
+    r = max(float(radius), 0.5 / per_px)
+    m = int(np.floor(r * per_px + 1e-9))
+    offs = np.arange(-m, m + 1)
+    g = np.sqrt(np.maximum(r * r - (offs / per_px) ** 2, 0.0))
+    xs_out, ys_out = [], []
+    breaks = np.flatnonzero(np.diff(xc) > 1) + 1
+    for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(xc)]):
+        c, te, be = xc[a:b], top_e[a:b], bot_e[a:b]
+        xf = np.arange(c[0] * per_px - m, c[-1] * per_px + m + 1) / per_px
+        n = len(xf)
+        k = np.rint((c - xf[0]) * per_px).astype(int)[:, None] + offs[None, :]  # (cols, window)
+        y = np.interp(xf, c, 0.5 * (te + be))
+        # banded normal matrix of the curvature penalty (pentadiagonal) plus a tiny pull to the start
+        d2 = np.zeros((5, n))
+        if n >= 3:
+            for w, shift in ((1.0, 0), (-2.0, 1), (1.0, 2)):
+                for w2, shift2 in ((1.0, 0), (-2.0, 1), (1.0, 2)):
+                    j = np.arange(n - 2) + shift2
+                    d2[2 + shift - shift2, j] += smooth * w * w2  # banded storage: ab[u + i - j, j] = A[i, j]
+        eps = 1e-4
+        y0 = y.copy()
+        prev = None
+        for _ in range(iters):
+            ia = np.argmin(y[k] - g[None, :], axis=1)
+            ib = np.argmax(y[k] + g[None, :], axis=1)
+            if prev is not None and np.array_equal(prev[0], ia) and np.array_equal(prev[1], ib):
+                break
+            prev = (ia, ib)
+            ka, kb = k[np.arange(len(c)), ia], k[np.arange(len(c)), ib]
+            diag = np.full(n, eps)
+            rhs = eps * y0
+            np.add.at(diag, ka, 1.0)
+            np.add.at(rhs, ka, te + g[ia])
+            np.add.at(diag, kb, 1.0)
+            np.add.at(rhs, kb, be - g[ib])
+            ab = d2.copy()
+            ab[2] += diag
+            y = solve_banded((2, 2), ab, rhs)
+        xs_out.append(xf)
+        ys_out.append(y)
+    return np.concatenate(xs_out), np.concatenate(ys_out)
 
 
 def line_thickness(ink: np.ndarray) -> float:
