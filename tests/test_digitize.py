@@ -73,9 +73,10 @@ def test_clean_render_digitizes_to_the_true_signal(record, clean_page):
     assert result.found["scale"]["gain_mm_mv"] == 10.0 and result.found["scale"]["speed_mm_s"] == 25.0
     score = score_page(result, record, clean_page.truth)
     assert set(score["leads"]) == set(record.lead_names)
-    # 500 Hz truth, 200 dpi page: ~2.5 samples per pixel column bounds what any reader can recover (~19 dB).
-    assert score["snr_db"] > 10.0
-    assert score["pearson_r"] > 0.9
+    # 500 Hz truth on a 200 dpi page (~2.5 samples per pixel column): the pen's path read from both stroke
+    # edges recovers the steep QRS flanks (18.8 dB on this page).
+    assert score["snr_db"] > 16.0
+    assert score["pearson_r"] > 0.96
     assert min(result.confidence.values()) > 0.8
 
 
@@ -135,3 +136,18 @@ def test_cli_names_a_bad_file(tmp_path, capsys):
     bad.write_text("hello")
     assert main(["digitize", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "not_an_image.png" in capsys.readouterr().err
+
+
+def test_wfdb_keeps_gaps_as_nan(tmp_path, record):
+    from vizecg.data import read_wfdb, write_wfdb
+    from vizecg.errors import DataError
+
+    sig = record.signal[:, :500].copy()
+    sig[2, 100:200] = np.nan  # a lead the page did not show for 0.2 s
+    gappy = record.with_signal(sig, allow_nan=True)
+    hea = write_wfdb(gappy, tmp_path)
+    with pytest.raises(DataError, match="NaN"):
+        read_wfdb(hea)  # strict by default: a source record with holes is an error
+    back = read_wfdb(hea, allow_nan=True)
+    assert np.array_equal(np.isnan(back.signal), np.isnan(sig))
+    np.testing.assert_allclose(back.signal[~np.isnan(sig)], sig[~np.isnan(sig)], atol=1e-3)

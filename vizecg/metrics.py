@@ -123,11 +123,11 @@ def thresholded_metrics(probs: np.ndarray, targets: np.ndarray, thresholds: np.n
         raise DataError("thresholded_metrics is for multi-label / binary indicator targets")
     thr = np.broadcast_to(np.asarray(thresholds, np.float64), (p.shape[1],))
     pred = (p >= thr).astype(np.int64)
-    kw = dict(average="macro", zero_division=0)
-    return {"macro_f1": float(f1_score(onehot, pred, **kw)),
-            "precision": float(precision_score(onehot, pred, **kw)),
-            "recall": float(recall_score(onehot, pred, **kw)),
-            "accuracy": float(accuracy_score(onehot, pred))}
+    # Each class is its own positive-vs-rest problem (for one column: the positive class only, not a macro
+    # over {negative, positive}, which scikit-learn would do for a single indicator column).
+    per = {name: [float(fn(onehot[:, c], pred[:, c], zero_division=0)) for c in range(p.shape[1])]
+           for name, fn in (("macro_f1", f1_score), ("precision", precision_score), ("recall", recall_score))}
+    return {**{k: float(np.mean(v)) for k, v in per.items()}, "accuracy": float(accuracy_score(onehot, pred))}
 
 
 def bootstrap_indices(n_items: int, n_resamples: int = 1000, seed: int = 0,

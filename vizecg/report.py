@@ -1,7 +1,7 @@
 """Reports: one list of blocks (headings, paragraphs, tables, figures) written as Markdown and as HTML.
 
 A block is a tuple:
-    ("h1" | "h2" | "h3", text)      heading
+    ("h1" .. "h4", text)            heading
     ("p", text)                     paragraph (Markdown inline syntax is kept as is in the .md)
     ("pre", text)                   preformatted text (a command, a log excerpt)
     ("table", header, rows)         header: list of str; rows: list of lists of str
@@ -47,7 +47,7 @@ def to_markdown(blocks: Sequence[Block]) -> str:
     out: list[str] = []
     for b in blocks:
         kind = b[0]
-        if kind in ("h1", "h2", "h3"):
+        if kind in ("h1", "h2", "h3", "h4"):
             out.append("#" * int(kind[1]) + " " + b[1])
         elif kind == "p":
             out.append(b[1])
@@ -84,7 +84,7 @@ def to_html(blocks: Sequence[Block], title: str) -> str:
              "</style></head><body>"]
     for b in blocks:
         kind = b[0]
-        if kind in ("h1", "h2", "h3"):
+        if kind in ("h1", "h2", "h3", "h4"):
             parts.append(f"<{kind}>{_inline_html(b[1])}</{kind}>")
         elif kind == "p":
             parts.append(f"<p>{_inline_html(b[1])}</p>")

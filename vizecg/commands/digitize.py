@@ -59,8 +59,6 @@ def run(args: argparse.Namespace) -> int:
         return _eval(args)
     from pathlib import Path
 
-    import numpy as np
-
     from vizecg.digitize import digitize
     from vizecg.digitize.overlay import draw_overlay
     from vizecg.data import write_csv, write_wfdb
@@ -82,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s: %s", args.image, exc.problem)
         raise DigitizeError(exc.problem, args.image) from None
     record = result.record.with_signal(result.record.signal, record_id=stem, source=str(args.image))
-    hea = _write_wfdb_gaps(record, out) if np.isnan(record.signal).any() else write_wfdb(record, out)
+    hea = write_wfdb(record, out)
     csv = write_csv(record, out / f"{stem}.csv")
     overlay = draw_overlay(image, result, out / f"{stem}_overlay.png")
     summary = {"image": str(args.image), "ok": True, "wfdb": str(hea), "csv": str(csv), "overlay": str(overlay),
@@ -121,25 +119,3 @@ def _eval(args: argparse.Namespace) -> int:
                   f"{row['failed']:>6} {row['s_per_page']:>7.2f}")
         print(f"{'all':<8} {summary['pages']:>5} {summary['snr_db']:>7.2f}")
     return 0
-
-
-def _write_wfdb_gaps(record, out):
-    """WFDB record whose NaN samples are written as the 16-bit invalid code (-32768), which wfdb reads back as
-    NaN. vizecg.data.write_wfdb reserves that code but does not map NaN to it yet (reported to its owner)."""
-    import os
-    import tempfile
-    from pathlib import Path
-
-    import numpy as np
-    import wfdb
-
-    digital = np.round(np.clip(record.signal.astype(np.float64), -32.767, 32.767) * 1000.0)
-    digital = np.where(np.isnan(digital), -32768, digital).astype(np.int16)
-    out = Path(out)
-    with tempfile.TemporaryDirectory(dir=out, prefix=f".{record.record_id}.") as tmp:
-        wfdb.wrsamp(record.record_id, fs=record.fs, units=["mV"] * record.n_leads,
-                    sig_name=list(record.lead_names), d_signal=digital.T, fmt=["16"] * record.n_leads,
-                    adc_gain=[1000.0] * record.n_leads, baseline=[0] * record.n_leads, write_dir=tmp)
-        for ext in (".dat", ".hea"):
-            os.replace(Path(tmp) / f"{record.record_id}{ext}", out / f"{record.record_id}{ext}")
-    return out / f"{record.record_id}.hea"

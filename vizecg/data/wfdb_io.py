@@ -42,8 +42,11 @@ def read_wfdb_header(path: str | Path) -> wfdb.Record:
     return header
 
 
-def read_wfdb(path: str | Path, sampfrom: int = 0, sampto: int | None = None) -> EcgRecord:
-    """Read any WFDB record into mV. `path` may carry .hea/.dat or no extension."""
+def read_wfdb(path: str | Path, sampfrom: int = 0, sampto: int | None = None, allow_nan: bool = False) -> EcgRecord:
+    """Read any WFDB record into mV. `path` may carry .hea/.dat or no extension.
+
+    Missing samples (the format's invalid code, NaN after reading) are an error unless `allow_nan` (a digitized
+    record keeps NaN where the page showed nothing)."""
     base = wfdb_base(path)
     hea = base.with_suffix(".hea")
     header = read_wfdb_header(base)
@@ -78,12 +81,13 @@ def read_wfdb(path: str | Path, sampfrom: int = 0, sampto: int | None = None) ->
             raise DataError(f"lead {rec.sig_name[i]}: unit {unit!r} is not a voltage", hea)
         scale[i] = factor
     signal = (signal * scale).T  # (leads, samples)
-    if np.isnan(signal).any():
+    if not allow_nan and np.isnan(signal).any():
         bad = [rec.sig_name[i] for i in np.where(np.isnan(signal).any(axis=1))[0]]
         raise DataError(f"invalid (NaN) samples in lead(s) {', '.join(bad)}", hea)
     try:
         return EcgRecord(signal=signal, fs=float(rec.fs), lead_names=tuple(rec.sig_name),
-                         record_id=base.name, source=str(hea), meta={"comments": list(rec.comments or [])})
+                         record_id=base.name, source=str(hea), meta={"comments": list(rec.comments or [])},
+                         allow_nan=allow_nan)
     except DataError as exc:
         raise DataError(exc.problem, hea) from None
 
@@ -91,7 +95,8 @@ def read_wfdb(path: str | Path, sampfrom: int = 0, sampto: int | None = None) ->
 def write_wfdb(record: EcgRecord, directory: str | Path, fmt: str = "16", adc_gain: float = 1000.0) -> Path:
     """Write `record` as <directory>/<record_id>.hea/.dat (16-bit, 1 adu = 1 uV by default); returns the .hea path.
 
-    Reading it back with read_wfdb gives the signal to within 1/adc_gain mV. Written into a temporary
+    Reading it back with read_wfdb gives the signal to within 1/adc_gain mV; NaN samples are written as the
+    invalid code -32768, which WFDB readers return as NaN (read_wfdb(..., allow_nan=True)). Written into a temporary
     folder first, then moved, so a crash never leaves a half-written record.
     """
     directory = Path(directory)
@@ -101,12 +106,13 @@ def write_wfdb(record: EcgRecord, directory: str | Path, fmt: str = "16", adc_ga
         raise DataError(f"record id {name!r} cannot be a WFDB record name", directory)
     lo, hi = -32767, 32767  # -32768 is the 16-bit "invalid sample" code
     digital = np.round(record.signal.astype(np.float64) * adc_gain)
-    if digital.min(initial=0) < lo or digital.max(initial=0) > hi:
+    missing = np.isnan(digital)
+    if np.nanmin(digital, initial=0) < lo or np.nanmax(digital, initial=0) > hi:
         raise DataError(f"record {name}: signal exceeds the 16-bit range at gain {adc_gain} adu/mV "
                         f"(|x| <= {hi / adc_gain:.1f} mV)", directory)
     with tempfile.TemporaryDirectory(dir=directory, prefix=f".{name}.") as tmp:
         wfdb.wrsamp(name, fs=record.fs, units=["mV"] * record.n_leads, sig_name=list(record.lead_names),
-                    d_signal=digital.T.astype(np.int16), fmt=[fmt] * record.n_leads,
+                    d_signal=np.where(missing, lo - 1, digital).T.astype(np.int16), fmt=[fmt] * record.n_leads,
                     adc_gain=[adc_gain] * record.n_leads, baseline=[0] * record.n_leads, write_dir=tmp)
         for ext in (".dat", ".hea"):  # header last: a record is complete once its header exists
             os.replace(Path(tmp) / f"{name}{ext}", directory / f"{name}{ext}")

@@ -3,13 +3,17 @@
 Each pixel column of the panel's band holds zero or more vertical runs of ink (the trace, a neighbour's tall
 QRS, a grid line that survived, a stray mark). The path picks one run per inked column minimising the vertical
 jumps between consecutive picks (a pen line is continuous) plus a small pull towards the row's baseline (so it
-stays on its own row where two rows' traces cross).
+stays on its own row where two rows' traces cross). The picked runs' sub-pixel edges then give the pen's path
+(`centreline`): on steep QRS flanks the two edges of a column are two points of the path, not one blurred value.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+
+HYSTERESIS = 0.7
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,16 @@ def trace_panel(band: np.ndarray, baseline_row: float, jump_weight: float = 1.0,
 
     `darkness` (same shape, the `band` is darkness >= `level`) places the stroke's edges to sub-pixel;
     `radius` is the pen's half width (default: measured on this panel's flat stretches)."""
-    cols, tops, bots = column_runs(band)
+    if darkness is not None:
+        # Hysteresis: a steep anti-aliased stroke fades to ~0.5 darkness along its flank and breaks into pieces
+        # at the ink threshold; runs of the fainter mask that hold real ink keep the stroke whole.
+        level = HYSTERESIS * level
+        cols, tops, bots = column_runs(darkness >= level)
+        strict = np.vstack([np.zeros((1, band.shape[1]), np.int32), np.cumsum(band, axis=0, dtype=np.int32)])
+        keep = strict[bots + 1, cols] > strict[tops, cols]
+        cols, tops, bots = cols[keep], tops[keep], bots[keep]
+    else:
+        cols, tops, bots = column_runs(band)
     w = band.shape[1]
     if len(cols) == 0:
         return PanelTrace(np.zeros(0), np.zeros(0), 0.0, 0.0)
@@ -128,7 +141,12 @@ def centreline(xc: np.ndarray, top_e: np.ndarray, bot_e: np.ndarray, radius: flo
         xf = np.arange(c[0] * per_px - m, c[-1] * per_px + m + 1) / per_px
         n = len(xf)
         k = np.rint((c - xf[0]) * per_px).astype(int)[:, None] + offs[None, :]  # (cols, window)
-        y = np.interp(xf, c, 0.5 * (te + be))
+        # Start inside the bounds every column puts on the path (y >= top + g, y <= bottom - g over its
+        # window): tight on flat and steep stretches alike, so the edge-attaining points start right.
+        lo, hi = np.full(n, -np.inf), np.full(n, np.inf)
+        np.maximum.at(lo, k, te[:, None] + g[None, :])
+        np.minimum.at(hi, k, be[:, None] - g[None, :])
+        y = np.where(lo <= hi, 0.5 * (lo + hi), np.interp(xf, c, 0.5 * (te + be)))
         # banded normal matrix of the curvature penalty (pentadiagonal) plus a tiny pull to the start
         d2 = np.zeros((5, n))
         if n >= 3:

@@ -1,0 +1,82 @@
+"""A tiny real benchmark run (sample records, tiny models, 1 epoch, small pages) through the CLI, then a resume."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from distill.benchmark import KINDS, BenchmarkConfig, profile_path
+from vizecg.cli import main
+from vizecg.config import load_config
+from vizecg.errors import ConfigError
+
+# The sample's first 16 records fall in strat_folds 2-10: 2-6 train (10), 7-8 val (3), 9-10 test (3 records).
+TINY = {
+    "profile": "tiny-test", "source": "sample", "seed": 0, "tasks": ["superclass"], "pages": 16,
+    "photo": "mixed", "render": {"dpi": 100}, "render_workers": 1,
+    "train_folds": [1, 2, 3, 4, 5, 6], "val_folds": [7, 8], "test_folds": [9, 10],
+    "page_height": 48, "page_width": 64, "crop_size": 16, "max_beats": 4,
+    **{kind: {"model": {"name": name}, "schedule": {"epochs": 1, "patience": 0}, "batch_size": 4}
+       for kind, name in (("signal", "signal_resnet1d_tiny"), ("image", "image_baseline_tiny"),
+                          ("teacher", "teacher_tiny"), ("student", "student_tiny"))},
+    "bootstrap": 20, "infer_pages": 1,
+}
+
+
+def tiny_config(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    return path
+
+
+def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["benchmark", "--config", str(tiny_config(tmp_path)), "--out", str(out), "--quiet"]) == 0
+    assert "student − image baseline" in capsys.readouterr().out
+
+    results = json.loads((out / "results.json").read_text())
+    task = results["tasks"]["superclass"]
+    assert list(task["models"]) == list(KINDS)
+    for kind in KINDS:
+        m = task["models"][kind]
+        assert m["params"] > 0 and m["train_time_s"] > 0 and m["infer_ms_per_page"] > 0
+        e = task["truth_crops"]["models"][kind]
+        for metric in ("macro_auroc", "macro_auprc", "macro_f1", "precision", "recall", "accuracy"):
+            assert set(e[metric]) >= {"point", "lo", "hi", "n"}
+        assert set(e["per_class_auroc"]) == {"NORM", "MI", "STTC", "CD", "HYP"}
+    assert task["truth_crops"]["n_test"] == 3  # folds 9-10 among the first 16 sample records
+    assert {"macro_auroc:student-image", "macro_auroc:student/signal"} <= set(task["truth_crops"]["comparisons"])
+    assert results["detector"]["available"] == (task["detector_crops"] is not None)
+    for name in ("results.md", "roc.png", "config.yaml", "log.txt", "render/manifest.csv"):
+        assert (out / name).is_file(), name
+    md = (out / "results.md").read_text()
+    assert all(label in md for label in ("signal-only", "image baseline", "teacher", "student"))
+    assert load_config(BenchmarkConfig, out / "config.yaml").pages == 16  # the resolved config reloads
+
+    # Resume: every stage is found finished; nothing is rendered, trained or predicted again.
+    ckpts = {k: (out / "superclass" / k / "best.pt").stat().st_mtime_ns for k in KINDS}
+    preds = (out / "superclass" / "student" / "pred-truth.npz").stat().st_mtime_ns
+    log_before = (out / "log.txt").read_text()
+    assert main(["benchmark", "--config", str(tiny_config(tmp_path)), "--out", str(out), "--quiet"]) == 0
+    new_log = (out / "log.txt").read_text()[len(log_before):]
+    assert new_log.count("finished earlier, skipped") == len(KINDS)
+    assert new_log.count("cached") == len(KINDS)
+    assert "'rendered': 0" in new_log
+    assert {k: (out / "superclass" / k / "best.pt").stat().st_mtime_ns for k in KINDS} == ckpts
+    assert (out / "superclass" / "student" / "pred-truth.npz").stat().st_mtime_ns == preds
+    again = json.loads((out / "results.json").read_text())
+    assert again["tasks"]["superclass"]["truth_crops"] == task["truth_crops"]
+
+
+def test_profiles_load_and_bad_folds_are_refused():
+    for name in ("smoke", "cpu", "full", "demo"):
+        cfg = load_config(BenchmarkConfig, profile_path(name))
+        assert cfg.profile == name
+    cpu = load_config(BenchmarkConfig, profile_path("cpu"))
+    assert (cpu.train_folds, cpu.val_folds, cpu.test_folds) == ([1, 2, 3, 4, 5, 6, 7, 8], [9], [10])
+    with pytest.raises(ConfigError, match="overlap"):
+        load_config(BenchmarkConfig, None, ["val_folds=[8]", "train_folds=[1,8]"])
+    with pytest.raises(ConfigError, match="unknown benchmark profile"):
+        profile_path("nope")
