@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +26,12 @@ import numpy as np
 import yaml
 
 from distill.data import MULTILABEL, TASK_CLASSES, PageDataset, collate
-from distill.train import (KIND_FIELDS, DataConfig, LossConfig, ModelConfig, OptimConfig, ScheduleConfig,
+from distill.train import (DataConfig, LossConfig, ModelConfig, OptimConfig, ScheduleConfig,
                            TrainConfig, model_from_checkpoint, predict, train)
 from vizecg.config import to_dict
 from vizecg.errors import ConfigError, DataError
 from vizecg.render.printout import RenderConfig
-from vizecg.runs import start_run, write_json
+from vizecg.runs import atomic_write_bytes, atomic_write_text, start_run, write_json
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "configs"
 KINDS = ("signal", "image", "teacher", "student")  # training order: the student needs the teacher
@@ -252,8 +251,6 @@ def predict_stage(cfg: BenchmarkConfig, render_dir: Path, task: str, kind: str, 
             out["infer_ms"] = np.array(time_inference(model.cpu(), ds, cfg, cfg.infer_pages))
     import io
 
-    from vizecg.runs import atomic_write_bytes
-
     buf = io.BytesIO()
     np.savez(buf, **out)
     atomic_write_bytes(path, buf.getvalue())
@@ -394,8 +391,6 @@ def write_outputs(results: dict[str, Any], out: Path) -> None:
     plot_roc(panels, out / "roc.png", title=f"ROC on the test folds ({results['profile']} profile, "
                                              "ground-truth beat crops)")
     write_json(out / "results.json", results)
-    from vizecg.runs import atomic_write_text
-
     atomic_write_text(out / "results.md", to_markdown(results_blocks(results)))
 
 

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from distill.benchmark import BenchmarkConfig, profile_path, results_blocks, run_benchmark
+    from distill.benchmark import BenchmarkConfig, profile_path, run_benchmark
     from vizecg.config import load_config
     from vizecg.data import load_source
     from vizecg.data.summary import format_summary, summarize_source
