@@ -64,7 +64,6 @@ def example_page(out: Path, detector_available: bool) -> dict[str, Any]:
     cfg_folds = json.loads((out / "benchmark" / "results.json").read_text())["config"]["test_folds"]
     rows = manifest[pd.to_numeric(manifest["fold"], errors="coerce").isin(cfg_folds)]
     rows = rows if len(rows) else manifest
-    # prefer a real photo over a clean scan, so the example shows what the models had to read
     row = rows.sort_values("id").iloc[0]
     label_path = render / str(row["label"])
     label = json.loads(label_path.read_text())
@@ -87,16 +86,13 @@ def example_page(out: Path, detector_available: bool) -> dict[str, Any]:
 
 
 def digitize_example(render: Path, row: Any, image: Any, label: dict[str, Any]) -> dict[str, Any] | str:
-    try:
-        from dataclasses import replace
+    from dataclasses import replace
 
-        from vizecg.digitize import DigitizeConfig, digitize
-        from vizecg.digitize.evaluate import score_page
-        from vizecg.render.truth import PageTruth
-    except ImportError as exc:
-        return f"skipped: the digitizer cannot be imported here ({exc})"
     from vizecg.data import read_npz
+    from vizecg.digitize import DigitizeConfig, digitize
+    from vizecg.digitize.evaluate import score_page
     from vizecg.errors import DigitizeError
+    from vizecg.render.truth import PageTruth
 
     record = read_npz(render / "signals" / f"{row['record_id']}.npz")
     t0 = time.perf_counter()

@@ -19,6 +19,7 @@ class DigitizeConfig:
     find_page: bool = True  # look for the paper's outline in a photo and undo the perspective
     deskew: bool = True  # undo small rotations (grid/trace orientation), up to max_rotation_deg
     max_rotation_deg: float = 10.0
+    dewarp: bool = True  # flatten curl / waves / wrinkles by moving the grid lines onto a perfect lattice
     ink_threshold: float = 0.5  # ink = pixels darker than this fraction of the local paper brightness
     ink_auto: bool = True  # lower the threshold when the grid itself is dark (photocopies): Otsu between grid and ink
     min_px_per_mm: float = 2.0  # scale search range (about 50-750 dpi on the page)

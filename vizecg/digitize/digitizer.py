@@ -16,14 +16,13 @@ from vizecg.digitize.config import DigitizeConfig
 from vizecg.digitize.ink import grid_darkness, ink_mask, paper_normalised
 from vizecg.digitize.layout import (Panel, Pulse, choose_layout, find_pulse, find_rows, layout_panels, remove_text,
                                     trace_extent)
-from vizecg.digitize.page import estimate_rotation, find_page_quad, rectify, rotate
-from vizecg.digitize.scale import grid_period, snap
+from vizecg.digitize.page import dewarp_to_grid, estimate_rotation, find_page_quad, rectify, rotate
+from vizecg.digitize.scale import GRID_STRENGTH_MIN, grid_period, grid_period_2d, snap
 from vizecg.digitize.trace import line_thickness, trace_panel
 from vizecg.errors import DigitizeError
 from vizecg.record import STANDARD_LEADS, EcgRecord
 from vizecg.render import paper
 
-GRID_STRENGTH_MIN = 6.0  # 1 mm peak / spectral background: printed grids score > 30, plain paper ~ 2
 
 
 @dataclass
@@ -65,9 +64,15 @@ class _Geometry:
     def __init__(self) -> None:
         self.homography: np.ndarray | None = None  # photo -> rectified
         self.rotation: np.ndarray | None = None  # rectified -> upright (2x3)
+        self.dewarp: tuple[np.ndarray, np.ndarray] | None = None  # (map_x, map_y): flat page px -> upright px
 
     def to_photo(self, pts: np.ndarray) -> np.ndarray:
         p = np.asarray(pts, np.float64).reshape(-1, 2)
+        if self.dewarp is not None:
+            mx, my = self.dewarp
+            q = p.astype(np.float32).reshape(-1, 1, 2)
+            p = np.concatenate([cv2.remap(m, q[..., 0], q[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                                for m in (mx, my)], axis=1).astype(np.float64)
         if self.rotation is not None:
             inv = cv2.invertAffineTransform(self.rotation)
             p = p @ inv[:, :2].T + inv[:, 2]
@@ -118,9 +123,22 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
             grid = grid_darkness(page, norm, ink)
     found["rotation_deg"] = round(angle, 3)
 
-    # --- scale from the grid ----------------------------------------------------------------------------
-    sx = grid_period(grid.mean(axis=0), config.min_px_per_mm, config.max_px_per_mm)
-    sy = grid_period(grid.mean(axis=1), config.min_px_per_mm, config.max_px_per_mm)
+    # --- scale from the grid, then flatten the page onto the grid's lattice ---------------------------------
+    strip = int(40 * ppm_guess)
+    sx = grid_period_2d(grid, 1, config.min_px_per_mm, config.max_px_per_mm, strip)
+    sy = grid_period_2d(grid, 0, config.min_px_per_mm, config.max_px_per_mm, strip)
+    if config.dewarp and sx.strength >= GRID_STRENGTH_MIN and sy.strength >= GRID_STRENGTH_MIN:
+        page, map_x, map_y, moved = dewarp_to_grid(page, grid, sx.px_per_mm, sy.px_per_mm)
+        geo.dewarp = (map_x, map_y)
+        found["dewarp_rms_px"] = round(moved, 2)
+        norm = paper_normalised(page, sy.px_per_mm)
+        ink, _ = ink_mask(norm, config.ink_threshold, config.ink_auto)
+        grid = grid_darkness(page, norm, ink)
+        # on the flattened page the lattice is exact: the whole-page profile now measures the same period
+        # sharply; its strength says whether the flattening worked
+        sx2 = grid_period(grid.mean(axis=0), config.min_px_per_mm, config.max_px_per_mm)
+        sy2 = grid_period(grid.mean(axis=1), config.min_px_per_mm, config.max_px_per_mm)
+        sx, sy = (type(sx)(sx.px_per_mm, sx2.strength), type(sy)(sy.px_per_mm, sy2.strength))
     has_grid = sx.strength >= GRID_STRENGTH_MIN and sy.strength >= GRID_STRENGTH_MIN and \
         abs(sx.px_per_mm / sy.px_per_mm - 1) < 0.3
     ppm_x = ppm_y = None

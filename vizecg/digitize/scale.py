@@ -14,6 +14,7 @@ from scipy.ndimage import median_filter
 from vizecg.render import paper
 
 N_HARMONICS = 10
+GRID_STRENGTH_MIN = 6.0  # 1 mm peak / spectral background: printed grids score > 30, plain paper ~ 2
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,24 @@ def grid_period(profile: np.ndarray, min_px_per_mm: float, max_px_per_mm: float)
     f_minor = (j + float(np.clip(delta, -0.5, 0.5))) * df
     strength = float(spec[j] / (np.median(spec[max(1, j - 20 * w): j + 20 * w]) + 1e-12))
     return GridScale(1.0 / f_minor / paper.MINOR_GRID_MM, strength)
+
+
+def grid_period_2d(grid: np.ndarray, axis: int, min_px_per_mm: float, max_px_per_mm: float,
+                   strip_px: int) -> GridScale:
+    """Scale along `axis` (1: x, from column profiles; 0: y) of a 2-D grid-darkness image: the whole page's
+    profile, else the median over strips `strip_px` wide across the other axis. A curled or waved page bends
+    its lines by more than a millimetre over the width, which blurs the whole-page profile; a strip's lines
+    stay nearly straight."""
+    g = grid if axis == 1 else grid.T
+    whole = grid_period(g.mean(axis=0), min_px_per_mm, max_px_per_mm)
+    if whole.strength >= GRID_STRENGTH_MIN:
+        return whole
+    strips = [grid_period(g[a:a + strip_px].mean(axis=0), min_px_per_mm, max_px_per_mm)
+              for a in range(0, g.shape[0] - strip_px + 1, strip_px)]
+    strong = [s for s in strips if s.strength >= GRID_STRENGTH_MIN]
+    if len(strong) < max(2, len(strips) // 3):
+        return whole
+    return GridScale(float(np.median([s.px_per_mm for s in strong])), float(np.median([s.strength for s in strong])))
 
 
 def snap(value: float, offered: tuple[float, ...], tolerance: float = 0.15) -> float | None:

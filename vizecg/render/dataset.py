@@ -21,6 +21,7 @@ import numpy as np
 from vizecg.config import to_dict
 from vizecg.errors import RenderError, VizEcgError
 from vizecg.render.layout import LAYOUTS
+from vizecg.photo import photograph
 from vizecg.render.printout import RenderConfig, random_render_config, render_printout
 from vizecg.render.truth import Box, PageTruth, Printout
 from vizecg.runs import atomic_write_bytes, atomic_write_text, start_run, write_json
@@ -58,16 +59,6 @@ class ItemPlan:
     photo: str
     split: str  # "train" / "val"
     ext: str  # png (clean) or jpg (photos)
-
-
-def photograph_fn(preset: str):
-    """vizecg.photo.photograph, or a clear error while it is not available."""
-    try:
-        from vizecg.photo import photograph
-    except ImportError as exc:
-        raise RenderError(f"--photo {preset} needs vizecg.photo, which cannot be imported here ({exc}); "
-                          "use --photo none") from None
-    return photograph
 
 
 def _is_mitdb(src: Any) -> bool:
@@ -168,7 +159,7 @@ def render_item(out: str, source_spec: str, plan: ItemPlan) -> dict[str, Any]:
     record = src.get(plan.record_id)
     printout: Printout = render_printout(record, plan.config, seed=plan.render_seed)
     if plan.photo != "none":
-        printout = photograph_fn(plan.photo)(printout, plan.photo, seed=plan.photo_seed)
+        printout = photograph(printout, plan.photo, seed=plan.photo_seed)
     bgr = cv2.cvtColor(np.ascontiguousarray(printout.image), cv2.COLOR_RGB2BGR)
     params = [cv2.IMWRITE_JPEG_QUALITY, 92] if plan.ext == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
     ok, encoded = cv2.imencode(f".{plan.ext}", bgr, params)
@@ -234,8 +225,6 @@ def build_dataset(job: RenderJob, out: str | Path, progress: bool = True) -> dic
 
     out_dir = Path(out).resolve()
     logger = start_run(out_dir, job, name="vizecg.render")
-    if job.photo != "none":
-        photograph_fn(job.photo)
     src = _source(job.source)
     plans = plan_items(job, src)
     _write_data_yaml(out_dir)

@@ -13,24 +13,15 @@ GALLERY_SEVERITIES = ("none", "scan", "phone", "screen")
 
 
 def render_gallery(cell_width: int = 360, seed: int = 0, dpi: int = 100) -> tuple[np.ndarray, list[str]]:
-    """RGB contact sheet and the column titles used. Without vizecg.photo, columns show print styles instead."""
+    """RGB contact sheet (layouts x photo severities) and the column titles used."""
     from vizecg.data import load_source
+    from vizecg.photo import photograph
 
-    try:
-        from vizecg.photo import photograph
-    except ImportError:
-        photograph = None
     ptbxl = load_source("sample")
     mitdb = load_source("sample:mitdb")
     record12 = ptbxl.get(ptbxl.record_ids[0])
     strip = mitdb.get(mitdb.record_ids[-1])
-    if photograph is not None:
-        columns = [(sev, RenderConfig(dpi=dpi)) for sev in GALLERY_SEVERITIES]
-    else:  # until the photo simulator exists: print styles
-        columns = [("red grid", RenderConfig(dpi=dpi)), ("green, thin", RenderConfig(dpi=dpi, grid_color="green",
-                                                                                     line_width_mm=0.18)),
-                   ("grey, A4", RenderConfig(dpi=dpi, grid_color="grey", paper="a4")),
-                   ("black & white", RenderConfig(dpi=dpi, bw=True, grid_color="pink"))]
+    columns = [(sev, RenderConfig(dpi=dpi)) for sev in GALLERY_SEVERITIES]
     cells = []
     for r, layout in enumerate(GALLERY_LAYOUTS):
         row = []
@@ -39,7 +30,7 @@ def render_gallery(cell_width: int = 360, seed: int = 0, dpi: int = 100) -> tupl
             cfg = replace(cfg, layout=layout, gain_mm_mv=5.0 if layout == "12x1" else cfg.gain_mm_mv,
                           start_s=None if layout == "1x1" else 0.0)
             page = render_printout(rec, cfg, seed=seed + r)
-            if photograph is not None and title != "none":
+            if title != "none":
                 page = photograph(page, title, seed=seed + 10 * r + c)
             row.append(_thumbnail(page.image, cell_width, f"{layout} / {title}"))
         cells.append(row)
