@@ -17,7 +17,7 @@ class TileConfig:
 
 @dataclass
 class TrainConfig:
-    model: str = "yolo11.yaml"  # model yaml: detector/cfg/<name> first, then ultralytics' own (yolo11.yaml)
+    model: str = "yolo11.yaml"  # yaml: detector/cfg/<name> first, then ultralytics' (yolo11.yaml); or a .pt to fine-tune
     scale: Literal["n", "s", "m"] = "n"  # compound scale; n keeps the shipped weights ~5 MB and a page ~0.1 s
     imgsz: int = 640  # network input side; a letter page at 640 px shows a beat ~45x30 px
     epochs: int = 20

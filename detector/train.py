@@ -15,8 +15,13 @@ CFG_DIR = Path(__file__).resolve().parent / "cfg"
 
 
 def model_yaml(cfg: DetectorConfig, run_dir: Path) -> str:
-    """Resolve train.model + train.scale to a yaml ultralytics can build ('yolo11n.yaml' or a copied own yaml)."""
+    """Resolve train.model + train.scale to a yaml ultralytics can build ('yolo11n.yaml' or a copied own yaml),
+    or to a .pt checkpoint to fine-tune (its architecture wins over train.scale)."""
     name, scale = cfg.train.model, cfg.train.scale
+    if name.endswith(".pt"):  # continue from trained weights (a second, fine-tuning stage)
+        if not Path(name).is_file():
+            raise ConfigError(f"train.model {name!r}: weights file not found")
+        return str(Path(name).resolve())
     own = CFG_DIR / name if not Path(name).is_file() else Path(name)
     if own.is_file():
         # ultralytics reads the scale from the file name (yolo11n-p2.yaml -> n): copy under such a name.

@@ -151,3 +151,28 @@ def test_wfdb_keeps_gaps_as_nan(tmp_path, record):
     back = read_wfdb(hea, allow_nan=True)
     assert np.array_equal(np.isnan(back.signal), np.isnan(sig))
     np.testing.assert_allclose(back.signal[~np.isnan(sig)], sig[~np.isnan(sig)], atol=1e-3)
+
+
+def test_grid_lattice_maps_undo_a_smooth_sheet_warp(clean_page):
+    """A waved sheet (lines moved by up to 6 px = 0.8 mm) is flattened back onto the grid's lattice."""
+    import cv2
+
+    from vizecg.digitize.page import grid_lattice_maps
+
+    img = clean_page.image
+    h, w = img.shape[:2]
+    ppm = clean_page.truth.px_per_mm
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    wx = 4.0 * np.sin(2 * np.pi * ys / h)
+    wy = 6.0 * np.sin(2 * np.pi * xs / w + 0.5)
+    warped = cv2.remap(img, xs + wx, ys + wy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    norm = paper_normalised(warped, ppm)
+    ink, _ = ink_mask(norm)
+    map_x, map_y, rms = grid_lattice_maps(grid_darkness(warped, norm, ink), ink, ppm, ppm)
+    assert rms > 2.0
+    # the map points each output pixel at where that lattice point went: the warp undone, up to a whole shift
+    inner = (slice(h // 8, -h // 8), slice(w // 8, -w // 8))
+    for found, true in ((map_x - xs, -wx), (map_y - ys, -wy)):
+        err = (found - true)[inner]
+        err = err - np.median(err)
+        assert np.percentile(np.abs(err), 95) < 0.6, np.percentile(np.abs(err), 95)

@@ -16,12 +16,15 @@ from vizecg.digitize.config import DigitizeConfig
 from vizecg.digitize.ink import grid_darkness, ink_mask, paper_normalised
 from vizecg.digitize.layout import (Panel, Pulse, choose_layout, find_pulse, find_rows, layout_panels, remove_text,
                                     trace_extent)
-from vizecg.digitize.page import dewarp_to_grid, estimate_rotation, find_page_quad, rectify, rotate
-from vizecg.digitize.scale import GRID_STRENGTH_MIN, grid_period, grid_period_2d, snap
+from vizecg.digitize.page import estimate_rotation, grid_lattice_maps, find_page_quad, rectify, rotate
+from vizecg.digitize.scale import GRID_STRENGTH_MIN, GridScale, grid_period, grid_period_2d, snap
 from vizecg.digitize.trace import line_thickness, trace_panel
 from vizecg.errors import DigitizeError
 from vizecg.record import STANDARD_LEADS, EcgRecord
 from vizecg.render import paper
+
+DEWARP_MIN_PX = 0.5  # flat scans measure 0.1-0.3 px rms of phase noise; phone sheets 1-10 px
+DEWARP_MAX_MM = 2.0  # waves and curl left after the perspective move lines < ~1.5 mm
 
 
 
@@ -127,18 +130,31 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
     strip = int(40 * ppm_guess)
     sx = grid_period_2d(grid, 1, config.min_px_per_mm, config.max_px_per_mm, strip)
     sy = grid_period_2d(grid, 0, config.min_px_per_mm, config.max_px_per_mm, strip)
+    dewarp_conf = 1.0
     if config.dewarp and sx.strength >= GRID_STRENGTH_MIN and sy.strength >= GRID_STRENGTH_MIN:
-        page, map_x, map_y, moved = dewarp_to_grid(page, grid, sx.px_per_mm, sy.px_per_mm)
-        geo.dewarp = (map_x, map_y)
+        map_x, map_y, moved = grid_lattice_maps(grid, ink, sx.px_per_mm, sy.px_per_mm)
         found["dewarp_rms_px"] = round(moved, 2)
-        norm = paper_normalised(page, sy.px_per_mm)
-        ink, _ = ink_mask(norm, config.ink_threshold, config.ink_auto)
-        grid = grid_darkness(page, norm, ink)
-        # on the flattened page the lattice is exact: the whole-page profile now measures the same period
-        # sharply; its strength says whether the flattening worked
-        sx2 = grid_period(grid.mean(axis=0), config.min_px_per_mm, config.max_px_per_mm)
-        sy2 = grid_period(grid.mean(axis=1), config.min_px_per_mm, config.max_px_per_mm)
-        sx, sy = (type(sx)(sx.px_per_mm, sx2.strength), type(sy)(sy.px_per_mm, sy2.strength))
+        if moved > DEWARP_MAX_MM * sy.px_per_mm:
+            # a correction this large is an unwrapping failure (a hole in the grid), not a real sheet
+            warnings.append(f"grid flattening failed ({moved / sy.px_per_mm:.1f} mm rms): page left as "
+                            f"rectified; curl and waves stay in the traces")
+            dewarp_conf = 0.7
+        elif moved > DEWARP_MIN_PX:  # below: the page is flat, and resampling would cost more than it gains
+            flat = cv2.remap(page, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+            f_norm = paper_normalised(flat, sy.px_per_mm)
+            f_ink, _ = ink_mask(f_norm, config.ink_threshold, config.ink_auto)
+            f_grid = grid_darkness(flat, f_norm, f_ink)
+            # on a flattened page the lattice is exact, so the whole-page profile must get sharper
+            sx2 = grid_period(f_grid.mean(axis=0), config.min_px_per_mm, config.max_px_per_mm)
+            sy2 = grid_period(f_grid.mean(axis=1), config.min_px_per_mm, config.max_px_per_mm)
+            if sx2.strength >= sx.strength and sy2.strength >= sy.strength:
+                page, norm, ink, grid = flat, f_norm, f_ink, f_grid
+                geo.dewarp = (map_x, map_y)
+                sx, sy = GridScale(sx.px_per_mm, sx2.strength), GridScale(sy.px_per_mm, sy2.strength)
+            else:
+                warnings.append("grid flattening made the grid less regular: page left as rectified")
+                dewarp_conf = 0.8
+    found["dewarp"] = geo.dewarp is not None
     has_grid = sx.strength >= GRID_STRENGTH_MIN and sy.strength >= GRID_STRENGTH_MIN and \
         abs(sx.px_per_mm / sy.px_per_mm - 1) < 0.3
     ppm_x = ppm_y = None
@@ -205,7 +221,7 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
     assert ppm_x is not None and ppm_y is not None
     found["scale"] = {"px_per_mm_x": round(ppm_x, 4), "px_per_mm_y": round(ppm_y, 4), "source": scale_source,
                       "speed_mm_s": speed, "gain_mm_mv": gain}
-    scale_conf = {"grid+pulse": 1.0, "grid": 0.9, "pulse": 0.8, "trace width": 0.5}[scale_source]
+    scale_conf = {"grid+pulse": 1.0, "grid": 0.9, "pulse": 0.8, "trace width": 0.5}[scale_source] * dewarp_conf
 
     # where the trace area starts: from the pulse (exact geometry), else the ink's left end
     if good:

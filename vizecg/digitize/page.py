@@ -1,10 +1,9 @@
 """Find the paper in a photo and make it flat and upright: outline -> perspective, grid -> rotation, grid
-phase -> curl. Each step returns what it did so the digitizer can report it."""
+lattice -> curl, waves, wrinkles. Each step returns what it did so the digitizer can report it."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from vizecg.digitize.ink import channel_max
 
@@ -98,60 +97,70 @@ def rotate(image: np.ndarray, angle: float) -> np.ndarray:
     return cv2.warpAffine(image, rot, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def grid_phase(grid: np.ndarray, px_per_mm: float, axis: int, sigma_mm: float = 3.0,
-               step_mm: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def grid_phase(grid: np.ndarray, valid: np.ndarray, px_per_mm: float, axis: int, sigma_mm: float = 4.0,
+               ) -> tuple[np.ndarray, int]:
     """Where the 1 mm lines across `axis` (0: the horizontal lines, their y) lie relative to a perfect lattice of
-    period `px_per_mm`: (displacement px, amplitude) on a coarse grid of `step_mm` nodes.
+    period `px_per_mm`: (displacement px on a coarse grid, its stride px).
 
-    Complex demodulation: the grid times exp(-2 pi i f0 y), low-passed with a `sigma_mm` Gaussian, keeps only the
-    1 mm comb near f0 (the 5 mm harmonics sit 0.2 cycles/mm away: suppressed ~1e-3 at 3 mm); its angle is the
-    local line phase. Unwrapped in 2-D (skimage), a line shifted by d px has phase -2 pi f0 d."""
+    Complex demodulation: the grid times exp(-2 pi i f0 y), averaged over ~1 mm cells (which cancels the 2 f0
+    term) and low-passed with a `sigma_mm` Gaussian (the 5 mm harmonics, 0.2 cycles/mm away, are suppressed
+    ~1e-4), keeps the 1 mm comb near f0; its angle is the local line phase. Unwrapped in 2-D (skimage), a line
+    shifted by d px has phase -2 pi f0 d. `valid` (float 0/1) marks pixels that may show grid (not the trace)."""
     from skimage.restoration import unwrap_phase
 
-    g = np.ascontiguousarray(grid if axis == 0 else grid.T, np.float32)
+    g = grid if axis == 0 else grid.T
+    v = valid if axis == 0 else valid.T
     h, w = g.shape
     f0 = 1.0 / px_per_mm
-    y = np.arange(h, dtype=np.float64)[:, None]
-    carrier = np.exp(-2j * np.pi * f0 * y)
-    valid = (g > 0).astype(np.float32)  # ink pixels were zeroed: normalised convolution ignores them
-    sig = sigma_mm * px_per_mm
-    re = cv2.GaussianBlur((g * carrier.real).astype(np.float32), (0, 0), sig)
-    im = cv2.GaussianBlur((g * carrier.imag).astype(np.float32), (0, 0), sig)
-    wsum = cv2.GaussianBlur(valid, (0, 0), sig) + 1e-3
-    stride = max(1, int(round(step_mm * px_per_mm)))
-    z = (re + 1j * im)[::stride, ::stride] / wsum[::stride, ::stride]
+    carrier = np.exp(-2j * np.pi * f0 * np.arange(h))[:, None]
+    stride = max(1, int(round(px_per_mm)))
+    size = (max(1, w // stride), max(1, h // stride))
+    gv = g * v
+
+    def cells(a: np.ndarray) -> np.ndarray:
+        small = cv2.resize(np.ascontiguousarray(a, np.float32), size, interpolation=cv2.INTER_AREA)
+        return cv2.GaussianBlur(small, (0, 0), sigma_mm * px_per_mm / stride)
+
+    wsum = cells(v) + 1e-3
+    z = (cells(gv * carrier.real) + 1j * cells(gv * carrier.imag)) / wsum
     amp = np.abs(z)
     # Text, dense traces and the background carry no grid: there the phase of a far wider window fills in, so
     # the unwrapping never jumps a whole millimetre across a hole.
-    big = cv2.GaussianBlur(z.real.astype(np.float32), (0, 0), 4.0 * sigma_mm / step_mm) + \
-        1j * cv2.GaussianBlur(z.imag.astype(np.float32), (0, 0), 4.0 * sigma_mm / step_mm)
-    weak = amp < 0.3 * np.median(amp)
-    z = np.where(weak, big, z)
-    phase = unwrap_phase(np.angle(z))
-    disp = -phase / (2 * np.pi * f0)
+    wide = 4.0 * sigma_mm * px_per_mm / stride
+    big = cv2.GaussianBlur(z.real.astype(np.float32), (0, 0), wide) + \
+        1j * cv2.GaussianBlur(z.imag.astype(np.float32), (0, 0), wide)
+    z = np.where(amp < 0.3 * np.median(amp), big, z)
+    disp = -unwrap_phase(np.angle(z)) / (2 * np.pi * f0)
     disp -= np.median(disp)
-    return (disp, amp) if axis == 0 else (disp.T, amp.T)
+    return (disp if axis == 0 else disp.T), stride
 
 
-def dewarp_to_grid(image: np.ndarray, grid: np.ndarray, ppm_x: float, ppm_y: float,
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Remap the page so its grid lines fall on a perfect lattice of `ppm_x` x `ppm_y` px/mm: this undoes
-    curl, waves, wrinkles, a residual perspective or rotation and any error in the scale estimate at once.
+def grid_lattice_maps(grid: np.ndarray, ink: np.ndarray, ppm_x: float, ppm_y: float,
+                      ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Maps that move the page's grid lines onto a perfect lattice of `ppm_x` x `ppm_y` px/mm: remapping with
+    them undoes curl, waves, wrinkles, a residual perspective or rotation and any scale error at once.
 
-    Returns (image, map_x, map_y, rms px of the correction); map_x/map_y give, for each output pixel, the input
-    pixel it shows (float32, for cv2.remap and for mapping points back to the photo)."""
+    Returns (map_x, map_y, rms px of the correction): for each output pixel the input pixel it shows (float32,
+    for cv2.remap and for mapping points back to the photo)."""
     h, w = grid.shape
-    dy, amp_y = grid_phase(grid, ppm_y, axis=0)
-    dx, amp_x = grid_phase(grid, ppm_x, axis=1)
-    dy = cv2.resize(dy.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    dx = cv2.resize(dx.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    # The trace's grey anti-aliased rim (outside the ink mask) would pull the phase of the lines near it: grow
+    # the ink by about half a millimetre before leaving it out.
+    r = max(1, int(round(0.5 * min(ppm_x, ppm_y))))
+    valid = 1.0 - cv2.dilate(ink.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).astype(np.float32)
+    fields = []
+    for axis, ppm in ((0, ppm_y), (1, ppm_x)):
+        d, stride = grid_phase(grid, valid, ppm, axis)
+        # node k of the coarse grid is the centre of cell k: pixel (k + 0.5) * stride - 0.5
+        ch, cw = d.shape
+        full = cv2.resize(d.astype(np.float32), (cw * stride, ch * stride), interpolation=cv2.INTER_LINEAR)
+        fields.append(cv2.copyMakeBorder(full, 0, max(0, h - ch * stride), 0, max(0, w - cw * stride),
+                                         cv2.BORDER_REPLICATE)[:h, :w])
+    dy, dx = fields
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     # The field is measured where the lines are seen (source positions); for a smooth field sampling it at
     # the output position is a sub-pixel approximation, refined once by a fixed-point step.
     map_x, map_y = xs + dx, ys + dy
     dx2 = cv2.remap(dx, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     dy2 = cv2.remap(dy, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    map_x, map_y = xs + dx2, ys + dy2
-    out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     rms = float(np.sqrt(np.mean(dx ** 2 + dy ** 2)))
-    return out, map_x, map_y, rms
+    return xs + dx2, ys + dy2, rms
