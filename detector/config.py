@@ -28,6 +28,7 @@ class TrainConfig:
     optimizer: str = "auto"
     lr0: float = 0.01
     cos_lr: bool = False
+    warmup_epochs: float = 3.0  # a fine-tuning stage from trained weights needs little or none
     mosaic: float = 1.0  # mixes 4 pages at random scales: beats at many sizes from few pages
     close_mosaic: int = 3  # last epochs on whole pages, as inference sees them
     scale_aug: float = 0.3  # random zoom +-; photos already vary the page scale

@@ -11,14 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import yaml
 
 from detector.config import CLASS_NAMES, TileConfig
 from detector.geometry import boxes_in_window, tile_windows, xywhn_to_xyxy, xyxy_to_xywhn
 from vizecg.errors import DataError
-from vizecg.runs import atomic_write_bytes, atomic_write_text
+from vizecg.images import read_image, write_image
+from vizecg.runs import atomic_write_text
 
 TRAIN_FOLDS = tuple(range(1, 9))
 VAL_FOLDS = (9,)
@@ -118,9 +118,7 @@ def _write_tiles(images: list[Path], root: Path, split: str, tile: TileConfig) -
 
     out_paths = []
     for img_path in tqdm(images, desc=f"tiles {split}", unit="page"):
-        image = cv2.imread(str(img_path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise DataError("not a readable image", img_path)
+        image = read_image(img_path)
         h, w = image.shape[:2]
         label_path = Path(str(img_path).replace("/images/", "/labels/")).with_suffix(".txt")
         cls, xywhn = read_yolo_labels(label_path)
@@ -129,11 +127,8 @@ def _write_tiles(images: list[Path], root: Path, split: str, tile: TileConfig) -
             x0, y0, x1, y1 = win
             clipped, idx = boxes_in_window(boxes, win, tile.min_visible)
             name = f"{img_path.stem}_t{t:02d}"
-            ok, enc = cv2.imencode(".jpg", image[y0:y1, x0:x1], [cv2.IMWRITE_JPEG_QUALITY, 95])
-            if not ok:
-                raise DataError("could not encode a tile", img_path)
             tile_img = root / "images" / split / f"{name}.jpg"
-            atomic_write_bytes(tile_img, enc.tobytes())
+            write_image(tile_img, image[y0:y1, x0:x1], quality=95)
             rows = xyxy_to_xywhn(clipped, x1 - x0, y1 - y0)
             atomic_write_text(root / "labels" / split / f"{name}.txt",
                               "".join(f"{c} {r[0]:.6f} {r[1]:.6f} {r[2]:.6f} {r[3]:.6f}\n" for c, r in zip(cls[idx], rows)))

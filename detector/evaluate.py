@@ -82,15 +82,32 @@ class Accumulator:
                 "mAP50": round(float(ap[c][0]), 4) if c in ap else None,
                 "mAP50-95": round(float(ap[c].mean()), 4) if c in ap else None,
             }
+        best_conf, best_f1 = best_f1_threshold(tp[:, 0], scores, pcls, gcls, BEAT)
         with_truth = [v for v in per_class.values() if v["n_true"]]
         beat = per_class[CLASS_NAMES[BEAT]]
         return {"pages": self.pages, "conf": self.conf,
                 "precision": beat["precision"], "recall": beat["recall"], "mAP50": beat["mAP50"],
-                "mAP50-95": beat["mAP50-95"],
+                "mAP50-95": beat["mAP50-95"], "beat_best_f1": best_f1, "beat_best_f1_conf": best_conf,
                 "all_classes_mAP50": round(float(np.mean([v["mAP50"] or 0 for v in with_truth])), 4) if with_truth else None,
                 "all_classes_mAP50-95": round(float(np.mean([v["mAP50-95"] or 0 for v in with_truth])), 4)
                 if with_truth else None,
                 "per_class": per_class}
+
+
+def best_f1_threshold(tp50: np.ndarray, scores: np.ndarray, pcls: np.ndarray, gcls: np.ndarray, c: int
+                      ) -> tuple[float | None, float | None]:
+    """The score threshold maximising F1 at IoU 0.5 for class c (how the operating conf is calibrated)."""
+    keep = pcls == c
+    n_gt = int((gcls == c).sum())
+    if not keep.any() or n_gt == 0:
+        return None, None
+    order = np.argsort(-scores[keep], kind="stable")
+    s, hit = scores[keep][order], tp50[keep][order].astype(np.float64)
+    ctp = np.cumsum(hit)
+    precision, recall = ctp / np.arange(1, len(hit) + 1), ctp / n_gt
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-9)
+    i = int(np.argmax(f1))
+    return round(float(s[i]), 4), round(float(f1[i]), 4)
 
 
 def evaluate(detector: Any, items: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, str]], total: int | None = None,
@@ -125,7 +142,7 @@ def render_dir_items(render_dir: str | Path, folds: tuple[int, ...] | None = Non
 
 def iter_render_dir(pairs: list[tuple[Path, Path]]):
     from detector.dataset import load_label, page_truth_boxes, photo_severity
-    from detector.infer import read_image
+    from vizecg.images import read_image
 
     for image_path, label_path in pairs:
         label = load_label(label_path)

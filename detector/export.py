@@ -45,4 +45,7 @@ def export_onnx(weights: str | Path, out: str | Path | None = None, imgsz: int |
         tmp_out = out.with_name(f".{out.name}.tmp")
         shutil.copyfile(produced, tmp_out)
         tmp_out.replace(out)
+    sidecar = weights.with_suffix(".json")  # the calibrated operating score travels with the graph
+    if sidecar.is_file():
+        shutil.copyfile(sidecar, out.with_suffix(".json"))
     return out

@@ -156,39 +156,28 @@ def check_image(image: Any, path: str | None = None) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, :3])
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """An image file as (H, W, 3) uint8 RGB; DataError naming the file if it is missing or not an image."""
-    import cv2
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("image file not found", path)
-    data = np.fromfile(str(path), np.uint8)
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if bgr is None:
-        raise DataError("not a readable image (PNG/JPEG/...)", path)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 class BeatDetector:
     """YOLO beat detector. `BeatDetector()` loads the weights shipped in detector/weights/.
 
     weights: .pt (backend "torch") or .onnx (backend "onnx"); backend "onnx" with .pt weights exports them to a
     cached ONNX file beside a temporary folder first. imgsz/conf/iou default to the values the weights were
-    trained/validated with (stored in the checkpoint), else InferConfig's.
+    trained with (stored in the checkpoint); conf=None reads the operating score calibrated on validation pages
+    from the sidecar `<weights stem>.json` (max-F1 on PTB-XL fold 9), else 0.25.
     tile: tile side in page pixels (0 = whole page); merge: "nms" or "wbf" for boxes seen in several tiles.
     """
 
-    def __init__(self, weights: str | Path | None = None, imgsz: int | None = None, conf: float = 0.25,
+    def __init__(self, weights: str | Path | None = None, imgsz: int | None = None, conf: float | None = None,
                  iou: float = 0.6, device: str = "cpu", backend: Literal["torch", "onnx"] = "torch",
                  tile: int = 0, tile_overlap: float = 0.25, merge: Literal["nms", "wbf"] = "nms",
-                 max_det: int = 300):
+                 max_det: int = 300, panel_conf: float = 0.05):
         self.weights = Path(weights) if weights is not None else DEFAULT_WEIGHTS
         if not self.weights.is_file():
             raise ModelError("detector weights not found" + (" (the shipped weights are missing from this install)"
                                                              if weights is None else ""), self.weights)
-        self.conf, self.iou, self.device, self.backend = float(conf), float(iou), device, backend
+        self.conf = float(conf) if conf is not None else operating_conf(self.weights)
+        self.iou, self.device, self.backend = float(iou), device, backend
         self.tile, self.tile_overlap, self.merge, self.max_det = int(tile), float(tile_overlap), merge, int(max_det)
+        self.panel_conf = float(panel_conf)
         if backend not in ("torch", "onnx"):
             raise ModelError(f"unknown backend {backend!r} (torch or onnx)")
         if backend == "torch":
@@ -245,7 +234,12 @@ class BeatDetector:
     def detect(self, image: np.ndarray, conf: float | None = None) -> Detections:
         """Detect beats, lead labels, calibration pulses and lead panels on one RGB page; beats get their lead."""
         image = check_image(image)
-        boxes, scores, classes = self.predict_boxes(image, conf)
+        conf = self.conf if conf is None else float(conf)
+        # Lead panels are big and unmistakable but the shipped model scores them low: a lower bar for them
+        # (panel_conf) lets lead assignment see all 13; beats keep the calibrated bar.
+        boxes, scores, classes = self.predict_boxes(image, min(conf, self.panel_conf))
+        keep = (scores >= conf) | ((classes == LEAD_PANEL) & (scores >= self.panel_conf))
+        boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
         return build_detections(boxes, scores, classes, image.shape[:2],
                                 meta={"backend": self.backend, "imgsz": self.imgsz, "conf": self.conf if conf is None
                                       else float(conf), "tile": self.tile})
@@ -258,6 +252,19 @@ class BeatDetector:
 
         return crop_beats(check_image(image), detections.beat_boxes, detections.order_keys(), size=size,
                           max_beats=max_beats)
+
+
+def operating_conf(weights: Path, default: float = 0.25) -> float:
+    """The calibrated beat score threshold stored beside the weights (`<stem>.json`: {"conf": ...})."""
+    import json
+
+    sidecar = weights.with_suffix(".json")
+    if sidecar.is_file():
+        try:
+            return float(json.loads(sidecar.read_text())["conf"])
+        except (ValueError, KeyError, TypeError):
+            raise ModelError("weights sidecar JSON lacks a numeric 'conf'", sidecar) from None
+    return default
 
 
 def _load_yolo(weights: Path):

@@ -40,11 +40,14 @@ def ultralytics_args(cfg: DetectorConfig, data_yaml: str, run_dir: Path) -> dict
     t = cfg.train
     return dict(
         data=data_yaml, epochs=t.epochs, imgsz=t.imgsz, batch=t.batch, patience=t.patience, seed=t.seed,
-        deterministic=True, workers=t.workers, optimizer=t.optimizer, lr0=t.lr0, cos_lr=t.cos_lr, mosaic=t.mosaic,
+        deterministic=True, workers=t.workers, optimizer=t.optimizer, lr0=t.lr0, cos_lr=t.cos_lr,
+        warmup_epochs=t.warmup_epochs, mosaic=t.mosaic,
         close_mosaic=t.close_mosaic, scale=t.scale_aug, translate=t.translate, degrees=t.degrees, fliplr=t.fliplr,
         hsv_h=t.hsv_h, hsv_s=t.hsv_s, hsv_v=t.hsv_v, cache=t.cache, val=t.val,
-        # offline and CPU: no pretrained download, no AMP check (it downloads yolo11n.pt), no plots (font)
-        pretrained=False, amp=False, plots=False, device="cpu", project=str(run_dir), name="ultralytics",
+        # offline and CPU: nothing downloaded, no AMP check (it downloads yolo11n.pt), no plots (font)
+        # pretrained: False builds from the yaml; a .pt model (fine-tuning stage) must keep its weights.
+        pretrained=cfg.train.model.endswith(".pt"), amp=False, plots=False, device="cpu", project=str(run_dir),
+        name="ultralytics",
         exist_ok=True, verbose=False, max_det=cfg.infer.max_det, iou=0.7,
     )
 

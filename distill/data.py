@@ -31,6 +31,7 @@ from torch.utils.data import Dataset
 from vizecg.crops import crop_beats
 from vizecg.data import AAMI_CLASSES, SUPERCLASSES
 from vizecg.errors import ConfigError, DataError
+from vizecg.images import read_image
 from vizecg.record import STANDARD_LEADS
 from vizecg.runs import atomic_write_bytes
 
@@ -74,16 +75,6 @@ def select_rows(df: pd.DataFrame, folds: Sequence[int] | None = None, splits: Se
     if record_ids is not None:
         keep &= df["record_id"].astype(str).isin([str(r) for r in record_ids]).to_numpy()
     return df[keep].reset_index(drop=True)
-
-
-def read_image(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB."""
-    if not path.is_file():
-        raise DataError("image not found", path)
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise DataError("unreadable image (not a PNG/JPEG?)", path)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def read_label(path: Path) -> dict[str, Any]:

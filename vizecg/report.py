@@ -180,16 +180,3 @@ def draw_boxes(image: np.ndarray, boxes: np.ndarray, color: tuple[int, int, int]
     return out
 
 
-def write_image(path: str | Path, image: np.ndarray, max_side: int | None = 1400) -> None:
-    """Write an RGB uint8 image as PNG/JPEG (by suffix), shrunk so its longer side is at most max_side."""
-    import cv2
-
-    img = np.ascontiguousarray(image)
-    if max_side and max(img.shape[:2]) > max_side:
-        s = max_side / max(img.shape[:2])
-        img = cv2.resize(img, (int(img.shape[1] * s), int(img.shape[0] * s)), interpolation=cv2.INTER_AREA)
-    ext = Path(path).suffix.lower() or ".png"
-    ok, data = cv2.imencode(ext, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError(f"cannot encode {path}")
-    atomic_write_bytes(path, data.tobytes())

@@ -56,8 +56,9 @@ def example_page(out: Path, detector_available: bool) -> dict[str, Any]:
 
     import pandas as pd
 
-    from distill.data import read_image, truth_boxes
-    from vizecg.report import draw_boxes, write_image
+    from distill.data import truth_boxes
+    from vizecg.images import read_image, write_image
+    from vizecg.report import draw_boxes
 
     render = out / "benchmark" / "render"
     manifest = pd.read_csv(render / "manifest.csv", dtype={"id": str, "record_id": str})
@@ -80,7 +81,7 @@ def example_page(out: Path, detector_available: bool) -> dict[str, Any]:
         info["detector"] = {"beats": int(det.is_beat.sum()), "layout": det.layout}
     else:
         info["detector"] = None
-    write_image(out / "example_photo.png", shown)
+    write_image(out / "example_photo.png", shown, max_side=1400)
     info["digitizer"] = digitize_example(render, row, image, label)
     return info
 

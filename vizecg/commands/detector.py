@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--weights", help=".pt or .onnx (default: the shipped weights)")
     e.add_argument("--data", required=True, help="render output folder (labels/*.json + manifest.csv)")
     e.add_argument("--folds", help="only pages of these PTB-XL folds, e.g. 10 or 9,10")
-    e.add_argument("--conf", type=float, default=0.25, help="operating score for precision/recall")
+    e.add_argument("--conf", type=float, help="operating score for precision/recall (default: the weights' calibrated one)")
     e.add_argument("--imgsz", type=int)
     e.add_argument("--tile", type=int, default=0, help="tile side in page px (0 = whole page)")
     e.add_argument("--backend", choices=("torch", "onnx"), default="torch")
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pr = sub.add_parser("predict", help="boxes JSON + overlay PNG for one page image")
     pr.add_argument("image")
     pr.add_argument("--weights")
-    pr.add_argument("--conf", type=float, default=0.25)
+    pr.add_argument("--conf", type=float, help="default: the weights' calibrated score")
     pr.add_argument("--imgsz", type=int)
     pr.add_argument("--tile", type=int, default=0)
     pr.add_argument("--backend", choices=("torch", "onnx"), default="torch")
@@ -124,7 +124,8 @@ def _f(v, width: int = 8) -> str:
 def run_predict(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from detector.infer import BeatDetector, read_image
+    from detector.infer import BeatDetector
+    from vizecg.images import read_image
     from detector.overlay import draw_detections
     from vizecg.runs import atomic_write_bytes, write_json
 

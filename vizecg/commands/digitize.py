@@ -37,23 +37,6 @@ def _config(args: argparse.Namespace):
     return load_config(DigitizeConfig, args.config, overrides)
 
 
-def read_image(path):
-    """RGB uint8 image from a file; DigitizeError naming the file when it is missing or not an image."""
-    from pathlib import Path
-
-    import cv2
-
-    from vizecg.errors import DigitizeError
-
-    path = Path(path)
-    if not path.is_file():
-        raise DigitizeError("image file not found", path)
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise DigitizeError("not a readable image (PNG/JPEG/TIFF...)", path)
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
 def run(args: argparse.Namespace) -> int:
     if args.image == "eval":
         return _eval(args)
@@ -63,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from vizecg.digitize.overlay import draw_overlay
     from vizecg.data import write_csv, write_wfdb
     from vizecg.errors import ConfigError, DigitizeError
+    from vizecg.images import read_image
     from vizecg.runs import start_run, write_json
 
     if not args.out:

@@ -64,7 +64,7 @@ def evaluate_folder(data_dir: str, config: Any, limit: int | None = None, progre
 
     from tqdm import tqdm
 
-    from vizecg.commands.digitize import read_image
+    from vizecg.images import read_image
     from vizecg.data import read_npz
     from vizecg.digitize.digitizer import digitize
     from vizecg.errors import DigitizeError
