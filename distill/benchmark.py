@@ -15,6 +15,7 @@ Stages, each skipped on a re-run once finished (so an interrupted run resumes wh
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -26,7 +27,7 @@ import numpy as np
 import yaml
 
 from distill.data import MULTILABEL, TASK_CLASSES, PageDataset, collate
-from distill.train import (DataConfig, LossConfig, ModelConfig, OptimConfig, ScheduleConfig,
+from distill.train import (DataConfig, InitConfig, LossConfig, ModelConfig, OptimConfig, ScheduleConfig,
                            TrainConfig, model_from_checkpoint, predict, train)
 from vizecg.config import to_dict
 from vizecg.errors import ConfigError, DataError
@@ -42,6 +43,10 @@ EVAL_FIELDS = {"signal": ("signal",), "image": ("page", "beats"), "teacher": ("p
                "student": ("page", "beats")}
 PAIRS = (("student", "image", "diff"), ("student", "signal", "ratio"))
 CROPS = ("truth", "detector")
+# teacher_init: (teacher submodule, same submodule in the single-modality model); the teacher's SMAM/CMAM
+# layers have no counterpart there and start fresh.
+TEACHER_INIT = {"signal": [("signal.resnet1d", "encoder.resnet1d")],
+                "image": [("image.local", "image.local"), ("image.global_", "image.global_")]}
 
 
 @dataclass
@@ -86,6 +91,9 @@ class BenchmarkConfig:
     teacher: StageConfig = field(default_factory=lambda: _stage("teacher_tiny"))
     student: StageConfig = field(default_factory=lambda: _stage("student_tiny"))
     loss: LossConfig = field(default_factory=LossConfig)  # teacher and distillation weights
+    # Teacher streams started from the trained single-modality models (signal: the signal model's encoder,
+    # image: the image baseline's encoder) instead of from scratch; the student always starts from scratch.
+    teacher_init: list[Literal["signal", "image"]] = field(default_factory=list)
     bootstrap: int = 1000  # resamples of the test records
     ci_level: float = 0.95
     infer_pages: int = 16  # test pages timed one by one for the CPU ms/page column
@@ -136,13 +144,24 @@ def train_config(cfg: BenchmarkConfig, task: str, kind: str, render_dir: Path, o
                       val_folds=list(cfg.val_folds), page_height=cfg.page_height, page_width=cfg.page_width,
                       grayscale=cfg.grayscale, crop_size=cfg.crop_size, max_beats=cfg.max_beats,
                       batch_size=stage.batch_size, num_workers=cfg.num_workers)
+    model = stage.model
+    if kind == "teacher" and cfg.teacher_init:
+        model = dataclasses.replace(model, init=list(model.init) + [
+            InitConfig(checkpoint=str(out / task / stream / "best.pt"), target=target, source=source)
+            for stream in cfg.teacher_init for target, source in TEACHER_INIT[stream]])
     return TrainConfig(kind=kind, seed=cfg.seed, out=str(out / task / kind), progress=False, device=cfg.device,
                        teacher=str(out / task / "teacher" / "best.pt") if kind == "student" else None,
-                       data=data, model=stage.model, optim=stage.optim, schedule=stage.schedule, loss=cfg.loss)
+                       data=data, model=model, optim=stage.optim, schedule=stage.schedule, loss=cfg.loss)
+
+
+def stage_dependencies(cfg: BenchmarkConfig, task: str, kind: str, out: Path) -> list[Path]:
+    """The runs a stage is built from: retrained when any of them is newer."""
+    kinds = ["teacher"] if kind == "student" else list(cfg.teacher_init) if kind == "teacher" else []
+    return [out / task / k / "summary.json" for k in kinds]
 
 
 def _stage_done(tcfg: TrainConfig, depends_on: list[Path]) -> bool:
-    """Finished with this very config, and newer than what it was built from (the student's teacher)."""
+    """Finished with this very config, and newer than the runs it was built from (stage_dependencies)."""
     run = Path(tcfg.out)
     summary, config, best = run / "summary.json", run / "config.yaml", run / "best.pt"
     if not (summary.is_file() and config.is_file() and best.is_file()):
@@ -175,10 +194,8 @@ def detector_boxes(weights: str | None) -> tuple[BoxesFn | None, str, str]:
     """(boxes_fn, tag, note): the YOLO beat detector as a distill.data boxes function, or None with the reason."""
     if weights is None:
         return None, "", "detector crops: off in this config"
-    try:
-        from detector.infer import DEFAULT_WEIGHTS, BeatDetector
-    except ImportError as exc:
-        return None, "", f"detector crops: n/a (detector package not importable: {exc})"
+    from detector.infer import DEFAULT_WEIGHTS, BeatDetector
+
     path = Path(DEFAULT_WEIGHTS if weights == "auto" else weights)
     if not path.is_file():
         return None, "", f"detector crops: n/a (no detector weights at {path})"
@@ -333,7 +350,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path, progress: bool = True) 
     for task, kind in bar:
         bar.set_postfix_str(f"{task}/{kind}")
         tcfg = train_config(cfg, task, kind, render_dir, out)
-        deps = [out / task / "teacher" / "summary.json"] if kind == "student" else []
+        deps = stage_dependencies(cfg, task, kind, out)
         t0 = time.perf_counter()
         summaries[task, kind] = train_stage(tcfg, deps, log)
         timings[f"train_{task}_{kind}_s"] = time.perf_counter() - t0

@@ -63,9 +63,19 @@ class DataConfig:
 
 
 @dataclass
+class InitConfig:
+    """Start a submodule from trained weights: model.<target> <- <source>.* of checkpoint (strict shapes)."""
+
+    checkpoint: str
+    target: str = ""  # e.g. "signal" (a teacher's signal stream); "" = the whole model
+    source: str = ""  # e.g. "encoder" (a signal model's encoder); "" = the whole state dict
+
+
+@dataclass
 class ModelConfig:
     name: str = "student_tiny"  # a vizecg.models registry name
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra constructor args (num_classes/multilabel come from the task)
+    init: list[InitConfig] = field(default_factory=list)  # applied before training (a resumed run loads last.pt)
 
 
 @dataclass
@@ -296,8 +306,13 @@ def _make_model(cfg: TrainConfig) -> nn.Module:
     clash = {"num_classes", "multilabel"} & set(cfg.model.kwargs)
     if clash:
         raise ConfigError(f"model.kwargs must not set {sorted(clash)}: they follow data.task")
-    return create_model(cfg.model.name, num_classes=len(TASK_CLASSES[cfg.data.task]),
-                        multilabel=MULTILABEL[cfg.data.task], **cfg.model.kwargs)
+    from vizecg.models.backbones import load_submodule
+
+    model = create_model(cfg.model.name, num_classes=len(TASK_CLASSES[cfg.data.task]),
+                         multilabel=MULTILABEL[cfg.data.task], **cfg.model.kwargs)
+    for init in cfg.model.init:
+        load_submodule(model, init.target, init.checkpoint, init.source)
+    return model
 
 
 def _load_teacher(cfg: TrainConfig) -> tuple[nn.Module, dict[str, Any]]:
@@ -390,6 +405,8 @@ def _train(cfg, resume, on_epoch_end, boxes_fn, boxes_tag, rank, world, main, tq
     torch.manual_seed(cfg.seed)
     train_ds, val_ds = build_datasets(cfg, boxes_fn, boxes_tag)
     model = _make_model(cfg).to(device)
+    for init in cfg.model.init:
+        log("initialised %s from %s of %s", init.target or "the model", init.source or "all", init.checkpoint)
     teacher, teacher_ckpt = (None, None)
     if cfg.kind == "student":
         teacher, teacher_ckpt = _load_teacher(cfg)

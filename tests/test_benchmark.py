@@ -21,7 +21,7 @@ TINY = {
     **{kind: {"model": {"name": name}, "schedule": {"epochs": 1, "patience": 0}, "batch_size": 4}
        for kind, name in (("signal", "signal_resnet1d_tiny"), ("image", "image_baseline_tiny"),
                           ("teacher", "teacher_tiny"), ("student", "student_tiny"))},
-    "bootstrap": 20, "infer_pages": 1,
+    "bootstrap": 20, "infer_pages": 1, "teacher_init": ["signal", "image"],
 }
 
 
@@ -49,6 +49,8 @@ def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
     assert task["truth_crops"]["n_test"] == 3  # folds 9-10 among the first 16 sample records
     assert {"macro_auroc:student-image", "macro_auroc:student/signal"} <= set(task["truth_crops"]["comparisons"])
     assert results["detector"]["available"] == (task["detector_crops"] is not None)
+    teacher_log = (out / "superclass" / "teacher" / "log.txt").read_text()
+    assert teacher_log.count("initialised") == 3  # signal ResNet1d, local and global branches
     for name in ("results.md", "roc.png", "config.yaml", "log.txt", "render/manifest.csv"):
         assert (out / name).is_file(), name
     md = (out / "results.md").read_text()
@@ -62,7 +64,8 @@ def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
     assert main(["benchmark", "--config", str(tiny_config(tmp_path)), "--out", str(out), "--quiet"]) == 0
     new_log = (out / "log.txt").read_text()[len(log_before):]
     assert new_log.count("finished earlier, skipped") == len(KINDS)
-    assert new_log.count("cached") == len(KINDS)
+    detector_preds = len(KINDS) - 1 if results["detector"]["available"] else 0  # the signal model has no crops
+    assert new_log.count("cached") == len(KINDS) + detector_preds
     assert "'rendered': 0" in new_log
     assert {k: (out / "superclass" / k / "best.pt").stat().st_mtime_ns for k in KINDS} == ckpts
     assert (out / "superclass" / "student" / "pred-truth.npz").stat().st_mtime_ns == preds

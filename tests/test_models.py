@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from vizecg.errors import ModelError
 from vizecg.models import create_model, list_models, load_local_branch, morlet_scalogram
+from vizecg.models.backbones import load_submodule
 from vizecg.models.cwt import morlet_frequencies
 
 
@@ -213,3 +214,20 @@ def test_morlet_scalogram_finds_a_sinusoid_and_matches_the_model_path():
         a = model({"signal": signal})["logits"]
         b = model({"scalogram": given})["logits"]  # precomputed by the dataset: no signal needed
     torch.testing.assert_close(a, b)
+
+
+def test_teacher_streams_start_from_single_modality_models(tmp_path):
+    torch.manual_seed(0)
+    signal = create_model("signal_resnet1d_tiny", num_classes=5)
+    path = tmp_path / "signal.pt"
+    torch.save({"model": signal.state_dict()}, path)
+    teacher = create_model("teacher_tiny", num_classes=5)
+    load_submodule(teacher, "signal.resnet1d", path, "encoder.resnet1d")
+    for k, v in teacher.signal.resnet1d.state_dict().items():
+        torch.testing.assert_close(v, signal.encoder.resnet1d.state_dict()[k])
+    with pytest.raises(ModelError, match="missing"):  # the teacher's signal SMAM has no counterpart
+        load_submodule(teacher, "signal", path, "encoder")
+    with pytest.raises(ModelError, match="no submodule 'image'"):
+        load_submodule(teacher, "image", path, "image")
+    with pytest.raises(ModelError, match="no submodule 'nothere'"):
+        load_submodule(teacher, "nothere", path, "encoder")

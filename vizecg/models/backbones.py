@@ -75,6 +75,26 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], what: str,
     module.load_state_dict(state, strict=True)
 
 
+def load_submodule(model: nn.Module, target: str, path_or_state: str | Path | Mapping[str, torch.Tensor],
+                   source: str = "") -> None:
+    """Initialise `model.<target>` from the `<source>.*` weights of a checkpoint or state dict, strictly.
+
+    E.g. a teacher's signal stream from a trained signal model: target "signal", source "encoder". Empty prefixes
+    mean the whole model / the whole state dict.
+    """
+    where = str(path_or_state) if isinstance(path_or_state, (str, Path)) else None
+    state = read_state_dict(path_or_state)
+    if source:
+        state = {k[len(source) + 1:]: v for k, v in state.items() if k.startswith(source + ".")}
+        if not state:
+            raise ModelError(f"weights hold no submodule {source!r}", where)
+    try:
+        module = model.get_submodule(target) if target else model
+    except AttributeError:
+        raise ModelError(f"{type(model).__name__} has no submodule {target!r} to initialise") from None
+    load_strict(module, state, f"{type(model).__name__}.{target or '(whole model)'}", where)
+
+
 def load_backbone_weights(backbone: nn.Module, path: str | Path, what: str) -> None:
     """Load a local timm state dict (e.g. ImageNet resnet18) into a headless backbone; classifier keys dropped."""
     state = read_state_dict(path)
