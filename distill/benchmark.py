@@ -36,12 +36,16 @@ from vizecg.runs import atomic_write_bytes, atomic_write_text, start_run, write_
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "configs"
 KINDS = ("signal", "image", "teacher", "student")  # training order: the student needs the teacher
-LABELS = {"signal": "signal-only", "image": "image baseline", "teacher": "teacher", "student": "student"}
-INPUTS = {"signal": "true signal", "image": "photo", "teacher": "photo + true signal", "student": "photo"}
+# "digitized": no model of its own but a route: the signal model reading the photo through the digitizer.
+DIGITIZED = "digitized"
+LABELS = {"signal": "signal-only", "image": "image baseline", "teacher": "teacher", "student": "student",
+          DIGITIZED: "signal-only, digitized photo"}
+INPUTS = {"signal": "true signal", "image": "photo", "teacher": "photo + true signal", "student": "photo",
+          DIGITIZED: "photo -> digitizer"}
 # What each model reads at evaluation (the student's training also reads the signal, for its frozen teacher).
 EVAL_FIELDS = {"signal": ("signal",), "image": ("page", "beats"), "teacher": ("page", "beats", "signal"),
                "student": ("page", "beats")}
-PAIRS = (("student", "image", "diff"), ("student", "signal", "ratio"))
+PAIRS = (("student", "image", "diff"), ("student", "signal", "ratio"), ("student", DIGITIZED, "diff"))
 CROPS = ("truth", "detector")
 # teacher_init: (teacher submodule, same submodule in the single-modality model); the teacher's SMAM/CMAM
 # layers have no counterpart there and start fresh.
@@ -98,6 +102,9 @@ class BenchmarkConfig:
     ci_level: float = 0.95
     infer_pages: int = 16  # test pages timed one by one for the CPU ms/page column
     detector_weights: str | None = "auto"  # "auto": the detector's shipped weights if present; None: off
+    # Also score the route photo -> digitizer -> signal model (the signal model trained on true signals reads
+    # what `vizecg digitize` recovers from each val/test photo), beside the image-only student.
+    digitized_route: bool = True
     torch_threads: int | None = None  # None: torch's default
     device: str = "cpu"  # training and prediction ("cuda" for the full profile); ms/page is always timed on CPU
 
@@ -210,10 +217,12 @@ def detector_boxes(weights: str | None) -> tuple[BoxesFn | None, str, str]:
 
 
 def _dataset(cfg: BenchmarkConfig, render_dir: Path, task: str, kind: str, folds: list[int],
-             boxes_fn: BoxesFn | None = None, boxes_tag: str | None = None) -> PageDataset:
+             boxes_fn: BoxesFn | None = None, boxes_tag: str | None = None,
+             signal_from: str = "record") -> PageDataset:
     return PageDataset(render_dir, task=task, fields=EVAL_FIELDS[kind], page_size=(cfg.page_height, cfg.page_width),
                        grayscale=cfg.grayscale, max_beats=cfg.max_beats, folds=folds,
-                       crop_size=(cfg.crop_size, cfg.crop_size), boxes_fn=boxes_fn, boxes_tag=boxes_tag)
+                       crop_size=(cfg.crop_size, cfg.crop_size), boxes_fn=boxes_fn, boxes_tag=boxes_tag,
+                       signal_from=signal_from)
 
 
 def _loader(ds: PageDataset, cfg: BenchmarkConfig, batch_size: int):
@@ -241,9 +250,26 @@ def time_inference(model: Any, ds: PageDataset, cfg: BenchmarkConfig, n_pages: i
     return float(np.median(times))
 
 
+def time_digitizer(ds: PageDataset, n_pages: int) -> float:
+    """Median CPU milliseconds the digitizer takes to read one page photo into the model's signal."""
+    from distill.data import digitized_signal
+    from vizecg.images import read_image
+
+    times = []
+    for i in range(min(n_pages, len(ds))):
+        image = read_image(ds.root / str(ds.rows.iloc[i]["image"]))
+        t0 = time.perf_counter()
+        digitized_signal(image, ds.signal_fs, ds.signal_samples, ds.band)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return float(np.median(times)) if times else float("nan")
+
+
 def predict_stage(cfg: BenchmarkConfig, render_dir: Path, task: str, kind: str, run: Path, crops: str,
                   boxes_fn: BoxesFn | None, boxes_tag: str, log: logging.Logger) -> dict[str, np.ndarray]:
-    """Val and test probabilities of OUT/<task>/<kind>/best.pt (+ inference ms), cached in pred-<crops>.npz."""
+    """Val and test probabilities of OUT/<task>/<kind>/best.pt (+ inference ms), cached in pred-<crops>.npz.
+
+    crops "digitized" (the signal model only): the signal comes from the digitizer reading each photo;
+    ms/page then includes the digitizer, and `read` is the fraction of each test signal it recovered."""
     ckpt = run / "best.pt"
     path = run / f"pred-{crops}.npz"
     stamp = np.array([ckpt.stat().st_mtime_ns, ckpt.stat().st_size], np.int64)
@@ -258,14 +284,19 @@ def predict_stage(cfg: BenchmarkConfig, render_dir: Path, task: str, kind: str, 
     multilabel = MULTILABEL[task]
     bs = getattr(cfg, kind).batch_size
     out: dict[str, np.ndarray] = {"stamp": stamp}
+    signal_from = "digitized" if crops == DIGITIZED else "record"
     for split, folds in (("val", cfg.val_folds), ("test", cfg.test_folds)):
-        ds = _dataset(cfg, render_dir, task, kind, folds, boxes_fn, boxes_tag if boxes_fn else None)
+        ds = _dataset(cfg, render_dir, task, kind, folds, boxes_fn, boxes_tag if boxes_fn else None, signal_from)
         probs, targets = predict(model, _loader(ds, cfg, bs), cfg.device, multilabel)
         out[f"{split}_probs"], out[f"{split}_targets"] = probs, targets
         out[f"{split}_ids"] = np.asarray(ds.rows["id"].astype(str).tolist(), dtype=str)
         out[f"{split}_records"] = np.asarray(ds.rows["record_id"].astype(str).tolist(), dtype=str)
         if split == "test":
-            out["infer_ms"] = np.array(time_inference(model.cpu(), ds, cfg, cfg.infer_pages))
+            ms = time_inference(model.cpu(), ds, cfg, cfg.infer_pages)
+            if signal_from == "digitized":
+                ms += time_digitizer(ds, cfg.infer_pages)
+                out["read"] = np.array([ds.signal_read_fraction(i) for i in range(len(ds))], np.float32)
+            out["infer_ms"] = np.array(ms)
     import io
 
     buf = io.BytesIO()
@@ -370,19 +401,27 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path, progress: bool = True) 
                     continue
                 by_crops[crops][kind] = predict_stage(cfg, render_dir, task, kind, out / task / kind, crops,
                                                       boxes_fn if crops == "detector" else None, boxes_tag, log)
+            if cfg.digitized_route:
+                by_crops[crops][DIGITIZED] = by_crops["truth"][DIGITIZED] if crops == "detector" else \
+                    predict_stage(cfg, render_dir, task, "signal", out / task / "signal", DIGITIZED, None, "", log)
         timings[f"predict_{task}_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         evals = {crops: evaluate(p, class_names, cfg.bootstrap, cfg.seed, cfg.ci_level) for crops, p in by_crops.items()}
         timings[f"bootstrap_{task}_s"] = time.perf_counter() - t0
         models = {}
-        for kind in KINDS:
-            s = summaries[task, kind]
+        rows = list(by_crops["truth"])  # KINDS, then the digitized route
+        for kind in rows:
+            s = summaries[task, "signal" if kind == DIGITIZED else kind]
             models[kind] = {
                 "label": LABELS[kind], "inputs": INPUTS[kind], "model_name": s["model_name"], "params": s["params"],
                 "train_time_s": s["train_time_s"], "epochs_run": s["epochs_run"], "best_epoch": s["best_epoch"],
                 "val_macro_auroc": (s.get("best_val") or {}).get("macro_auroc"),
                 "infer_ms_per_page": float(by_crops["truth"][kind]["infer_ms"]),
             }
+            if kind == DIGITIZED:
+                read = by_crops["truth"][kind]["read"]
+                models[kind]["digitized_read_fraction"] = {"mean": float(np.mean(read)),
+                                                           "pages_unread": int(np.sum(read == 0))}
         results["tasks"][task] = {
             "classes": class_names, "multilabel": MULTILABEL[task], "models": models,
             "truth_crops": evals["truth"], "detector_crops": evals.get("detector"),
@@ -390,7 +429,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path, progress: bool = True) 
         }
         curves = [(c if task == "superclass" else f"{task} (binary)" if len(class_names) == 1 else f"{task}: {c}",
                    {LABELS[k]: (np.asarray(by_crops["truth"][k]["test_targets"]).reshape(-1, len(class_names))[:, j],
-                                by_crops["truth"][k]["test_probs"][:, j]) for k in KINDS})
+                                by_crops["truth"][k]["test_probs"][:, j]) for k in rows})
                   for j, c in enumerate(class_names)]
         results["tasks"][task]["_curves"] = curves
     timings["total_s"] = time.perf_counter() - t_start
@@ -438,7 +477,7 @@ def results_blocks(results: dict[str, Any], heading: str = "h2") -> list[tuple]:
             row = [m["label"], m["inputs"], fmt_ci(e["macro_auroc"]), fmt_ci(e["macro_auprc"]), fmt_ci(e["macro_f1"])]
             if binary:
                 row += [fmt_ci(e["precision"]), fmt_ci(e["recall"]), fmt_ci(e["accuracy"])]
-            if kind == "signal":
+            if kind in ("signal", DIGITIZED):
                 row.append("(no crops)")
             else:
                 row.append(fmt_ci(dv["models"][kind]["macro_auroc"]) if dv else "n/a")
@@ -449,12 +488,20 @@ def results_blocks(results: dict[str, Any], heading: str = "h2") -> list[tuple]:
         lines = []
         for key, text in (("macro_auroc:student-image", "student − image baseline, macro AUROC"),
                           ("macro_auroc:student/signal", "student / signal-only, macro AUROC"),
-                          ("macro_auprc:student-image", "student − image baseline, macro AUPRC")):
+                          ("macro_auprc:student-image", "student − image baseline, macro AUPRC"),
+                          (f"macro_auroc:student-{DIGITIZED}", "student − signal-only on digitized photo, macro AUROC")):
             if key in comp:
                 lines.append([text, fmt_ci(comp[key], signed="-" in key),
                               fmt_ci(dv["comparisons"].get(key), signed="-" in key) if dv else "n/a"])
         blocks.append(("table", ["paired comparison (same resamples)", "ground-truth crops", "detector crops"],
                        lines))
+        if DIGITIZED in t["models"]:
+            read = t["models"][DIGITIZED]["digitized_read_fraction"]
+            blocks.append(("p", f"Digitized route: the signal-only model (trained on true signals) reads what the "
+                                f"digitizer recovers from each photo; it recovered {read['mean']:.0%} of the "
+                                "12 leads x 10 s on average (a 3x4+1 page shows 2.5 s of 11 leads and 10 s of "
+                                f"lead II: 31% at most); {read['pages_unread']} test page(s) rejected. Its CPU "
+                                "ms/page includes the digitizer."))
         if not binary:
             blocks.append((sub, "Per-class AUROC (ground-truth crops)"))
             blocks.append(("table", ["model", *t["classes"]],

@@ -20,7 +20,7 @@ import io
 import json
 import logging
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import cv2
 import numpy as np
@@ -32,7 +32,7 @@ from vizecg.crops import crop_beats
 from vizecg.data import AAMI_CLASSES, SUPERCLASSES
 from vizecg.errors import ConfigError, DataError
 from vizecg.images import read_image
-from vizecg.record import STANDARD_LEADS
+from vizecg.record import STANDARD_LEADS, EcgRecord
 from vizecg.runs import atomic_write_bytes
 
 log = logging.getLogger("vizecg.train")
@@ -104,10 +104,16 @@ def prepare_signal(path: Path, fs: float, n_samples: int, band: tuple[float, flo
     Leads the record lacks stay zero (MIT-BIH has 2), so every model sees the same 12 rows.
     """
     from vizecg.data import read_npz
+
+    return standard_signal(read_npz(path), fs, n_samples, band)
+
+
+def standard_signal(rec: EcgRecord, fs: float, n_samples: int, band: tuple[float, float] | None) -> np.ndarray:
+    """prepare_signal for a record in memory. Missing samples (NaN: what a digitized page does not show) are
+    0 mV, the baseline, before filtering."""
     from vizecg.signal.filters import bandpass, resample
 
-    rec = read_npz(path)
-    x = rec.signal.astype(np.float64)
+    x = np.nan_to_num(rec.signal.astype(np.float64), nan=0.0)
     if band is not None:
         x = bandpass(x, rec.fs, low=band[0], high=band[1])
     x = resample(x, rec.fs, fs)
@@ -117,6 +123,22 @@ def prepare_signal(path: Path, fs: float, n_samples: int, band: tuple[float, flo
         if name in STANDARD_LEADS:
             out[STANDARD_LEADS.index(name), :n] = x[i, :n]
     return out
+
+
+def digitized_signal(image: np.ndarray, fs: float, n_samples: int, band: tuple[float, float] | None,
+                     where: str = "") -> tuple[np.ndarray, float]:
+    """(signal as prepare_signal, fraction of the 12 x n_samples grid the digitizer read) from a page photo.
+    A page the digitizer rejects gives an all-zero signal and 0.0: the route's failure, scored as such."""
+    from vizecg.digitize import DigitizeConfig, digitize
+    from vizecg.errors import DigitizeError
+
+    try:
+        rec = digitize(image, DigitizeConfig(fs=fs)).record
+    except DigitizeError as exc:
+        log.warning("digitizer rejected %s: %s", where, exc.problem)
+        return np.zeros((len(STANDARD_LEADS), n_samples), np.float32), 0.0
+    read = np.isfinite(rec.signal[:, :n_samples]).sum() / float(len(STANDARD_LEADS) * n_samples)
+    return standard_signal(rec, fs, n_samples, band), float(read)
 
 
 def _key(params: dict[str, Any]) -> str:
@@ -183,11 +205,15 @@ class PageDataset(_RenderBase):
     def __init__(self, root: str | Path, task: str = "superclass", fields: Sequence[str] = PAGE_FIELDS,
                  page_size: tuple[int, int] = (192, 256), grayscale: bool = False, max_beats: int = 24,
                  signal_fs: float = 100.0, signal_samples: int = 1000,
-                 bandpass: tuple[float, float] | None = (0.5, 40.0), **kwargs: Any):
+                 bandpass: tuple[float, float] | None = (0.5, 40.0),
+                 signal_from: Literal["record", "digitized"] = "record", **kwargs: Any):
         super().__init__(root, **kwargs)
         if task not in ("superclass", "normal"):
             raise ConfigError(f"PageDataset task must be 'superclass' or 'normal', got {task!r} "
                               "(aami is per beat: BeatDataset)")
+        if signal_from not in ("record", "digitized"):
+            raise ConfigError(f"signal_from must be 'record' or 'digitized', got {signal_from!r}")
+        self.signal_from = signal_from
         unknown = set(fields) - set(PAGE_FIELDS)
         if unknown:
             raise ConfigError(f"unknown field(s) {sorted(unknown)} (known: {PAGE_FIELDS})")
@@ -211,7 +237,8 @@ class PageDataset(_RenderBase):
         self._folders = {
             "page": f"page-{_key({'size': self.page_size, 'gray': grayscale})}",
             "beats": f"beats-{_key({'size': self.crop_size, 'max': self.max_beats, 'boxes': self.boxes_tag})}",
-            "signal": f"signal-{_key({'fs': self.signal_fs, 'n': self.signal_samples, 'band': self.band})}",
+            "signal": f"signal-{_key({'fs': self.signal_fs, 'n': self.signal_samples, 'band': self.band})}"
+                      + ("" if signal_from == "record" else "-digitized"),
         }
 
     def __len__(self) -> int:
@@ -235,8 +262,20 @@ class PageDataset(_RenderBase):
         return {"beats": np.round(crops * 255).astype(np.uint8)}  # uint8 on disk: 4x smaller
 
     def _make_signal(self, row: pd.Series) -> dict[str, np.ndarray]:
+        if self.signal_from == "digitized":  # the photo, read back by the digitizer (colour: it needs the grid)
+            path = self.root / str(row["image"])
+            signal, read = digitized_signal(read_image(path), self.signal_fs, self.signal_samples, self.band,
+                                            where=str(path))
+            return {"signal": signal, "read": np.float32(read)}
         path = self.root / "signals" / f"{row['record_id']}.npz"
         return {"signal": prepare_signal(path, self.signal_fs, self.signal_samples, self.band)}
+
+    def signal_read_fraction(self, i: int) -> float:
+        """Fraction of item i's 12-lead signal that came from the page (1.0 for the recorded signal)."""
+        if self.signal_from == "record":
+            return 1.0
+        row = self._row(i)
+        return float(self.cache.get(self._folders["signal"], str(row["id"]), lambda: self._make_signal(row))["read"])
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         row = self._row(i)

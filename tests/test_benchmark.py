@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from distill.benchmark import KINDS, BenchmarkConfig, profile_path
+from distill.benchmark import DIGITIZED, KINDS, BenchmarkConfig, profile_path
 from vizecg.cli import main
 from vizecg.config import load_config
 from vizecg.errors import ConfigError
@@ -38,8 +38,8 @@ def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
 
     results = json.loads((out / "results.json").read_text())
     task = results["tasks"]["superclass"]
-    assert list(task["models"]) == list(KINDS)
-    for kind in KINDS:
+    assert list(task["models"]) == [*KINDS, DIGITIZED]
+    for kind in task["models"]:
         m = task["models"][kind]
         assert m["params"] > 0 and m["train_time_s"] > 0 and m["infer_ms_per_page"] > 0
         e = task["truth_crops"]["models"][kind]
@@ -47,14 +47,19 @@ def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
             assert set(e[metric]) >= {"point", "lo", "hi", "n"}
         assert set(e["per_class_auroc"]) == {"NORM", "MI", "STTC", "CD", "HYP"}
     assert task["truth_crops"]["n_test"] == 3  # folds 9-10 among the first 16 sample records
-    assert {"macro_auroc:student-image", "macro_auroc:student/signal"} <= set(task["truth_crops"]["comparisons"])
+    assert {"macro_auroc:student-image", "macro_auroc:student/signal",
+            f"macro_auroc:student-{DIGITIZED}"} <= set(task["truth_crops"]["comparisons"])
+    # the digitizer read the photos: at most a 3x4+1 page's 31% of 12 leads x 10 s, and more than nothing
+    read = task["models"][DIGITIZED]["digitized_read_fraction"]
+    assert 0.05 < read["mean"] <= 0.32 and read["pages_unread"] < 3
     assert results["detector"]["available"] == (task["detector_crops"] is not None)
     teacher_log = (out / "superclass" / "teacher" / "log.txt").read_text()
     assert teacher_log.count("initialised") == 3  # signal ResNet1d, local and global branches
     for name in ("results.md", "roc.png", "config.yaml", "log.txt", "render/manifest.csv"):
         assert (out / name).is_file(), name
     md = (out / "results.md").read_text()
-    assert all(label in md for label in ("signal-only", "image baseline", "teacher", "student"))
+    assert all(label in md for label in ("signal-only", "image baseline", "teacher", "student",
+                                         "signal-only, digitized photo"))
     assert load_config(BenchmarkConfig, out / "config.yaml").pages == 16  # the resolved config reloads
 
     # Resume: every stage is found finished; nothing is rendered, trained or predicted again.
@@ -65,7 +70,7 @@ def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
     new_log = (out / "log.txt").read_text()[len(log_before):]
     assert new_log.count("finished earlier, skipped") == len(KINDS)
     detector_preds = len(KINDS) - 1 if results["detector"]["available"] else 0  # the signal model has no crops
-    assert new_log.count("cached") == len(KINDS) + detector_preds
+    assert new_log.count("cached") == len(KINDS) + 1 + detector_preds  # + the digitized route
     assert "'rendered': 0" in new_log
     assert {k: (out / "superclass" / k / "best.pt").stat().st_mtime_ns for k in KINDS} == ckpts
     assert (out / "superclass" / "student" / "pred-truth.npz").stat().st_mtime_ns == preds

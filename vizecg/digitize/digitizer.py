@@ -18,13 +18,14 @@ from vizecg.digitize.layout import (Panel, Pulse, choose_layout, find_pulse, fin
                                     trace_extent)
 from vizecg.digitize.page import estimate_rotation, grid_lattice_maps, find_page_quad, rectify, rotate
 from vizecg.digitize.scale import GRID_STRENGTH_MIN, GridScale, grid_period, grid_period_2d, snap
-from vizecg.digitize.trace import line_thickness, trace_panel
+from vizecg.digitize.trace import HYSTERESIS, PanelPick, erase_bars, fit_page, line_thickness, pick_trace
 from vizecg.errors import DigitizeError
 from vizecg.record import STANDARD_LEADS, EcgRecord
 from vizecg.render import paper
 
 DEWARP_MIN_PX = 0.5  # flat scans measure 0.1-0.3 px rms of phase noise; phone sheets 1-10 px
 DEWARP_MAX_MM = 2.0  # waves and curl left after the perspective move lines < ~1.5 mm
+SEPARATOR_SPAN_MM = 1.5  # separator bars span >= 2 mm either side of the baseline: a run covering this is one
 
 
 
@@ -251,8 +252,16 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
     scores: dict[str, list[tuple[float, float]]] = {lead: [] for lead in out_leads}
     traces: dict[str, list[np.ndarray]] = {lead: [] for lead in out_leads}
     H, W = ink.shape
-    margin = int(np.ceil(thickness + 0.3 * ppm_x))  # separator bars sit on the internal column edges
+    # Internal column edges: the neighbour's trace starts there (its ink reaches half a stroke across) and a
+    # separator bar may straddle the edge; the bar is erased below, so only that half stroke is left out.
+    margin = int(np.ceil(0.5 * thickness)) + 1
+    bar_half = 0.5 * thickness + 0.25 * ppm_x  # columns where a separator bar's ink can lie
+    bar_reach = SEPARATOR_SPAN_MM * ppm_y
+    level = 1.0 - ink_thr
+    picked: list[tuple[Panel, Pulse | None, PanelPick, int, int, float]] = []
     for pnl, pulse in zip(panels, [pulses[p.row] for p in panels]):
+        inner = [x for x, is_inner in ((pnl.x0, pnl.col > 0), (pnl.x1, pnl.col < _n_cols(layout, pnl.row) - 1))
+                 if is_inner]
         xa = int(np.floor(pnl.x0)) + (margin if pnl.col > 0 else 0)
         xb = int(np.ceil(pnl.x1)) - (margin if pnl.col < _n_cols(layout, pnl.row) - 1 else 0)
         ya, yb = int(pnl.y0 - 0.5 * ppm_y), int(np.ceil(pnl.y1 + 0.5 * ppm_y))
@@ -261,16 +270,24 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
             warnings.append(f"lead {pnl.lead}: panel lies outside the image")
             scores[pnl.lead].append((0.0, pnl.duration_s))
             continue
-        band = ink[ya_c:yb_c, xa_c:xb_c]
+        band = ink[ya_c:yb_c, xa_c:xb_c].copy()
         dark = np.clip(1.0 - norm[ya_c:yb_c, xa_c:xb_c], 0.0, 1.0)
-        pt = trace_panel(band, pnl.baseline_y - ya_c, config.jump_weight, config.baseline_weight,
-                         darkness=dark, level=1.0 - ink_thr)
-        visible_frac = (xb_c - xa_c) / max(1.0, xb - xa)
-        if len(pt.x) < 2:
-            scores[pnl.lead].append((0.0, pnl.duration_s))
-            continue
-        x = pt.x + xa_c
-        y = pt.y + ya_c
+        for xe in inner:
+            cols = np.flatnonzero(np.abs(np.arange(xa_c, xb_c) - xe) <= bar_half)
+            erase_bars(band, dark, HYSTERESIS * level, cols, pnl.baseline_y - ya_c - bar_reach,
+                       pnl.baseline_y - ya_c + bar_reach)
+        pick = pick_trace(band, pnl.baseline_y - ya_c, config.jump_weight, config.baseline_weight,
+                          darkness=dark, level=level)
+        picked.append((pnl, pulse, pick, xa_c, ya_c, (xb_c - xa_c) / max(1.0, xb - xa)))
+    # the pen's shape is fitted on all panels at once (see fit_page), then each panel's path is placed
+    for pnl, *_ in [p for p in picked if len(p[2].xc) < 2]:
+        scores[pnl.lead].append((0.0, pnl.duration_s))
+    picked = [p for p in picked if len(p[2].xc) >= 2]
+    aspect, fits = fit_page([p[2] for p in picked])
+    found["pen_aspect"] = aspect
+    for (pnl, pulse, pick, xa_c, ya_c, visible_frac), (px, py) in zip(picked, fits):
+        x = px + xa_c
+        y = py + ya_c
         baseline = pnl.baseline_y if pulse is not None else float(np.median(y))
         t = pnl.t_offset_s + (x - pnl.x0) / px_per_s
         mv = (baseline - y) / px_per_mv
@@ -286,7 +303,7 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
         idx = np.flatnonzero(sel)[ok]
         sums[pnl.lead][idx] += vals[ok]
         counts[pnl.lead][idx] += 1
-        conf = pt.coverage * visible_frac * (0.5 + 0.5 * pt.continuity)
+        conf = pick.coverage * visible_frac * (0.5 + 0.5 * pick.continuity)
         scores[pnl.lead].append((conf, pnl.duration_s))
         traces[pnl.lead].append(geo.to_photo(np.stack([x, y], axis=1)).astype(np.float32))
 

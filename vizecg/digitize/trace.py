@@ -5,6 +5,7 @@ QRS, a grid line that survived, a stray mark). The path picks one run per inked 
 jumps between consecutive picks (a pen line is continuous) plus a small pull towards the row's baseline (so it
 stays on its own row where two rows' traces cross). The picked runs' sub-pixel edges then give the pen's path
 (`centreline`): on steep QRS flanks the two edges of a column are two points of the path, not one blurred value.
+Where a flank sits in x then hangs on how far the pen reaches sideways, fitted once per page (`fit_page`).
 """
 from __future__ import annotations
 
@@ -14,14 +15,20 @@ import numpy as np
 
 
 HYSTERESIS = 0.7
+PEN_ASPECTS = np.round(np.arange(0.80, 1.041, 0.03), 2)  # across/along pen ratios tried per page
+PER_PX = 8  # centreline points per pixel column: a QRS flank moves ~40 px per column, so its x must be fine
 
 
 @dataclass(frozen=True)
-class PanelTrace:
-    x: np.ndarray  # (n,) column x (px) of each traced column
-    y: np.ndarray  # (n,) trace centre y (px), sub-pixel
+class PanelPick:
+    """The runs the DP picked in one panel, as sub-pixel stroke edges, and the pen measured on them."""
+
+    xc: np.ndarray  # (n,) band column of each pick
+    top_e: np.ndarray  # (n,) sub-pixel top and bottom edge of the picked run (band rows)
+    bot_e: np.ndarray
     coverage: float  # fraction of the panel's columns with a pick
     continuity: float  # fraction of consecutive picks that touch (no jump across blank paper)
+    radius: float  # pen half width, vertical (measured on flat stretches)
 
 
 def column_runs(band: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -34,13 +41,11 @@ def column_runs(band: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return sc, sr, er - 1
 
 
-def trace_panel(band: np.ndarray, baseline_row: float, jump_weight: float = 1.0, baseline_weight: float = 0.02,
-                darkness: np.ndarray | None = None, level: float = 0.5, radius: float | None = None) -> PanelTrace:
-    """Trace of one panel from its ink band (rows, cols). y is in band rows; x in band columns, sub-pixel
-    (`centreline`: 4 points per pixel column).
-
-    `darkness` (same shape, the `band` is darkness >= `level`) places the stroke's edges to sub-pixel;
-    `radius` is the pen's half width (default: measured on this panel's flat stretches)."""
+def pick_trace(band: np.ndarray, baseline_row: float, jump_weight: float = 1.0, baseline_weight: float = 0.02,
+               darkness: np.ndarray | None = None, level: float = 0.5) -> PanelPick:
+    """The DP's run per inked column of one panel's ink band (rows, cols; rows relative to the band), with its
+    sub-pixel edges: `darkness` (same shape; `band` is darkness >= `level`) places them between pixels.
+    `fit_page` turns the picks into the pen's path."""
     if darkness is not None:
         # Hysteresis: a steep anti-aliased stroke fades to ~0.5 darkness along its flank and breaks into pieces
         # at the ink threshold; runs of the fainter mask that hold real ink keep the stroke whole.
@@ -53,7 +58,7 @@ def trace_panel(band: np.ndarray, baseline_row: float, jump_weight: float = 1.0,
         cols, tops, bots = column_runs(band)
     w = band.shape[1]
     if len(cols) == 0:
-        return PanelTrace(np.zeros(0), np.zeros(0), 0.0, 0.0)
+        return PanelPick(np.zeros(0), np.zeros(0), np.zeros(0), 0.0, 0.0, 0.5)
     starts = np.searchsorted(cols, np.arange(w + 1))
     inked = [j for j in range(w) if starts[j + 1] > starts[j]]
     prev_cost = prev_top = prev_bot = None
@@ -84,11 +89,49 @@ def trace_panel(band: np.ndarray, baseline_row: float, jump_weight: float = 1.0,
         top_e, bot_e = subpixel_edges(darkness, level, xc, sel_t, sel_b)
     else:
         top_e, bot_e = sel_t - 0.5, sel_b + 0.5
-    x, y = centreline(xc, top_e, bot_e, pen_radius(top_e, bot_e) if radius is None else radius)
     touching = np.minimum(sel_b[1:], sel_b[:-1]) + 1 >= np.maximum(sel_t[1:], sel_t[:-1])
     adjacent = np.diff(xc) == 1
     continuity = float(np.mean(touching & adjacent)) if len(xc) > 1 else 0.0
-    return PanelTrace(x=x, y=y, coverage=len(inked) / float(w), continuity=continuity)
+    return PanelPick(xc, top_e, bot_e, len(inked) / float(w), continuity, pen_radius(top_e, bot_e))
+
+
+def fit_page(picks: list[PanelPick]) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
+    """(pen aspect, per pick the centreline x, y). A pen (or a rasteriser) need not reach as far sideways as
+    up and down, and a steep flank's x hangs on the sideways reach (~40 px of y per px of x on a QRS), which
+    flat stretches cannot show. One pen drew the whole page, so the aspect is the one whose fits explain all
+    the panels' stroke edges best. Only the columns around steep stretches are refitted per candidate (flat
+    ones hardly depend on it)."""
+    steep = [_near_steep(p) for p in picks]
+    aspect = 1.0
+    if any(m.any() for m in steep):
+        misfits = [sum(_fit(p.xc[m], p.top_e[m], p.bot_e[m], p.radius, a * p.radius)[2]
+                       for p, m in zip(picks, steep) if m.any()) for a in PEN_ASPECTS]
+        aspect = float(PEN_ASPECTS[int(np.argmin(misfits))])
+    return aspect, [centreline(p.xc, p.top_e, p.bot_e, p.radius, radius_x=aspect * p.radius) for p in picks]
+
+
+def _near_steep(pick: PanelPick, steep_radii: float = 8.0, around_px: int = 8) -> np.ndarray:
+    """Columns within `around_px` of one whose run is much taller than the pen (a QRS flank)."""
+    steep = (pick.bot_e - pick.top_e) > steep_radii * pick.radius
+    if not steep.any():
+        return steep
+    xs = pick.xc[steep]
+    i = np.clip(np.searchsorted(xs, pick.xc), 1, len(xs))
+    near = np.minimum(np.abs(pick.xc - xs[i - 1]), np.abs(pick.xc - xs[np.minimum(i, len(xs) - 1)]))
+    return near <= around_px
+
+
+def erase_bars(band: np.ndarray, darkness: np.ndarray, level: float, cols: np.ndarray, top: float,
+               bottom: float) -> None:
+    """In place: in columns `cols`, remove every stroke (run of darkness >= `level`) covering rows top..bottom.
+    That is a separator bar, together with any trace touching it (whose edges the bar hides)."""
+    if len(cols) == 0:
+        return
+    c, t, b = column_runs(darkness[:, cols] >= level)
+    for ci, ti, bi in zip(cols[c], t, b):
+        if ti <= top and bi >= bottom:
+            band[ti:bi + 1, ci] = False
+            darkness[ti:bi + 1, ci] = 0.0
 
 
 def subpixel_edges(darkness: np.ndarray, level: float, x: np.ndarray, top: np.ndarray,
@@ -112,29 +155,51 @@ def subpixel_edges(darkness: np.ndarray, level: float, x: np.ndarray, top: np.nd
     return top_e, bot_e
 
 
-def pen_radius(top_e: np.ndarray, bot_e: np.ndarray) -> float:
-    """Half the stroke's width where the trace is flat (the shortest runs: most columns are flat)."""
+def pen_radius(top_e: np.ndarray, bot_e: np.ndarray, max_slope: float = 0.05, min_flat: int = 10) -> float:
+    """Half the stroke's width where the trace is flat: columns whose centre hardly moves from its neighbours'.
+    (Any slope widens a column's run, and the steep flanks' fit is very sensitive to this radius.) Too few
+    flat columns: the median of the shorter half of the runs."""
     half = 0.5 * (bot_e - top_e)
-    return float(np.median(half[half <= np.percentile(half, 50)])) if len(half) else 0.5
+    if len(half) < 3:
+        return float(np.median(half)) if len(half) else 0.5
+    flat = np.abs(np.gradient(0.5 * (top_e + bot_e))) < max_slope
+    if flat.sum() >= min_flat:
+        return float(np.median(half[flat]))
+    return float(np.median(half[half <= np.percentile(half, 50)]))
 
 
-def centreline(xc: np.ndarray, top_e: np.ndarray, bot_e: np.ndarray, radius: float, per_px: int = 4,
-               smooth: float = 0.05, iters: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """The pen's path y(x) on a grid of `per_px` points per pixel, from the stroke's edges in each column.
+def centreline(xc: np.ndarray, top_e: np.ndarray, bot_e: np.ndarray, radius: float, per_px: int = PER_PX,
+               smooth: float = 0.2, iters: int = 8, radius_x: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The pen's path y(x) on a grid of `per_px` points per pixel, from the stroke's edges in each column
+    (see `_fit`)."""
+    x, y, _ = _fit(xc, top_e, bot_e, radius, radius if radius_x is None else radius_x, per_px, smooth, iters)
+    return x, y
+
+
+def _fit(xc: np.ndarray, top_e: np.ndarray, bot_e: np.ndarray, radius: float, radius_x: float,
+         per_px: int = PER_PX, smooth: float = 0.2, iters: int = 8) -> tuple[np.ndarray, np.ndarray, float]:
+    """(x, y, misfit): the pen's path y(x) on a grid of `per_px` points per pixel, from the stroke's edges.
 
     A pen of radius R inks, in column c, everything within R of the path: its top edge is the lowest
     y(x) - sqrt(R^2 - (x - c)^2) over |x - c| <= R, its bottom edge the highest y(x) + sqrt(...). On a steep
     slope the two edges come from different x (entry and exit of the column, a sample each); at a narrow peak
     the edge on its side is the peak itself. We fit y to both edges of every column (least squares, with the
     points attaining each edge re-chosen until they settle) plus a small curvature penalty that fills the
-    points no edge touches. Runs of adjacent columns are solved apart; gaps stay gaps."""
+    points no edge touches. Runs of adjacent columns are solved apart; gaps stay gaps.
+
+    The pen may reach less far sideways (`radius_x`) than up and down (`radius`): an ellipse. `smooth` is the
+    penalty at 4 points per pixel; it is rescaled so the curvature cost per unit length does not depend on
+    `per_px`. Also returns the misfit: the squared distances (capped at 1 px^2, so a stray mark does not
+    decide) between the stroke edges this path and pen would ink and the edges seen."""
     from scipy.linalg import solve_banded
 
     r = max(float(radius), 0.5 / per_px)
-    m = int(np.floor(r * per_px + 1e-9))
+    rx = max(float(radius_x), 0.5 / per_px)
+    smooth = smooth * (per_px / 4) ** 3  # second differences shrink as 1/per_px^2, their count grows as per_px
+    m = int(np.floor(rx * per_px + 1e-9))
     offs = np.arange(-m, m + 1)
-    g = np.sqrt(np.maximum(r * r - (offs / per_px) ** 2, 0.0))
-    xs_out, ys_out = [], []
+    g = r * np.sqrt(np.maximum(1.0 - (offs / per_px / rx) ** 2, 0.0))
+    xs_out, ys_out, misfit = [], [], 0.0
     breaks = np.flatnonzero(np.diff(xc) > 1) + 1
     for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(xc)]):
         c, te, be = xc[a:b], top_e[a:b], bot_e[a:b]
@@ -173,9 +238,11 @@ def centreline(xc: np.ndarray, top_e: np.ndarray, bot_e: np.ndarray, radius: flo
             ab = d2.copy()
             ab[2] += diag
             y = solve_banded((2, 2), ab, rhs)
+        res = np.r_[(y[k] - g).min(axis=1) - te, (y[k] + g).max(axis=1) - be]
+        misfit += float(np.minimum(res ** 2, 1.0).sum())
         xs_out.append(xf)
         ys_out.append(y)
-    return np.concatenate(xs_out), np.concatenate(ys_out)
+    return np.concatenate(xs_out), np.concatenate(ys_out), misfit
 
 
 def line_thickness(ink: np.ndarray) -> float:
