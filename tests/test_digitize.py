@@ -177,3 +177,15 @@ def test_grid_lattice_maps_undo_a_smooth_sheet_warp(clean_page):
         err = (found - true)[inner]
         err = err - np.median(err)
         assert np.percentile(np.abs(err), 95) < 0.6, np.percentile(np.abs(err), 95)
+
+
+def test_hairline_pen_gives_a_finite_path():
+    """A pen under half a pixel wide (thin lines on a 100 dpi page) leaves fit points no column reaches: they
+    must be interpolated, not NaN (which crashed the banded solver on a real 100 dpi photo)."""
+    from vizecg.digitize.trace import centreline
+
+    xc = np.arange(30, dtype=np.float64)
+    mid = 20.0 + 5.0 * np.sin(xc / 4.0)
+    x, y = centreline(xc, mid - 0.3, mid + 0.3, radius=0.3, radius_x=0.24)
+    assert np.isfinite(y).all() and len(x) == len(y)
+    assert np.abs(np.interp(xc, x, y) - mid).max() < 0.5

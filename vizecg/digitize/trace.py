@@ -211,7 +211,10 @@ def _fit(xc: np.ndarray, top_e: np.ndarray, bot_e: np.ndarray, radius: float, ra
         lo, hi = np.full(n, -np.inf), np.full(n, np.inf)
         np.maximum.at(lo, k, te[:, None] + g[None, :])
         np.minimum.at(hi, k, be[:, None] - g[None, :])
-        y = np.where(lo <= hi, 0.5 * (lo + hi), np.interp(xf, c, 0.5 * (te + be)))
+        # (a point no column's window reaches, when the pen is under half a pixel wide, starts interpolated)
+        bounded = np.isfinite(lo) & np.isfinite(hi) & (lo <= hi)
+        y = np.interp(xf, c, 0.5 * (te + be))
+        y[bounded] = 0.5 * (lo[bounded] + hi[bounded])
         # banded normal matrix of the curvature penalty (pentadiagonal) plus a tiny pull to the start
         d2 = np.zeros((5, n))
         if n >= 3:
