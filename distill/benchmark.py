@@ -257,9 +257,10 @@ def time_digitizer(ds: PageDataset, n_pages: int) -> float:
 
     times = []
     for i in range(min(n_pages, len(ds))):
-        image = read_image(ds.root / str(ds.rows.iloc[i]["image"]))
+        path = ds.root / str(ds.rows.iloc[i]["image"])
+        image = read_image(path)
         t0 = time.perf_counter()
-        digitized_signal(image, ds.signal_fs, ds.signal_samples, ds.band)
+        digitized_signal(image, ds.signal_fs, ds.signal_samples, ds.band, where=str(path))
         times.append((time.perf_counter() - t0) * 1e3)
     return float(np.median(times)) if times else float("nan")
 
@@ -272,12 +273,13 @@ def predict_stage(cfg: BenchmarkConfig, render_dir: Path, task: str, kind: str, 
     ms/page then includes the digitizer, and `read` is the fraction of each test signal it recovered."""
     ckpt = run / "best.pt"
     path = run / f"pred-{crops}.npz"
+    what = "digitized photo" if crops == DIGITIZED else f"{crops} crops"
     stamp = np.array([ckpt.stat().st_mtime_ns, ckpt.stat().st_size], np.int64)
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
             cached = {k: z[k] for k in z.files}
         if np.array_equal(cached.get("stamp"), stamp):
-            log.info("predict %s/%s (%s crops): cached", task, kind, crops)
+            log.info("predict %s/%s (%s): cached", task, kind, what)
             return cached
     model, _ = model_from_checkpoint(ckpt)
     model = model.to(cfg.device)
@@ -302,7 +304,7 @@ def predict_stage(cfg: BenchmarkConfig, render_dir: Path, task: str, kind: str, 
     buf = io.BytesIO()
     np.savez(buf, **out)
     atomic_write_bytes(path, buf.getvalue())
-    log.info("predict %s/%s (%s crops): %d val, %d test pages, %.1f ms/page", task, kind, crops,
+    log.info("predict %s/%s (%s): %d val, %d test pages, %.1f ms/page", task, kind, what,
              len(out["val_probs"]), len(out["test_probs"]), float(out["infer_ms"]))
     return out
 
