@@ -26,7 +26,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 import yaml
 
-from distill.data import MULTILABEL, TASK_CLASSES, PageDataset, collate
+from distill.data import MULTILABEL, TASK_CLASSES, PageDataset, collate, digitizer_version
 from distill.train import (DataConfig, InitConfig, LossConfig, ModelConfig, OptimConfig, ScheduleConfig,
                            TrainConfig, model_from_checkpoint, predict, train)
 from vizecg.config import to_dict
@@ -274,7 +274,8 @@ def predict_stage(cfg: BenchmarkConfig, render_dir: Path, task: str, kind: str, 
     ckpt = run / "best.pt"
     path = run / f"pred-{crops}.npz"
     what = "digitized photo" if crops == DIGITIZED else f"{crops} crops"
-    stamp = np.array([ckpt.stat().st_mtime_ns, ckpt.stat().st_size], np.int64)
+    stamp = np.array([ckpt.stat().st_mtime_ns, ckpt.stat().st_size]
+                     + ([int(digitizer_version(), 16)] if crops == DIGITIZED else []), np.int64)
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
             cached = {k: z[k] for k in z.files}

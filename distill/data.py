@@ -141,6 +141,16 @@ def digitized_signal(image: np.ndarray, fs: float, n_samples: int, band: tuple[f
     return standard_signal(rec, fs, n_samples, band), float(read)
 
 
+def digitizer_version() -> str:
+    """Hash of the digitizer's source: digitized signals cached under it are redone when its code changes."""
+    import vizecg.digitize
+
+    h = hashlib.sha1()
+    for f in sorted(Path(vizecg.digitize.__file__).parent.glob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:10]
+
+
 def _key(params: dict[str, Any]) -> str:
     return hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
@@ -238,7 +248,7 @@ class PageDataset(_RenderBase):
             "page": f"page-{_key({'size': self.page_size, 'gray': grayscale})}",
             "beats": f"beats-{_key({'size': self.crop_size, 'max': self.max_beats, 'boxes': self.boxes_tag})}",
             "signal": f"signal-{_key({'fs': self.signal_fs, 'n': self.signal_samples, 'band': self.band})}"
-                      + ("" if signal_from == "record" else "-digitized"),
+                      + ("" if signal_from == "record" else f"-digitized-{digitizer_version()}"),
         }
 
     def __len__(self) -> int:

@@ -189,3 +189,17 @@ def test_hairline_pen_gives_a_finite_path():
     x, y = centreline(xc, mid - 0.3, mid + 0.3, radius=0.3, radius_x=0.24)
     assert np.isfinite(y).all() and len(x) == len(y)
     assert np.abs(np.interp(xc, x, y) - mid).max() < 0.5
+
+
+def test_a_weak_extra_row_between_even_rows_is_dropped_but_a_strong_one_is_not():
+    """A row of deep S waves can show as a weak level of its own between a 3x4+1 page's 4 evenly spaced rows;
+    a strong extra row, or rows of a cut page, must still be refused by the layout check."""
+    from vizecg.digitize.layout import drop_weak_rows
+
+    rows = np.array([167.0, 296.0, 333.0, 431.0, 550.0])
+    assert drop_weak_rows(rows, np.array([70.0, 53.0, 13.0, 48.0, 48.0]), "auto").tolist() == [167, 296, 431, 550]
+    assert len(drop_weak_rows(rows, np.array([70.0, 53.0, 40.0, 48.0, 48.0]), "auto")) == 5
+    uneven = np.array([100.0, 150.0, 330.0, 460.0, 470.0])
+    assert len(drop_weak_rows(uneven, np.array([60.0, 60.0, 60.0, 60.0, 10.0]), "auto")) == 5
+    two = np.array([200.0, 330.0])  # half of a 3x4 page: never read as a single strip
+    assert len(drop_weak_rows(two, np.array([60.0, 20.0]), "auto")) == 2

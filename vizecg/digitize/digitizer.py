@@ -14,8 +14,8 @@ import numpy as np
 
 from vizecg.digitize.config import DigitizeConfig
 from vizecg.digitize.ink import grid_darkness, ink_mask, paper_normalised
-from vizecg.digitize.layout import (Panel, Pulse, choose_layout, find_pulse, find_rows, layout_panels, remove_text,
-                                    trace_extent)
+from vizecg.digitize.layout import (Panel, Pulse, choose_layout, drop_weak_rows, find_pulse, find_rows,
+                                    layout_panels, remove_text, trace_extent)
 from vizecg.digitize.page import estimate_rotation, grid_lattice_maps, find_page_quad, rectify, rotate
 from vizecg.digitize.scale import GRID_STRENGTH_MIN, GridScale, grid_period, grid_period_2d, snap
 from vizecg.digitize.trace import HYSTERESIS, PanelPick, erase_bars, fit_page, line_thickness, pick_trace
@@ -171,9 +171,13 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
     found["ink_threshold"] = round(ink_thr, 3)
 
     # --- rows, layout, pulses ---------------------------------------------------------------------------
-    rows_y = find_rows(ink, ppm_rough)
+    rows_y, row_strength = find_rows(ink, ppm_rough)
     if len(rows_y) == 0:
         raise DigitizeError("no ECG trace rows found on the page")
+    kept = drop_weak_rows(rows_y, row_strength, config.layout)
+    if len(kept) < len(rows_y):
+        warnings.append(f"{len(rows_y) - len(kept)} weak row candidate(s) between evenly spaced trace rows ignored")
+        rows_y = kept
     layout = choose_layout(len(rows_y), config.layout)
     found["layout"] = layout
     found["rows_y"] = np.round(rows_y, 1).tolist()

@@ -57,22 +57,48 @@ def remove_text(ink: np.ndarray, px_per_mm: float) -> np.ndarray:
     return ink & ~small[labels]
 
 
-def find_rows(ink: np.ndarray, px_per_mm: float) -> np.ndarray:
-    """y (px) of each trace row's dominant level, top to bottom: the strong peaks of the horizontal ink profile."""
+def find_rows(ink: np.ndarray, px_per_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """(y px, strength) of each trace row's dominant level, top to bottom: the strong peaks of the horizontal
+    ink profile. Strength is the smoothed ink count at the peak."""
     h, w = ink.shape
     prof = ink[:, int(0.1 * w): int(0.9 * w)].sum(axis=1).astype(np.float64)
     prof = gaussian_filter1d(prof, 0.7 * px_per_mm)
     if prof.max() <= 0:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros(0)
     # rows are >= ~12 mm apart in every layout (12x1 on a letter page: 14 mm)
     peaks, props = find_peaks(prof, distance=max(1, int(9 * px_per_mm)), prominence=0.05 * prof.max())
     if len(peaks) == 0:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros(0)
     heights = prof[peaks]
     # A trace row spans the page width; a line of header text or a stray mark is far weaker.
     ref = np.sort(heights)[::-1][: min(3, len(heights))].mean()
     keep = heights >= 0.25 * ref
-    return peaks[keep].astype(np.float64)
+    return peaks[keep].astype(np.float64), heights[keep]
+
+
+def drop_weak_rows(rows_y: np.ndarray, strength: np.ndarray, requested: str,
+                   weak: float = 0.5, even: float = 0.25) -> np.ndarray:
+    """When the rows found fit no layout (or not the requested one), drop the weakest candidates, if they are
+    clearly weaker than the rest (< `weak` x the median strength of the others: e.g. a row of deep S waves
+    seen as a level of its own) and what is left is evenly spaced, as every layout's rows are. Otherwise the
+    rows are returned as found, for choose_layout to refuse."""
+    counts = sorted({ROWS_OF_LAYOUT[requested]} if requested != "auto" else set(ROWS_OF_LAYOUT.values()),
+                    reverse=True)
+    if len(rows_y) in counts:
+        return rows_y
+    order = np.argsort(strength)  # weakest first
+    for n in counts:
+        k = len(rows_y) - n
+        if k <= 0 or n < 2:
+            continue
+        drop, rest = order[:k], order[k:]
+        if strength[drop].max() >= weak * np.median(strength[rest]):
+            continue
+        kept = np.sort(rows_y[rest])
+        gaps = np.diff(kept)
+        if np.max(np.abs(gaps - np.median(gaps))) <= even * np.median(gaps):
+            return kept
+    return rows_y
 
 
 def choose_layout(n_rows: int, requested: str) -> str:
