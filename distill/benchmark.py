@@ -16,6 +16,7 @@ Stages, each skipped on a re-run once finished (so an interrupted run resumes wh
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -274,8 +275,10 @@ def predict_stage(cfg: BenchmarkConfig, render_dir: Path, task: str, kind: str, 
     ckpt = run / "best.pt"
     path = run / f"pred-{crops}.npz"
     what = "digitized photo" if crops == DIGITIZED else f"{crops} crops"
-    stamp = np.array([ckpt.stat().st_mtime_ns, ckpt.stat().st_size]
-                     + ([int(digitizer_version(), 16)] if crops == DIGITIZED else []), np.int64)
+    # what the cached predictions were made from: the checkpoint, and the detector or digitizer that read the photo
+    source = boxes_tag if crops == "detector" else digitizer_version() if crops == DIGITIZED else ""
+    stamp = np.array([ckpt.stat().st_mtime_ns, ckpt.stat().st_size,
+                      int(hashlib.sha1(source.encode()).hexdigest()[:15], 16)], np.int64)
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
             cached = {k: z[k] for k in z.files}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,19 @@ def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
     assert (out / "superclass" / "student" / "pred-truth.npz").stat().st_mtime_ns == preds
     again = json.loads((out / "results.json").read_text())
     assert again["tasks"]["superclass"]["truth_crops"] == task["truth_crops"]
+
+    # Other detector weights: the detector-crop predictions are redone, nothing else.
+    if results["detector"]["available"]:
+        from detector.infer import DEFAULT_WEIGHTS
+
+        other = tmp_path / "other_beats.pt"
+        shutil.copy(DEFAULT_WEIGHTS, other)
+        log_before = (out / "log.txt").read_text()
+        assert main(["benchmark", "--config", str(tiny_config(tmp_path)), "--out", str(out), "--quiet",
+                     "--set", f"detector_weights={other}"]) == 0
+        new_log = (out / "log.txt").read_text()[len(log_before):]
+        assert new_log.count("cached") == len(KINDS) + 1
+        assert new_log.count("(detector crops): 3 val") == len(KINDS) - 1
 
 
 def test_profiles_load_and_bad_folds_are_refused():
