@@ -503,11 +503,12 @@ def results_blocks(results: dict[str, Any], heading: str = "h2") -> list[tuple]:
                        lines))
         if DIGITIZED in t["models"]:
             read = t["models"][DIGITIZED]["digitized_read_fraction"]
+            most = (" (a 3x4+1 page shows 2.5 s of 11 leads and 10 s of lead II: 31% at most)"
+                    if results["config"]["layout"] == "3x4+1" else "")
             blocks.append(("p", f"Digitized route: the signal-only model (trained on true signals) reads what the "
                                 f"digitizer recovers from each photo; it recovered {read['mean']:.0%} of the "
-                                "12 leads x 10 s on average (a 3x4+1 page shows 2.5 s of 11 leads and 10 s of "
-                                f"lead II: 31% at most); {read['pages_unread']} test page(s) rejected. Its CPU "
-                                "ms/page includes the digitizer."))
+                                f"12 leads x 10 s on average{most}; {read['pages_unread']} test page(s) "
+                                "rejected. Its CPU ms/page includes the digitizer."))
         if not binary:
             blocks.append((sub, "Per-class AUROC (ground-truth crops)"))
             blocks.append(("table", ["model", *t["classes"]],
