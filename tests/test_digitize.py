@@ -203,3 +203,21 @@ def test_a_weak_extra_row_between_even_rows_is_dropped_but_a_strong_one_is_not()
     assert len(drop_weak_rows(uneven, np.array([60.0, 60.0, 60.0, 60.0, 10.0]), "auto")) == 5
     two = np.array([200.0, 330.0])  # half of a 3x4 page: never read as a single strip
     assert len(drop_weak_rows(two, np.array([60.0, 20.0]), "auto")) == 2
+
+
+def test_page_outline_survives_a_bright_patch_and_a_shadow():
+    """A sunlit patch of table touching the sheet and a shadow over another corner moved the bright region's
+    hull corners by centimetres (whole phone photos then read at ~0 dB); the straight edges still give them."""
+    import cv2
+
+    from vizecg.digitize.page import find_page_quad
+
+    img = np.full((900, 1200, 3), 60, np.uint8)
+    true = np.array([[250, 150], [980, 190], [950, 760], [220, 720]], np.float64)
+    cv2.fillPoly(img, [true.astype(np.int32)], (235, 235, 235))
+    cv2.ellipse(img, (1060, 820), (160, 110), 20, 0, 360, (230, 230, 230), -1)  # bright patch at BR
+    shadow = np.array([[240, 140], [420, 140], [240, 330]], np.int32)
+    cv2.fillPoly(img, [shadow], (60, 60, 60))  # the TL corner in deep shadow
+    quad, why = find_page_quad(img)
+    assert quad is not None, why
+    assert np.linalg.norm(quad - true, axis=1).max() < 8.0, np.round(quad - true, 1)

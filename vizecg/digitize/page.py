@@ -8,6 +8,7 @@ import numpy as np
 from vizecg.digitize.ink import channel_max
 
 WORK_SIDE = 900  # the outline is found on a copy this long: plenty for a quadrilateral, fast
+EDGE_FIX_MIN = 0.02  # hull corners this far (of the frame) from the straight edges' meeting points are not the page's
 
 
 def find_page_quad(image: np.ndarray) -> tuple[np.ndarray | None, str]:
@@ -28,7 +29,7 @@ def find_page_quad(image: np.ndarray) -> tuple[np.ndarray | None, str]:
     if area < 0.15:
         return None, f"largest bright region covers only {area:.0%} of the image"
     mask = (labels == big).astype(np.uint8)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     hull = cv2.convexHull(max(contours, key=cv2.contourArea))
     peri = cv2.arcLength(hull, True)
     quad = None
@@ -42,9 +43,79 @@ def find_page_quad(image: np.ndarray) -> tuple[np.ndarray | None, str]:
     # A side lying on the frame's edge means the page runs out of the picture: its corners are not the page's.
     sh, sw = small.shape
     on_edge = ((quad[:, 0] <= 2) | (quad[:, 0] >= sw - 3) | (quad[:, 1] <= 2) | (quad[:, 1] >= sh - 3)).sum()
+    edges = _edge_quad(max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.float64), (sw, sh))
     if on_edge >= 2:
+        # often only the corners are cut off: four edges still seen meet outside the frame
+        if edges is not None:
+            return edges / f, "outline from its edges (corners outside the frame)"
         return None, "the paper runs out of the frame"
-    return order_corners(quad / f), "outline found"
+    quad = order_corners(quad)
+    # Only a gross miss is corrected: on a curled or waved sheet the hull's corners are the sheet's own and the
+    # edges bow, so a straight fit moves them by < 1% of the frame and would tilt the page instead.
+    if edges is not None and np.linalg.norm(edges - quad, axis=1).max() > EDGE_FIX_MIN * max(sw, sh):
+        quad = edges
+    return quad / f, "outline found"
+
+
+def _edge_quad(contour: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
+    """The paper's corners from its four straight edges, or None where four edges are not seen.
+
+    The bright region's hull is only the page where nothing else is bright: a shadow across a corner cuts it
+    off, a sunlit patch of table touching the sheet adds to it, and the hull's corners move by centimetres.
+    The edges that are seen stay straight lines, so the longest straight runs of the outline (found one after
+    another, RANSAC) are extended to meet."""
+    sw, sh = size
+    pts = contour[(contour[:, 0] > 2) & (contour[:, 0] < sw - 3) & (contour[:, 1] > 2) & (contour[:, 1] < sh - 3)]
+    lines = _straight_runs(pts, tol=2.0, min_run=0.12 * min(sw, sh))
+    # two sides across (direction mostly x) and two up-down, each pair the strongest two lines apart
+    across = [ln for ln in lines if abs(ln[1][0]) >= abs(ln[1][1])]
+    updown = [ln for ln in lines if abs(ln[1][0]) < abs(ln[1][1])]
+    if len(across) < 2 or len(updown) < 2:
+        return None
+    top, bottom = sorted(across[:2], key=lambda ln: ln[0][1])
+    left, right = sorted(updown[:2], key=lambda ln: ln[0][0])
+    if abs(top[0][1] - bottom[0][1]) < 0.3 * sh or abs(left[0][0] - right[0][0]) < 0.3 * sw:
+        return None  # two runs of one edge (a notch in it), not opposite sides
+    corners = [_meet(top, left), _meet(top, right), _meet(bottom, right), _meet(bottom, left)]
+    if any(c is None for c in corners):
+        return None
+    quad = np.array(corners)
+    if not cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)):
+        return None
+    return quad
+
+
+def _straight_runs(pts: np.ndarray, tol: float, min_run: float) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Up to 6 lines (point, unit direction, inlier count), strongest first, each fitted to at least `min_run`
+    outline points within `tol` px of it; a line's points are taken out before the next is looked for."""
+    import warnings
+
+    from skimage.measure import LineModelND, ransac
+
+    lines = []
+    for k in range(6):
+        if len(pts) < max(min_run, 2):
+            break
+        with warnings.catch_warnings():  # too few inliers is an answer here, not a problem
+            warnings.simplefilter("ignore")
+            _, inl = ransac(pts, LineModelND, min_samples=2, residual_threshold=tol, max_trials=200,
+                            rng=k)  # seeded: the same photo always gives the same page
+        if inl is None or inl.sum() < min_run:
+            break
+        vx, vy, x0, y0 = cv2.fitLine(pts[inl].astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+        lines.append((np.array([x0, y0]), np.array([vx, vy]), int(inl.sum())))
+        pts = pts[~inl]
+    return lines
+
+
+def _meet(l1: tuple, l2: tuple) -> np.ndarray | None:
+    """Intersection of two lines given as (point, direction, _)."""
+    (p, u, _), (q, v, _) = l1, l2
+    det = u[0] * (-v[1]) - u[1] * (-v[0])
+    if abs(det) < 1e-6:
+        return None
+    t = ((q - p)[0] * (-v[1]) - (q - p)[1] * (-v[0])) / det
+    return p + t * u
 
 
 def order_corners(pts: np.ndarray) -> np.ndarray:
