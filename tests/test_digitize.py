@@ -169,7 +169,7 @@ def test_grid_lattice_maps_undo_a_smooth_sheet_warp(clean_page):
     warped = cv2.remap(img, xs + wx, ys + wy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     norm = paper_normalised(warped, ppm)
     ink, _ = ink_mask(norm)
-    map_x, map_y, rms = grid_lattice_maps(grid_darkness(warped, norm, ink), ink, ppm, ppm)
+    map_x, map_y, rms, _ = grid_lattice_maps(grid_darkness(warped, norm, ink), ink, ppm, ppm)
     assert rms > 2.0
     # the map points each output pixel at where that lattice point went: the warp undone, up to a whole shift
     inner = (slice(h // 8, -h // 8), slice(w // 8, -w // 8))
@@ -221,3 +221,58 @@ def test_page_outline_survives_a_bright_patch_and_a_shadow():
     quad, why = find_page_quad(img)
     assert quad is not None, why
     assert np.linalg.norm(quad - true, axis=1).max() < 8.0, np.round(quad - true, 1)
+
+
+def test_grid_outline_is_found_where_the_paper_matches_the_table():
+    """White paper on a white table leaves no paper outline; the printed grid's area still gives the corners."""
+    import cv2
+
+    from vizecg.digitize.page import find_grid_quad, find_page_quad
+
+    flat = np.full((500, 700, 3), 252, np.uint8)
+    flat[:, ::7] = (240, 160, 176)
+    flat[::7, :] = (240, 160, 176)
+    true = np.array([[250, 200], [950, 230], [930, 720], [230, 690]], np.float64)
+    src = np.array([[0, 0], [699, 0], [699, 499], [0, 499]], np.float32)
+    hmat = cv2.getPerspectiveTransform(src, true.astype(np.float32))
+    img = np.full((900, 1200, 3), 250, np.uint8)
+    cv2.warpPerspective(flat, hmat, (1200, 900), dst=img, borderMode=cv2.BORDER_TRANSPARENT)
+    img = np.clip(img + np.random.default_rng(0).normal(0, 3, img.shape), 0, 255).astype(np.uint8)
+    assert find_page_quad(img)[0] is None
+    quad = find_grid_quad(img)
+    assert quad is not None
+    assert np.linalg.norm(quad - true, axis=1).max() < 8.0, np.round(quad - true, 1)
+
+
+def test_lattice_homography_recovers_a_perspective_despite_a_patch_off_by_a_millimetre():
+    """A perspective the page outline left is one homography; an unwrapping failure (a patch moved by a whole
+    grid period) must not pull it."""
+    import cv2
+
+    from vizecg.digitize.page import lattice_homography
+
+    h, w, ppm = 600, 800, 6.0
+    true = np.array([[1.03, 0.01, -12.0], [0.004, 0.97, 9.0], [2e-5, -1.5e-5, 1.0]])  # page -> lattice
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    src = cv2.perspectiveTransform(np.stack([xs, ys], axis=-1).reshape(-1, 1, 2).astype(np.float64),
+                                   np.linalg.inv(true)).reshape(h, w, 2).astype(np.float32)
+    map_x, map_y = src[..., 0].copy(), src[..., 1].copy()
+    map_x[100:250, 100:350] += ppm
+    seen = np.ones((h, w), bool)
+    seen[:60] = False
+    found = lattice_homography(map_x, map_y, seen, ppm)
+    assert found is not None
+    pts = np.array([[[0.0, 0.0]], [[799.0, 0.0]], [[799.0, 599.0]], [[0.0, 599.0]], [[400.0, 300.0]]])
+    err = cv2.perspectiveTransform(pts, found) - cv2.perspectiveTransform(pts, true)
+    assert np.abs(err).max() < 0.5, err
+
+
+def test_pulse_setting_needs_most_pulses_to_agree():
+    """Gain from pulse heights (mm): bent pulses measure any height and must not outvote or drag the true ones."""
+    from vizecg.digitize.scale import snap_agreed
+
+    gains = (5.0, 10.0, 20.0)
+    assert snap_agreed([9.9, 9.8, 3.6, 9.8], gains) == 10.0
+    assert snap_agreed([7.6, 4.9, 2.5], gains) is None  # the median (4.9) would have said 5 mm/mV
+    assert snap_agreed([4.8, 6.8], gains) is None
+    assert snap_agreed([19.5], gains) == 20.0

@@ -16,15 +16,19 @@ from vizecg.digitize.config import DigitizeConfig
 from vizecg.digitize.ink import grid_darkness, ink_mask, paper_normalised
 from vizecg.digitize.layout import (Panel, Pulse, choose_layout, drop_weak_rows, find_pulse, find_rows,
                                     layout_panels, remove_text, trace_extent)
-from vizecg.digitize.page import estimate_rotation, grid_lattice_maps, find_page_quad, rectify, rotate
-from vizecg.digitize.scale import GRID_STRENGTH_MIN, GridScale, grid_period, grid_period_2d, snap
+from vizecg.digitize.page import (estimate_rotation, find_grid_quad, find_page_quad, grid_lattice_maps,
+                                  lattice_homography, rectify, rotate, warp_centred)
+from vizecg.digitize.scale import GRID_STRENGTH_MIN, GridScale, grid_period, grid_period_2d, snap_agreed
 from vizecg.digitize.trace import HYSTERESIS, PanelPick, erase_bars, fit_page, line_thickness, pick_trace
 from vizecg.errors import DigitizeError
 from vizecg.record import STANDARD_LEADS, EcgRecord
 from vizecg.render import paper
 
+GRID_QUAD_MARGIN = 0.05  # the grid's area is rectified with this much around it: its edges' ink stays in
+GRID_INSIDE_MIN = 0.97  # the grid is printed on the paper: an outline leaving more of it out is not the paper's
 DEWARP_MIN_PX = 0.5  # flat scans measure 0.1-0.3 px rms of phase noise; phone sheets 1-10 px
-DEWARP_MAX_MM = 2.0  # waves and curl left after the perspective move lines < ~1.5 mm
+PERSPECTIVE_LEFT_MM = 2.0  # waves and curl move lines < ~1.5 mm rms: more is a perspective the outline left
+DEWARP_MAX_MM = 4.0  # a lifted edge on a phone sheet moves them up to ~3.5 mm rms: more is an unwrapping failure
 SEPARATOR_SPAN_MM = 1.5  # separator bars span >= 2 mm either side of the baseline: a run covering this is one
 
 
@@ -84,6 +88,14 @@ class _Geometry:
             p = cv2.perspectiveTransform(p.reshape(-1, 1, 2), np.linalg.inv(self.homography)).reshape(-1, 2)
         return p
 
+    def add_perspective(self, hmat: np.ndarray) -> None:
+        """A further perspective (upright page -> new page), folded with the rotation into the homography."""
+        total = np.eye(3) if self.homography is None else self.homography
+        if self.rotation is not None:
+            total = np.vstack([self.rotation, [0.0, 0.0, 1.0]]) @ total
+            self.rotation = None
+        self.homography = hmat @ total
+
 
 def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> DigitizedEcg:
     """Digitize one page. Raises DigitizeError when the image holds no ECG this digitizer can read."""
@@ -93,24 +105,19 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
     geo = _Geometry()
 
     # --- page: outline and perspective -----------------------------------------------------------------
-    page = image
+    page, margin, views = image, 0.0, None
     if config.find_page:
-        quad, why = find_page_quad(image)
-        found["page"] = why
+        page, geo.homography, quad, found["page"], margin, views = _find_page(image, config)
         if quad is not None:
-            page, geo.homography = rectify(image, quad)
             found["page_quad"] = np.round(quad, 1).tolist()
-    ppm_guess = page.shape[1] / paper.PAPER_SIZES_MM["letter"][0]  # until the grid says better
-
-    norm = paper_normalised(page, ppm_guess)
-    ink, _ = ink_mask(norm, config.ink_threshold, config.ink_auto)
+    ppm_guess = _ppm_guess(page, margin)
+    norm, ink, grid = views or _page_views(page, ppm_guess, config)
     ink_fraction = float(ink.mean())
     if ink_fraction > config.max_ink_fraction:
         raise DigitizeError(f"{ink_fraction:.0%} of the image is dark ink: this does not look like an ECG "
                             f"printout (noise, a dark photo?)")
     if ink_fraction < 1e-4:
         raise DigitizeError("the image holds no dark trace: a blank page?")
-    grid = grid_darkness(page, norm, ink)
 
     # --- rotation ---------------------------------------------------------------------------------------
     angle = 0.0
@@ -122,9 +129,7 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
             h, w = page.shape[:2]
             geo.rotation = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
             page = rotate(page, angle)
-            norm = paper_normalised(page, ppm_guess)
-            ink, _ = ink_mask(norm, config.ink_threshold, config.ink_auto)
-            grid = grid_darkness(page, norm, ink)
+            norm, ink, grid = _page_views(page, ppm_guess, config)
     found["rotation_deg"] = round(angle, 3)
 
     # --- scale from the grid, then flatten the page onto the grid's lattice ---------------------------------
@@ -133,7 +138,20 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
     sy = grid_period_2d(grid, 0, config.min_px_per_mm, config.max_px_per_mm, strip)
     dewarp_conf = 1.0
     if config.dewarp and sx.strength >= GRID_STRENGTH_MIN and sy.strength >= GRID_STRENGTH_MIN:
-        map_x, map_y, moved = grid_lattice_maps(grid, ink, sx.px_per_mm, sy.px_per_mm)
+        map_x, map_y, moved, seen = grid_lattice_maps(grid, ink, sx.px_per_mm, sy.px_per_mm)
+        if moved > PERSPECTIVE_LEFT_MM * sy.px_per_mm:
+            # more than curl can do: a perspective the outline left
+            hmat = lattice_homography(map_x, map_y, seen, sy.px_per_mm)
+            if hmat is not None:
+                p_page, hmat = warp_centred(page, hmat)
+                p_norm, p_ink, p_grid = _page_views(p_page, sy.px_per_mm, config)
+                px = grid_period_2d(p_grid, 1, config.min_px_per_mm, config.max_px_per_mm, strip)
+                py = grid_period_2d(p_grid, 0, config.min_px_per_mm, config.max_px_per_mm, strip)
+                if px.strength >= sx.strength and py.strength >= sy.strength:
+                    page, norm, ink, grid, sx, sy = p_page, p_norm, p_ink, p_grid, px, py
+                    geo.add_perspective(hmat)
+                    found["perspective_from_grid"] = True
+                    map_x, map_y, moved, seen = grid_lattice_maps(grid, ink, sx.px_per_mm, sy.px_per_mm)
         found["dewarp_rms_px"] = round(moved, 2)
         if moved > DEWARP_MAX_MM * sy.px_per_mm:
             # a correction this large is an unwrapping failure (a hole in the grid), not a real sheet
@@ -142,9 +160,7 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
             dewarp_conf = 0.7
         elif moved > DEWARP_MIN_PX:  # below: the page is flat, and resampling would cost more than it gains
             flat = cv2.remap(page, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-            f_norm = paper_normalised(flat, sy.px_per_mm)
-            f_ink, _ = ink_mask(f_norm, config.ink_threshold, config.ink_auto)
-            f_grid = grid_darkness(flat, f_norm, f_ink)
+            f_norm, f_ink, f_grid = _page_views(flat, sy.px_per_mm, config)
             # on a flattened page the lattice is exact, so the whole-page profile must get sharper
             sx2 = grid_period(f_grid.mean(axis=0), config.min_px_per_mm, config.max_px_per_mm)
             sy2 = grid_period(f_grid.mean(axis=1), config.min_px_per_mm, config.max_px_per_mm)
@@ -194,12 +210,12 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
     speed, gain = config.speed_mm_s, config.gain_mm_mv
     if has_grid and good and config.trust_pulse:
         w_mm = float(np.median([p.width for p in good])) / ppm_x
-        s = snap(w_mm / paper.CAL_PULSE_S, paper.SPEEDS_MM_S)
+        s = snap_agreed([p.width / ppm_x / paper.CAL_PULSE_S for p in good], paper.SPEEDS_MM_S)
         unclipped = [p for p in good if not p.clipped]
-        g = snap(float(np.median([p.height for p in unclipped])) / ppm_y / paper.CAL_PULSE_MV, paper.GAINS_MM_MV) \
+        g = snap_agreed([p.height / ppm_y / paper.CAL_PULSE_MV for p in unclipped], paper.GAINS_MM_MV) \
             if unclipped else None
         if s is None or g is None:
-            warnings.append(f"calibration pulse ({w_mm:.1f} mm wide) does not match an offered speed/gain: "
+            warnings.append(f"calibration pulses (median {w_mm:.1f} mm wide) do not agree on an offered speed/gain: "
                             f"using the declared {speed:g} mm/s, {gain:g} mm/mV")
         else:
             speed, gain = s, g
@@ -329,6 +345,58 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
                        source="digitized", allow_nan=True,
                        meta={"speed_mm_s": speed, "gain_mm_mv": gain, "layout": layout})
     return DigitizedEcg(record=record, confidence=confidence, found=found, warnings=warnings, traces=traces)
+
+
+def _find_page(image: np.ndarray, config: DigitizeConfig) -> tuple[
+        np.ndarray, np.ndarray | None, np.ndarray | None, str, float, tuple[np.ndarray, ...] | None]:
+    """(page, homography photo -> page, quad, what was found, margin around the quad, the page's views if
+    computed) from the paper's outline, or from the printed grid's where the paper's is lost (a white table,
+    a side out of the picture) or is not the paper's (it leaves part of the grid out, or its page shows no
+    regular grid)."""
+    quad, why = find_page_quad(image)
+    page, hmat = rectify(image, quad) if quad is not None else (image, None)
+    if why == "the paper fills the frame":
+        return page, hmat, quad, why, 0.0, None
+    grid_quad = find_grid_quad(image)
+    if grid_quad is None:
+        return page, hmat, quad, why, 0.0, None
+    views = None
+    if quad is not None and _covered(grid_quad, quad) >= GRID_INSIDE_MIN:
+        views = _page_views(page, _ppm_guess(page, 0.0), config)
+        if _shows_grid(views[2], config):
+            return page, hmat, quad, why, 0.0, views
+    g_page, g_hmat = rectify(image, grid_quad, GRID_QUAD_MARGIN)
+    g_views = _page_views(g_page, _ppm_guess(g_page, GRID_QUAD_MARGIN), config)
+    if not _shows_grid(g_views[2], config):  # not a grid's outline after all
+        return page, hmat, quad, why, 0.0, views
+    return g_page, g_hmat, grid_quad, f"outline of the printed grid (paper: {why})", GRID_QUAD_MARGIN, g_views
+
+
+def _ppm_guess(page: np.ndarray, margin: float) -> float:
+    """px/mm until the grid says better: the page (or the grid's area, about as wide, with its margin) taken
+    to be as wide as letter paper."""
+    return page.shape[1] / ((1 + 2 * margin) * paper.PAPER_SIZES_MM["letter"][0])
+
+
+def _page_views(page: np.ndarray, px_per_mm: float, config: DigitizeConfig,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(paper-normalised brightness, ink mask, grid darkness) of a page."""
+    norm = paper_normalised(page, px_per_mm)
+    ink, _ = ink_mask(norm, config.ink_threshold, config.ink_auto)
+    return norm, ink, grid_darkness(page, norm, ink)
+
+
+def _covered(inner: np.ndarray, outer: np.ndarray) -> float:
+    """Fraction of convex quad `inner`'s area that lies inside convex quad `outer`."""
+    a, b = inner.astype(np.float32), outer.astype(np.float32)
+    common, _ = cv2.intersectConvexConvex(a, b)
+    return float(common) / max(float(cv2.contourArea(a)), 1.0)
+
+
+def _shows_grid(grid: np.ndarray, config: DigitizeConfig) -> bool:
+    """Whether a page's grid darkness is regular both ways (a wrong outline's page is not)."""
+    strengths = [grid_period(grid.mean(axis=a), config.min_px_per_mm, config.max_px_per_mm).strength for a in (0, 1)]
+    return min(strengths) >= GRID_STRENGTH_MIN
 
 
 def _n_cols(layout: str, row: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vizecg.digitize.ink import channel_max
+from vizecg.digitize.ink import channel_max, channel_min
 
 WORK_SIDE = 900  # the outline is found on a copy this long: plenty for a quadrilateral, fast
 EDGE_FIX_MIN = 0.02  # hull corners this far (of the frame) from the straight edges' meeting points are not the page's
@@ -55,6 +55,35 @@ def find_page_quad(image: np.ndarray) -> tuple[np.ndarray | None, str]:
     if edges is not None and np.linalg.norm(edges - quad, axis=1).max() > EDGE_FIX_MIN * max(sw, sh):
         quad = edges
     return quad / f, "outline found"
+
+
+def find_grid_quad(image: np.ndarray) -> np.ndarray | None:
+    """(4, 2) float corners (TL, TR, BR, BL) of the printed grid's area, or None where it shows no such area.
+
+    On a white table, or with the sheet running out of the picture, the paper's outline is lost; the grid's
+    own is not: the only place with fine coloured lines, whatever the background. Its area is a rectangle
+    printed on the sheet, so its corners give the perspective as the paper's would. (A grey grid has no
+    colour to find: None.)"""
+    h, w = image.shape[:2]
+    f = WORK_SIDE / max(h, w)
+    small = cv2.resize(image, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA)
+    chroma = channel_max(small).astype(np.float32) - channel_min(small)
+    fine = chroma - cv2.GaussianBlur(chroma, (0, 0), 2)  # the lines, not the slow colour of a table or a tint
+    energy = np.sqrt(cv2.GaussianBlur(fine ** 2, (0, 0), 6))
+    energy = np.clip(255 * energy / max(float(energy.max()), 1e-6), 0, 255).astype(np.uint8)
+    _, mask = cv2.threshold(energy, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
+    if n < 2:
+        return None
+    big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if stats[big, cv2.CC_STAT_AREA] < 0.15 * mask.size:
+        return None
+    contours, _ = cv2.findContours((labels == big).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contour = max(contours, key=cv2.contourArea)
+    quad = _edge_quad(contour.reshape(-1, 2).astype(np.float64), (mask.shape[1], mask.shape[0]))
+    if quad is None:
+        return None
+    return order_corners(quad) / f
 
 
 def _edge_quad(contour: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
@@ -127,14 +156,29 @@ def order_corners(pts: np.ndarray) -> np.ndarray:
     return np.roll(pts, -start, axis=0)
 
 
-def rectify(image: np.ndarray, quad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Warp the quadrilateral to an upright rectangle; returns (image, 3x3 homography photo -> page)."""
+def rectify(image: np.ndarray, quad: np.ndarray, margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Warp the quadrilateral to an upright rectangle, with `margin` (fraction of its size) of what lies around
+    it on every side; returns (image, 3x3 homography photo -> page)."""
     tl, tr, br, bl = quad
-    width = int(round(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))))
-    height = int(round(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))))
-    dst = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float64)
+    inner_w = round(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl)))
+    inner_h = round(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr)))
+    mx, my = margin * inner_w, margin * inner_h
+    width, height = int(round(inner_w + 2 * mx)), int(round(inner_h + 2 * my))
+    dst = np.array([[mx, my], [mx + inner_w - 1, my], [mx + inner_w - 1, my + inner_h - 1], [mx, my + inner_h - 1]],
+                   np.float64)
     hmat = cv2.getPerspectiveTransform(quad.astype(np.float32), dst.astype(np.float32))
     out = cv2.warpPerspective(image, hmat, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out, hmat
+
+
+def warp_centred(image: np.ndarray, hmat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Warp by a perspective that keeps the image's centre in place (a fitted one may also shift the page, and
+    push its margins, the calibration pulses with them, out of view); returns (image, the homography used)."""
+    h, w = image.shape[:2]
+    centre = np.array([[[(w - 1) / 2.0, (h - 1) / 2.0]]])
+    cx, cy = cv2.perspectiveTransform(centre, hmat).ravel()
+    hmat = np.array([[1.0, 0.0, (w - 1) / 2.0 - cx], [0.0, 1.0, (h - 1) / 2.0 - cy], [0.0, 0.0, 1.0]]) @ hmat
+    out = cv2.warpPerspective(image, hmat, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return out, hmat
 
 
@@ -169,9 +213,10 @@ def rotate(image: np.ndarray, angle: float) -> np.ndarray:
 
 
 def grid_phase(grid: np.ndarray, valid: np.ndarray, px_per_mm: float, axis: int, sigma_mm: float = 4.0,
-               ) -> tuple[np.ndarray, int]:
+               ) -> tuple[np.ndarray, int, np.ndarray]:
     """Where the 1 mm lines across `axis` (0: the horizontal lines, their y) lie relative to a perfect lattice of
-    period `px_per_mm`: (displacement px on a coarse grid, its stride px).
+    period `px_per_mm`: (displacement px on a coarse grid, its stride px, where the lines were seen rather than
+    filled in).
 
     Complex demodulation: the grid times exp(-2 pi i f0 y), averaged over ~1 mm cells (which cancels the 2 f0
     term) and low-passed with a `sigma_mm` Gaussian (the 5 mm harmonics, 0.2 cycles/mm away, are suppressed
@@ -200,32 +245,37 @@ def grid_phase(grid: np.ndarray, valid: np.ndarray, px_per_mm: float, axis: int,
     wide = 4.0 * sigma_mm * px_per_mm / stride
     big = cv2.GaussianBlur(z.real.astype(np.float32), (0, 0), wide) + \
         1j * cv2.GaussianBlur(z.imag.astype(np.float32), (0, 0), wide)
-    z = np.where(amp < 0.3 * np.median(amp), big, z)
+    seen = amp >= 0.3 * np.median(amp)
+    z = np.where(seen, z, big)
     disp = -unwrap_phase(np.angle(z)) / (2 * np.pi * f0)
     disp -= np.median(disp)
-    return (disp if axis == 0 else disp.T), stride
+    return (disp, stride, seen) if axis == 0 else (disp.T, stride, seen.T)
 
 
 def grid_lattice_maps(grid: np.ndarray, ink: np.ndarray, ppm_x: float, ppm_y: float,
-                      ) -> tuple[np.ndarray, np.ndarray, float]:
+                      ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """Maps that move the page's grid lines onto a perfect lattice of `ppm_x` x `ppm_y` px/mm: remapping with
     them undoes curl, waves, wrinkles, a residual perspective or rotation and any scale error at once.
 
-    Returns (map_x, map_y, rms px of the correction): for each output pixel the input pixel it shows (float32,
-    for cv2.remap and for mapping points back to the photo)."""
+    Returns (map_x, map_y, rms px of the correction, seen): for each output pixel the input pixel it shows
+    (float32, for cv2.remap and for mapping points back to the photo), and whether the grid was seen there in
+    both directions (elsewhere the maps are filled in from around)."""
     h, w = grid.shape
     # The trace's grey anti-aliased rim (outside the ink mask) would pull the phase of the lines near it: grow
     # the ink by about half a millimetre before leaving it out.
     r = max(1, int(round(0.5 * min(ppm_x, ppm_y))))
     valid = 1.0 - cv2.dilate(ink.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).astype(np.float32)
-    fields = []
+    fields, seen = [], np.ones((h, w), bool)
     for axis, ppm in ((0, ppm_y), (1, ppm_x)):
-        d, stride = grid_phase(grid, valid, ppm, axis)
+        d, stride, s = grid_phase(grid, valid, ppm, axis)
         # node k of the coarse grid is the centre of cell k: pixel (k + 0.5) * stride - 0.5
         ch, cw = d.shape
         full = cv2.resize(d.astype(np.float32), (cw * stride, ch * stride), interpolation=cv2.INTER_LINEAR)
         fields.append(cv2.copyMakeBorder(full, 0, max(0, h - ch * stride), 0, max(0, w - cw * stride),
                                          cv2.BORDER_REPLICATE)[:h, :w])
+        s_full = cv2.resize(s.astype(np.uint8), (cw * stride, ch * stride), interpolation=cv2.INTER_NEAREST)
+        seen &= cv2.copyMakeBorder(s_full, 0, max(0, h - ch * stride), 0, max(0, w - cw * stride),
+                                   cv2.BORDER_REPLICATE)[:h, :w] > 0
     dy, dx = fields
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     # The field is measured where the lines are seen (source positions); for a smooth field sampling it at
@@ -233,5 +283,28 @@ def grid_lattice_maps(grid: np.ndarray, ink: np.ndarray, ppm_x: float, ppm_y: fl
     map_x, map_y = xs + dx, ys + dy
     dx2 = cv2.remap(dx, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     dy2 = cv2.remap(dy, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    rms = float(np.sqrt(np.mean(dx ** 2 + dy ** 2)))
-    return xs + dx2, ys + dy2, rms
+    # measured where the grid is seen: elsewhere (margins, the table) the maps are only filled in
+    rms = float(np.sqrt(np.mean((dx ** 2 + dy ** 2)[seen]))) if seen.any() else 0.0
+    return xs + dx2, ys + dy2, rms, seen
+
+
+def lattice_homography(map_x: np.ndarray, map_y: np.ndarray, seen: np.ndarray, px_per_mm: float,
+                       step_mm: float = 5.0, min_inliers: float = 0.3) -> np.ndarray | None:
+    """The perspective (3x3, page -> lattice) that best moves the grid onto its lattice, from the lattice maps
+    where the grid was seen, or None where no single perspective explains `min_inliers` of them.
+
+    A page outline that was missed or misplaced leaves a perspective that moves the lines by millimetres:
+    far more than curl, and more than the lattice maps can be trusted with near the grid's edges. A phase
+    unwrapping failure instead moves a patch by whole millimetres, which RANSAC leaves out (tolerance 0.5 mm)."""
+    h, w = seen.shape
+    step = max(1, int(round(step_mm * px_per_mm)))
+    ys, xs = np.mgrid[step // 2:h:step, step // 2:w:step]
+    ok = seen[ys, xs]
+    if ok.sum() < 20:
+        return None
+    dst = np.stack([xs[ok], ys[ok]], axis=1).astype(np.float32)
+    src = np.stack([map_x[ys[ok], xs[ok]], map_y[ys[ok], xs[ok]]], axis=1).astype(np.float32)
+    hmat, inl = cv2.findHomography(src, dst, cv2.RANSAC, 0.5 * px_per_mm)
+    if hmat is None or inl.mean() < min_inliers:
+        return None
+    return hmat

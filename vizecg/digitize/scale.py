@@ -91,3 +91,11 @@ def snap(value: float, offered: tuple[float, ...], tolerance: float = 0.15) -> f
     """The offered setting within `tolerance` (relative) of a measured value, else None."""
     best = min(offered, key=lambda o: abs(value / o - 1.0))
     return float(best) if abs(value / best - 1.0) <= tolerance else None
+
+
+def snap_agreed(values: list[float], offered: tuple[float, ...], tolerance: float = 0.15) -> float | None:
+    """The offered setting that more than half of several measurements snap to, else None: a calibration pulse
+    bent by a crease or a failed flattening measures any size, the true ones agree."""
+    snapped = [snap(v, offered, tolerance) for v in values]
+    best = max(offered, key=snapped.count)
+    return float(best) if 2 * snapped.count(best) > len(values) else None
