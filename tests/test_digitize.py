@@ -223,6 +223,22 @@ def test_page_outline_survives_a_bright_patch_and_a_shadow():
     assert np.linalg.norm(quad - true, axis=1).max() < 8.0, np.round(quad - true, 1)
 
 
+
+def test_page_outline_is_not_cut_by_a_shadow_edge_longer_than_the_side_it_hides():
+    """A shadow over a corner leaves a straight edge across the sheet that is longer than what it leaves of the
+    side it hides; taken for that side, it cut the page (whole photos read at 0 dB or refused)."""
+    import cv2
+
+    from vizecg.digitize.page import find_page_quad
+
+    img = np.full((900, 1200, 3), 60, np.uint8)
+    true = np.array([[250, 150], [980, 190], [950, 760], [220, 720]], np.float64)
+    cv2.fillPoly(img, [true.astype(np.int32)], (235, 235, 235))
+    cv2.fillPoly(img, [np.array([[560, 640], [1100, 540], [1100, 850], [560, 850]], np.int32)], (60, 60, 60))
+    quad, why = find_page_quad(img)
+    assert quad is not None, why
+    assert np.linalg.norm(quad - true, axis=1).max() < 8.0, np.round(quad - true, 1)
+
 def test_grid_outline_is_found_where_the_paper_matches_the_table():
     """White paper on a white table leaves no paper outline; the printed grid's area still gives the corners."""
     import cv2
@@ -276,3 +292,57 @@ def test_pulse_setting_needs_most_pulses_to_agree():
     assert snap_agreed([7.6, 4.9, 2.5], gains) is None  # the median (4.9) would have said 5 mm/mV
     assert snap_agreed([4.8, 6.8], gains) is None
     assert snap_agreed([19.5], gains) == 20.0
+
+
+def test_pulse_height_ignores_the_foot_of_a_slanted_edge():
+    """A flattened phone photo leaves the pulse's edges slanted and its lead-in short: the columns beside an edge
+    then hold part of the edge stroke, which pulled the base and top levels inwards (a 10 mm pulse read 5.5)."""
+    import cv2
+
+    from vizecg.digitize.layout import find_pulse
+
+    ppm, base, top = 7.0, 150, 80  # a 10 mm pulse
+    ink = np.zeros((220, 300), np.uint8)
+    pts = [(40, base), (46, base), (50, top), (78, top), (82, base), (89, base)]
+    cv2.polylines(ink, [np.array(pts, np.int32)], False, 1, 5)
+    cv2.line(ink, (104, base), (250, base), 1, 5)  # the trace, 2 mm on
+    pulse = find_pulse(ink.astype(bool), (0, 220), 300, ppm)
+    assert pulse is not None
+    assert pulse.y_base == pytest.approx(base, abs=1.0) and pulse.y_top == pytest.approx(top, abs=1.0)
+
+
+def test_sheet_rim_is_not_ink_but_traces_are():
+    """Where the page shows background around the sheet, its rim reads as ink: a frame that found two extra
+    trace rows (6 rows: a 3x4+1 page read as 6x2)."""
+    import cv2
+
+    from vizecg.digitize.layout import find_rows, remove_text
+
+    ink = np.zeros((600, 800), np.uint8)
+    cv2.rectangle(ink, (20, 15), (780, 585), 1, 3)  # the sheet's rim
+    for y in (150, 280, 410, 530):
+        xs = np.arange(60, 760)
+        cv2.polylines(ink, [np.stack([xs, y + (8 * np.sin(xs / 9.0)).astype(int)], 1).astype(np.int32)], False, 1, 2)
+    kept = remove_text(ink.astype(bool), 4.0)
+    assert not kept[15].any() and not kept[585].any()
+    assert kept[:, 400].sum() >= 4 * 2
+    rows, _ = find_rows(kept, 4.0)
+    assert np.allclose(rows, [150, 280, 410, 530], atol=6)
+
+
+def test_a_grid_left_in_perspective_is_still_a_grid():
+    """Where the page outline is lost, the grid's outline is checked for a regular grid; the lines of a page
+    left in perspective fan out, blurring the whole page's profile, but each strip across them is regular."""
+    from vizecg.digitize.digitizer import _shows_grid
+
+    h, w, ppm = 600, 800, 6.0
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    u = (xs - w / 2) * (1 + 0.25 * (ys - h / 2) / h) + w / 2  # vertical lines converge towards the top
+    v = ys * (1 + 0.1 * (xs - w / 2) / w)
+
+    def lines(p: np.ndarray) -> np.ndarray:
+        return (np.abs((p / ppm + 0.5) % 1.0 - 0.5) * ppm < 0.7).astype(np.float32)
+
+    grid = (0.3 * np.maximum(lines(u), lines(v))).astype(np.float32)
+    assert _shows_grid(grid, DigitizeConfig())
+    assert not _shows_grid(np.random.default_rng(0).random((h, w)).astype(np.float32), DigitizeConfig())

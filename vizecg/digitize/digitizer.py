@@ -29,6 +29,7 @@ GRID_INSIDE_MIN = 0.97  # the grid is printed on the paper: an outline leaving m
 DEWARP_MIN_PX = 0.5  # flat scans measure 0.1-0.3 px rms of phase noise; phone sheets 1-10 px
 PERSPECTIVE_LEFT_MM = 2.0  # waves and curl move lines < ~1.5 mm rms: more is a perspective the outline left
 DEWARP_MAX_MM = 4.0  # a lifted edge on a phone sheet moves them up to ~3.5 mm rms: more is an unwrapping failure
+GRID_STRIP_MM = 40.0  # strips this wide see a curled or tilted page's grid lines nearly straight
 SEPARATOR_SPAN_MM = 1.5  # separator bars span >= 2 mm either side of the baseline: a run covering this is one
 
 
@@ -133,7 +134,7 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
     found["rotation_deg"] = round(angle, 3)
 
     # --- scale from the grid, then flatten the page onto the grid's lattice ---------------------------------
-    strip = int(40 * ppm_guess)
+    strip = int(GRID_STRIP_MM * ppm_guess)
     sx = grid_period_2d(grid, 1, config.min_px_per_mm, config.max_px_per_mm, strip)
     sy = grid_period_2d(grid, 0, config.min_px_per_mm, config.max_px_per_mm, strip)
     dewarp_conf = 1.0
@@ -394,8 +395,10 @@ def _covered(inner: np.ndarray, outer: np.ndarray) -> float:
 
 
 def _shows_grid(grid: np.ndarray, config: DigitizeConfig) -> bool:
-    """Whether a page's grid darkness is regular both ways (a wrong outline's page is not)."""
-    strengths = [grid_period(grid.mean(axis=a), config.min_px_per_mm, config.max_px_per_mm).strength for a in (0, 1)]
+    """Whether a page's grid darkness is regular both ways (a wrong outline's page is not), in strips: a page
+    left in perspective (an outline missing a side) fans its lines out over the whole page."""
+    strip = int(GRID_STRIP_MM * _ppm_guess(grid, 0.0))
+    strengths = [grid_period_2d(grid, a, config.min_px_per_mm, config.max_px_per_mm, strip).strength for a in (0, 1)]
     return min(strengths) >= GRID_STRENGTH_MIN
 
 

@@ -12,6 +12,7 @@ from vizecg.errors import DigitizeError
 from vizecg.render import paper
 from vizecg.render.layout import LAYOUTS
 
+SHEET_EDGE_SPAN = 0.8  # one piece of ink spanning this much of the page's height and width frames it
 # Rows of ink a layout prints (its lead rows + the rhythm strip): how `--layout auto` recognises it.
 ROWS_OF_LAYOUT = {name: len(rows) + int(strip) for name, (rows, strip) in LAYOUTS.items()}
 
@@ -49,12 +50,17 @@ class Panel:
 
 
 def remove_text(ink: np.ndarray, px_per_mm: float) -> np.ndarray:
-    """The ink mask without printed characters: connected pieces no bigger than a letter."""
+    """The ink mask without printed characters (connected pieces no bigger than a letter) and without the
+    sheet's edge: where the page shows background around the sheet, its rim is dark next to the paper and
+    reads as ink, a frame around the page that no trace row is (rows span a fraction of the height)."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
     limit = 1.5 * paper.TEXT_HEIGHT_MM * px_per_mm
     small = (stats[:, cv2.CC_STAT_HEIGHT] < limit) & (stats[:, cv2.CC_STAT_WIDTH] < limit)
-    small[0] = False
-    return ink & ~small[labels]
+    h, w = ink.shape
+    frame = (stats[:, cv2.CC_STAT_HEIGHT] > SHEET_EDGE_SPAN * h) & (stats[:, cv2.CC_STAT_WIDTH] > SHEET_EDGE_SPAN * w)
+    drop = small | frame
+    drop[0] = False
+    return ink & ~drop[labels]
 
 
 def find_rows(ink: np.ndarray, px_per_mm: float) -> tuple[np.ndarray, np.ndarray]:
@@ -140,19 +146,29 @@ def find_pulse(ink: np.ndarray, band: tuple[int, int], x_max: int, px_per_mm: fl
         xr, xf = x + left.mean(), x + right.mean()
         if (xf - xr) / px_per_mm < 2.0:
             continue
-        # base: ink rows in the lead-in left of the rising edge; top: ink rows between the edges
-        lead_in = comp[:, : max(1, int(left.min()))]
+        # base: the lead-in left of the rising edge and the lead-out right of the falling one; top: between
+        ends = np.hstack([comp[:, : max(1, int(left.min()))], comp[:, int(right.max()) + 1:]])
         between = comp[:, int(left.max()) + 1: int(right.min())]
-        if lead_in.sum() == 0 or between.size == 0 or between.sum() == 0:
+        if ends.sum() == 0 or between.size == 0 or between.sum() == 0:
             continue
-        yb = y + float(np.average(np.arange(h), weights=lead_in.sum(axis=1)))
-        yt = y + float(np.average(np.arange(h), weights=between.sum(axis=1)))
+        yb = y + _stroke_level(ends.sum(axis=1), px_per_mm)
+        yt = y + _stroke_level(between.sum(axis=1), px_per_mm)
         if yb - yt < 2.0 * px_per_mm:
             continue
         cand = Pulse(x_rise=float(xr), x_fall=float(xf), y_base=yb + y0, y_top=yt + y0, clipped=y <= 1)
         if best is None or cand.x_rise < best.x_rise:
             best = cand
     return best
+
+
+def _stroke_level(row_counts: np.ndarray, px_per_mm: float) -> float:
+    """y of a horizontal stroke from the ink count of each row: the centre of the fullest rows. A plain mean
+    would also count the foot of a slanted or blurred edge stroke that reaches into the columns summed, and
+    pull the level towards the pulse's middle."""
+    peak = int(np.argmax(row_counts))
+    r = max(1, int(round(0.5 * px_per_mm)))
+    lo, hi = max(0, peak - r), min(len(row_counts), peak + r + 1)
+    return lo + float(np.average(np.arange(hi - lo), weights=row_counts[lo:hi]))
 
 
 def trace_extent(ink: np.ndarray, band: tuple[int, int], px_per_mm: float) -> tuple[float, float] | None:

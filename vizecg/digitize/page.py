@@ -8,6 +8,8 @@ import numpy as np
 from vizecg.digitize.ink import channel_max, channel_min
 
 WORK_SIDE = 900  # the outline is found on a copy this long: plenty for a quadrilateral, fast
+SIDE_ANGLE_MAX_DEG = 20.0  # opposite sides of the sheet in a photo are never further from parallel
+SIDE_OUTSIDE_MIN = 0.1  # of the frame: a line this far outside the strongest candidate side is the sheet's own
 EDGE_FIX_MIN = 0.02  # hull corners this far (of the frame) from the straight edges' meeting points are not the page's
 
 
@@ -96,15 +98,13 @@ def _edge_quad(contour: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
     sw, sh = size
     pts = contour[(contour[:, 0] > 2) & (contour[:, 0] < sw - 3) & (contour[:, 1] > 2) & (contour[:, 1] < sh - 3)]
     lines = _straight_runs(pts, tol=2.0, min_run=0.12 * min(sw, sh))
-    # two sides across (direction mostly x) and two up-down, each pair the strongest two lines apart
-    across = [ln for ln in lines if abs(ln[1][0]) >= abs(ln[1][1])]
-    updown = [ln for ln in lines if abs(ln[1][0]) < abs(ln[1][1])]
-    if len(across) < 2 or len(updown) < 2:
+    # two sides across (direction mostly x) and two up-down
+    across = _opposite_sides([ln for ln in lines if abs(ln[1][0]) >= abs(ln[1][1])], sh)
+    updown = _opposite_sides([ln for ln in lines if abs(ln[1][0]) < abs(ln[1][1])], sw)
+    if across is None or updown is None:
         return None
-    top, bottom = sorted(across[:2], key=lambda ln: ln[0][1])
-    left, right = sorted(updown[:2], key=lambda ln: ln[0][0])
-    if abs(top[0][1] - bottom[0][1]) < 0.3 * sh or abs(left[0][0] - right[0][0]) < 0.3 * sw:
-        return None  # two runs of one edge (a notch in it), not opposite sides
+    top, bottom = sorted(across, key=lambda ln: ln[0][1])
+    left, right = sorted(updown, key=lambda ln: ln[0][0])
     corners = [_meet(top, left), _meet(top, right), _meet(bottom, right), _meet(bottom, left)]
     if any(c is None for c in corners):
         return None
@@ -112,6 +112,27 @@ def _edge_quad(contour: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
     if not cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)):
         return None
     return quad
+
+
+def _opposite_sides(lines: list[tuple], span: float) -> tuple[tuple, tuple] | None:
+    """The strongest line and the side opposite it, or None where no line can be.
+
+    The opposite side runs within SIDE_ANGLE_MAX_DEG of the first (a perspective tilts it no more) and at least
+    0.3 `span` from it (closer: two runs of one edge, a notch in it). Of such lines it is the strongest, unless
+    another lies well outside it: the straight edge of a shadow across the sheet can be longer than what the
+    shadow leaves of the paper's side, but it lies inside the sheet. (The runs of one curled side lie close.)"""
+    if not lines:
+        return None
+    first = lines[0]
+    normal = np.array([-first[1][1], first[1][0]])
+    dists = [abs(float(np.dot(ln[0] - first[0], normal))) for ln in lines]
+    cos_max = np.cos(np.radians(SIDE_ANGLE_MAX_DEG))
+    candidates = [k for k in range(1, len(lines))
+                  if abs(float(np.dot(lines[k][1], first[1]))) >= cos_max and dists[k] >= 0.3 * span]
+    if not candidates:
+        return None
+    strongest, outer = candidates[0], max(candidates, key=lambda k: dists[k])
+    return first, lines[outer if dists[outer] - dists[strongest] > SIDE_OUTSIDE_MIN * span else strongest]
 
 
 def _straight_runs(pts: np.ndarray, tol: float, min_run: float) -> list[tuple[np.ndarray, np.ndarray, int]]:
