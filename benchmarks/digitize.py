@@ -3,8 +3,9 @@ digitized and scored with the Challenge 2024 SNR (see vizecg/digitize/metrics.py
 
     .venv/bin/python benchmarks/digitize.py [--n 4] [--severities none scan phone] [--seed-base 910000]
 
-The default seeds (910000+) were never used to develop the digitizer until 2026-11-30, when its failures on
-them were diagnosed; a new --seed-base gives photos nobody has looked at (report both).
+Seed bases used to develop the digitizer (their failures were diagnosed): 910000 (the default), 930000,
+940000, 950000. Held out when reported: 960000 (10 records) and 970000 (20 records), 2026-11-30. A new
+--seed-base gives photos nobody has looked at; clean renders do not depend on the seed, only on the records.
 
 Targets: clean >= 25 dB, scan >= 18 dB, phone >= 12 dB. Prints a table, writes benchmarks/results/digitize.json.
 """
