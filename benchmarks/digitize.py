@@ -4,8 +4,9 @@ digitized and scored with the Challenge 2024 SNR (see vizecg/digitize/metrics.py
     .venv/bin/python benchmarks/digitize.py [--n 4] [--severities none scan phone] [--seed-base 910000]
 
 Seed bases used to develop the digitizer (their failures were diagnosed): 910000 (the default), 930000,
-940000, 950000. Held out when reported: 960000 (10 records) and 970000 (20 records), 2026-11-30. A new
---seed-base gives photos nobody has looked at; clean renders do not depend on the seed, only on the records.
+940000, 950000. Held out when reported: 960000 (10 records), 970000 and 980000 (20 records), 2026-11-30. A new
+--seed-base gives photos nobody has looked at; clean renders do not depend on the seed, only on the records
+(a clean page of the 970000 run was then used to find a pen-width bug).
 
 Targets: clean >= 25 dB, scan >= 18 dB, phone >= 12 dB. Prints a table, writes benchmarks/results/digitize.json.
 """

@@ -191,6 +191,31 @@ def test_hairline_pen_gives_a_finite_path():
     assert np.abs(np.interp(xc, x, y) - mid).max() < 0.5
 
 
+def test_a_noisy_panel_is_fitted_with_the_pages_pen():
+    """A noisy lead's flat stretches wiggle by several pen widths per column, so its own width measure is far
+    too fat; fitted with it, a narrow QRS tip is left free (on a real page it shot 12 mm past the ink). The
+    page's pen must trace that tip as on the clean panels, and inside the ink."""
+    import cv2
+
+    from vizecg.digitize.trace import fit_page, pick_trace
+
+    def panel(noisy: bool):
+        img = np.zeros((120, 200), np.uint8)
+        ys = np.full(200, 50.0) + (np.where(np.arange(200) % 2 == 0, -6.0, 6.0) if noisy else 0.0)
+        ys[100:104] = [60.0, 80.0, 100.0, 80.0]  # a QRS tip a column wide
+        pts = np.round(np.c_[np.arange(200.0), ys] * 16).astype(np.int32)
+        cv2.polylines(img, [pts], False, 255, 3, cv2.LINE_AA, shift=4)
+        dark = img / 255.0
+        return pick_trace(dark >= 0.5, 50.0, darkness=dark, level=0.5)
+
+    picks = [panel(False) for _ in range(4)] + [panel(True)]
+    assert picks[-1].radius > 2 * picks[0].radius  # the noisy panel's own measure
+    _, fits = fit_page(picks)
+    clean_tip, noisy_tip = fits[0][1].max(), fits[-1][1].max()
+    assert abs(noisy_tip - clean_tip) < 1.0, (noisy_tip, clean_tip)
+    assert noisy_tip <= picks[-1].bot_e.max()
+
+
 def test_a_weak_extra_row_between_even_rows_is_dropped_but_a_strong_one_is_not():
     """A row of deep S waves can show as a weak level of its own between a 3x4+1 page's 4 evenly spaced rows;
     a strong extra row, or rows of a cut page, must still be refused by the layout check."""

@@ -100,19 +100,21 @@ def fit_page(picks: list[PanelPick]) -> tuple[float, list[tuple[np.ndarray, np.n
     up and down, and a steep flank's x hangs on the sideways reach (~40 px of y per px of x on a QRS), which
     flat stretches cannot show. One pen drew the whole page, so the aspect is the one whose fits explain all
     the panels' stroke edges best. Only the columns around steep stretches are refitted per candidate (flat
-    ones hardly depend on it)."""
-    steep = [_near_steep(p) for p in picks]
+    ones hardly depend on it). The radius is the page's too: the panels' median. A noisy lead's "flat" columns
+    hold wiggles as tall as several pen widths, and a pen that fat leaves a narrow QRS tip free to overshoot."""
+    radius = float(np.median([p.radius for p in picks])) if picks else 0.5
+    steep = [_near_steep(p, radius) for p in picks]
     aspect = 1.0
     if any(m.any() for m in steep):
-        misfits = [sum(_fit(p.xc[m], p.top_e[m], p.bot_e[m], p.radius, a * p.radius)[2]
+        misfits = [sum(_fit(p.xc[m], p.top_e[m], p.bot_e[m], radius, a * radius)[2]
                        for p, m in zip(picks, steep) if m.any()) for a in PEN_ASPECTS]
         aspect = float(PEN_ASPECTS[int(np.argmin(misfits))])
-    return aspect, [centreline(p.xc, p.top_e, p.bot_e, p.radius, radius_x=aspect * p.radius) for p in picks]
+    return aspect, [centreline(p.xc, p.top_e, p.bot_e, radius, radius_x=aspect * radius) for p in picks]
 
 
-def _near_steep(pick: PanelPick, steep_radii: float = 8.0, around_px: int = 8) -> np.ndarray:
-    """Columns within `around_px` of one whose run is much taller than the pen (a QRS flank)."""
-    steep = (pick.bot_e - pick.top_e) > steep_radii * pick.radius
+def _near_steep(pick: PanelPick, radius: float, steep_radii: float = 8.0, around_px: int = 8) -> np.ndarray:
+    """Columns within `around_px` of one whose run is much taller than the pen of `radius` (a QRS flank)."""
+    steep = (pick.bot_e - pick.top_e) > steep_radii * radius
     if not steep.any():
         return steep
     xs = pick.xc[steep]
