@@ -112,21 +112,28 @@ def best_f1_threshold(tp50: np.ndarray, scores: np.ndarray, pcls: np.ndarray, gc
 
 def evaluate(detector: Any, items: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, str]], total: int | None = None,
              progress: bool = True) -> dict[str, Any]:
-    """items: (image RGB, truth boxes, truth classes, severity). Beat metrics headline; per severity too."""
+    """items: (image RGB, truth boxes, truth classes, severity[, other groups]). Beat metrics headline; per
+    severity too, and per other group (e.g. heart rate or paper speed) under `per_group` when items name any."""
     from tqdm import tqdm
 
     conf = detector.conf
     overall = Accumulator(conf)
     groups: dict[str, Accumulator] = defaultdict(lambda: Accumulator(conf))
+    others: dict[str, Accumulator] = defaultdict(lambda: Accumulator(conf))
     seconds = []
-    for image, gt_boxes, gt_cls, group in tqdm(items, total=total, desc="eval", unit="page", disable=not progress):
+    for image, gt_boxes, gt_cls, group, *other in tqdm(items, total=total, desc="eval", unit="page",
+                                                        disable=not progress):
         t0 = time.perf_counter()
         pred = detector.predict_boxes(image, conf=AP_CONF)
         seconds.append(time.perf_counter() - t0)
         overall.add(pred, gt_boxes, gt_cls)
         groups[group].add(pred, gt_boxes, gt_cls)
+        for name in (other[0] if other else ()):
+            others[name].add(pred, gt_boxes, gt_cls)
     out = overall.summary()
     out["per_severity"] = {g: acc.summary() for g, acc in sorted(groups.items())}
+    if others:
+        out["per_group"] = {g: acc.summary() for g, acc in sorted(others.items())}
     out["seconds_per_page"] = round(float(np.mean(seconds)), 4) if seconds else None
     return out
 

@@ -1,5 +1,5 @@
 """Box maths of the detector: letterbox <-> page pixels, tiles and their clipped labels, merging tile boxes,
-and lead assignment on the exact truth of a real rendered page."""
+lead assignment on the exact truth of a real rendered page, and how evaluation groups pages."""
 import numpy as np
 import pytest
 
@@ -95,3 +95,24 @@ def test_unknown_layout_keeps_generic_panel_names():
     assert det.beat_leads == ["panel0", "panel0", "panel1"]
     assert det.order[:3].tolist() == [0, 1, 0]
     assert CLASS_NAMES[BEAT] == "beat"
+
+
+def test_evaluate_reports_each_severity_and_page_group():
+    from detector.evaluate import evaluate
+
+    truth = np.array([[10.0, 10, 50, 40], [60, 10, 100, 40]])
+
+    class Finds:  # finds the first beat of every page, misses the second
+        conf = 0.5
+
+        def predict_boxes(self, image, conf=None):
+            return truth[:1], np.array([0.9]), np.array([0])
+
+    image = np.zeros((64, 128, 3), np.uint8)
+    cls = np.zeros(2, np.int64)
+    res = evaluate(Finds(), [(image, truth, cls, "phone", ("rate>100",)), (image, truth, cls, "scan", ("rate<=100",)),
+                             (image, truth, cls, "scan")], progress=False)
+    assert set(res["per_severity"]) == {"phone", "scan"} and res["per_severity"]["scan"]["pages"] == 2
+    assert set(res["per_group"]) == {"rate>100", "rate<=100"} and res["per_group"]["rate>100"]["pages"] == 1
+    assert res["precision"] == 1.0 and res["recall"] == 0.5
+    assert "per_group" not in evaluate(Finds(), [(image, truth, cls, "none")], progress=False)
