@@ -172,4 +172,7 @@ def test_cli_predict_and_eval(tmp_path, sample_page, capsys):
     res = json.loads(capsys.readouterr().out)
     assert res["pages"] == 2 and set(res["per_severity"]) == {"scan"}
     assert 0 <= res["recall"] <= 1 and res["per_class"]["beat"]["n_true"] > 20
+    assert main(["detector", "eval", "--data", str(tmp_path / "r"), "--data", str(tmp_path / "r"), "--json", "--quiet"]) == 0
+    both = json.loads(capsys.readouterr().out)
+    assert both["pages"] == 4 and both["per_class"]["beat"]["n_true"] == 2 * res["per_class"]["beat"]["n_true"]
     assert main(["detector", "eval", "--data", str(tmp_path / "nothing")]) == 2  # clear error, no traceback

@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     e = sub.add_parser("eval", help="precision/recall/mAP overall and per photo severity")
     e.add_argument("--weights", help=".pt or .onnx (default: the shipped weights)")
-    e.add_argument("--data", required=True, help="render output folder (labels/*.json + manifest.csv)")
+    e.add_argument("--data", action="append", required=True,
+                   help="render output folder (labels/*.json + manifest.csv; repeatable)")
     e.add_argument("--folds", help="only pages of these PTB-XL folds, e.g. 10 or 9,10")
     e.add_argument("--conf", type=float, help="operating score for precision/recall (default: the weights' calibrated one)")
     e.add_argument("--imgsz", type=int)
@@ -93,9 +94,9 @@ def run_eval(args: argparse.Namespace) -> int:
         except ValueError:
             raise ConfigError(f"--folds {args.folds!r}: expected comma-separated integers") from None
     det = BeatDetector(_weights(args.weights), imgsz=args.imgsz, conf=args.conf, backend=args.backend, tile=args.tile)
-    pairs = render_dir_items(args.data, folds)
+    pairs = [pair for d in args.data for pair in render_dir_items(d, folds)]
     result = evaluate(det, iter_render_dir(pairs), total=len(pairs), progress=not args.quiet)
-    result = {"weights": str(det.weights), "data": str(args.data), "folds": folds, "backend": args.backend,
+    result = {"weights": str(det.weights), "data": [str(d) for d in args.data], "folds": folds, "backend": args.backend,
               "imgsz": det.imgsz, "tile": args.tile, **result}
     if args.out:
         write_json(args.out, result)
