@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from detector import BeatDetector
-    from detector.dataset import truth_boxes
-    from detector.evaluate import evaluate
+    from detector.evaluate import eval_page, evaluate
+    from vizecg.commands.detector import format_table
     from detector.export import export_onnx
     from vizecg.data import load_source
     from vizecg.photo import photograph
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             if sev not in args.severities:
                 continue
             page = clean if sev == "none" else photograph(clean, sev, seed=args.seed + 1000 * (k + 1) + i)
-            pages.append((page.image, *truth_boxes(page.truth), sev, groups))
+            pages.append(eval_page(page.image, page.truth, sev, groups))
 
     det = BeatDetector(args.weights)
     t0 = time.perf_counter()
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     onnx_path = export_onnx(det.weights)
     onnx = BeatDetector(onnx_path, backend="onnx")
     lat = {}
-    sample = [pg[0] for pg in pages[: args.latency_pages * len(args.severities): len(args.severities)]]
+    sample = [pg.image for pg in pages[: args.latency_pages * len(args.severities): len(args.severities)]]
     for name, d in (("torch", det), ("onnx", onnx)):
         d.detect(sample[0])  # warm-up
         ts = []
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             ts.append(time.perf_counter() - t)
         lat[name] = {"mean_ms": round(1000 * float(np.mean(ts)), 1), "median_ms": round(1000 * float(np.median(ts)), 1)}
     onnx_sev = "phone" if "phone" in args.severities else args.severities[0]
-    onnx_quality = evaluate(onnx, [pg for pg in pages if pg[3] == onnx_sev], progress=False)
+    onnx_quality = evaluate(onnx, [pg for pg in pages if pg.severity == onnx_sev], progress=False)
 
     result = {
         "weights": str(det.weights), "imgsz": det.imgsz, "conf": det.conf, "records": ids, "fold": args.fold,
@@ -95,13 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/detector.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     write_json(args.out, result)
-    print(f"\nbeat detector, fold {args.fold} ({len(ids)} records x {len(args.severities)} severities), imgsz {det.imgsz}, "
-          f"conf {det.conf}, IoU 0.5")
-    print(f"{'severity':<10}{'pages':>6}{'beats':>7}{'P':>8}{'R':>8}{'mAP50':>8}{'mAP50-95':>10}")
-    for name, r in [("all", quality), *quality["per_severity"].items(), *quality.get("per_group", {}).items()]:
-        b = r["per_class"]["beat"]
-        print(f"{name:<10}{r['pages']:>6}{b['n_true']:>7}{r['precision']:>8.3f}{r['recall']:>8.3f}"
-              f"{r['mAP50']:>8.3f}{r['mAP50-95']:>10.3f}")
+    print(f"\nbeat detector, fold {args.fold} ({len(ids)} records x {len(args.severities)} severities), "
+          f"imgsz {det.imgsz}")
+    print(format_table(quality))
     print(f"ONNX on {onnx_sev}: P {result['onnx']['precision']:.3f} R {result['onnx']['recall']:.3f}")
     print(f"latency per page (CPU, {torch.get_num_threads()} threads): torch {lat['torch']['mean_ms']} ms, "
           f"onnx {lat['onnx']['mean_ms']} ms")

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
-from detector.config import BEAT, CLASS_NAMES
+from detector.config import BEAT, CLASS_NAMES, LEAD_PANEL
 from detector.geometry import pairwise_iou
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 AP_CONF = 0.001  # boxes down to this score feed the PR curve; P/R are read at the detector's own conf
+# A beat box whose left or right end lies this close to its panel's first or last printed sample is a panel-end
+# beat: whether its 0.25 s before R / 0.45 s after R were printed decides its label, a matter of a few pixels.
+PANEL_END_S = 0.1
 
 
 def match(pred_boxes: np.ndarray, pred_scores: np.ndarray, pred_cls: np.ndarray, gt_boxes: np.ndarray,
@@ -110,30 +114,93 @@ def best_f1_threshold(tp50: np.ndarray, scores: np.ndarray, pcls: np.ndarray, gc
     return round(float(s[i]), 4), round(float(f1[i]), 4)
 
 
-def evaluate(detector: Any, items: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, str]], total: int | None = None,
-             progress: bool = True) -> dict[str, Any]:
-    """items: (image RGB, truth boxes, truth classes, severity[, other groups]). Beat metrics headline; per
-    severity too, and per other group (e.g. heart rate or paper speed) under `per_group` when items name any."""
+@dataclass
+class EvalPage:
+    """One page to score: the image, its truth boxes/classes, photo severity, other groups it belongs to, and
+    its panels' ends (`panel_ends`; None: unknown, every beat counts as away from the ends)."""
+
+    image: np.ndarray
+    boxes: np.ndarray
+    classes: np.ndarray
+    severity: str
+    groups: tuple[str, ...] = ()
+    panel_ends: np.ndarray | None = None
+
+
+def eval_page(image: np.ndarray, truth: Any, severity: str, groups: tuple[str, ...] = ()) -> EvalPage:
+    """An EvalPage from a page's PageTruth (the render's YOLO boxes and the panels' printed ends)."""
+    from detector.dataset import truth_boxes
+
+    return EvalPage(image, *truth_boxes(truth), severity, tuple(groups), panel_ends(truth))
+
+
+def panel_ends(truth: Any) -> np.ndarray:
+    """(k, 6) per printed lead panel: x, y of its first and of its last printed sample (photo pixels, so
+    rotation and perspective are followed), pixels per second along the trace, and the panel's height."""
+    rows = []
+    for lead in truth.leads:
+        pts = lead.trace[np.isfinite(lead.trace).all(axis=1)].astype(np.float64)
+        if len(pts) < 2 or lead.t_end_s <= lead.t_start_s:
+            continue
+        px_per_s = float(np.hypot(*(pts[-1] - pts[0]))) / (lead.t_end_s - lead.t_start_s)
+        rows.append([*pts[0], *pts[-1], px_per_s, lead.panel_box.y1 - lead.panel_box.y0])
+    return np.asarray(rows, np.float64).reshape(-1, 6)
+
+
+def at_panel_end(boxes: np.ndarray, ends: np.ndarray, seconds: float = PANEL_END_S) -> np.ndarray:
+    """(n,) bool: the box's left end lies within `seconds` of a panel's first printed sample, or its right end
+    within `seconds` of a panel's last one (and its centre within half a panel height of that sample)."""
+    out = np.zeros(len(boxes), bool)
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2
+    for x0, y0, x1, y1, px_per_s, height in ends:
+        m = seconds * px_per_s
+        out |= (np.abs(boxes[:, 0] - x0) < m) & (np.abs(cy - y0) < height / 2)
+        out |= (np.abs(boxes[:, 2] - x1) < m) & (np.abs(cy - y1) < height / 2)
+    return out
+
+
+def _without_panel_end_beats(pred: tuple[np.ndarray, np.ndarray, np.ndarray], page: EvalPage):
+    boxes, scores, cls = pred
+    if page.panel_ends is None:
+        return pred, page.boxes, page.classes
+    keep_p = ~((cls == BEAT) & at_panel_end(boxes, page.panel_ends))
+    keep_g = ~((page.classes == BEAT) & at_panel_end(page.boxes, page.panel_ends))
+    return (boxes[keep_p], scores[keep_p], cls[keep_p]), page.boxes[keep_g], page.classes[keep_g]
+
+
+def evaluate(detector: Any, items: Iterable[EvalPage], total: int | None = None, progress: bool = True
+             ) -> dict[str, Any]:
+    """Beat metrics headline; per photo severity too, and per other group (e.g. heart rate or paper speed)
+    under `per_group` when pages name any.
+    Each result also has `away_from_panel_ends`: P/R/mAP with the beats at a panel's ends left out of truth and
+    predictions alike (a diagnostic: how much of the error is the panel-end labelling decision)."""
     from tqdm import tqdm
 
     conf = detector.conf
-    overall = Accumulator(conf)
-    groups: dict[str, Accumulator] = defaultdict(lambda: Accumulator(conf))
-    others: dict[str, Accumulator] = defaultdict(lambda: Accumulator(conf))
+    accs: dict[tuple[str, str], tuple[Accumulator, Accumulator]] = defaultdict(
+        lambda: (Accumulator(conf), Accumulator(conf)))  # (kind, name) -> (all beats, away from panel ends)
     seconds = []
-    for image, gt_boxes, gt_cls, group, *other in tqdm(items, total=total, desc="eval", unit="page",
-                                                        disable=not progress):
+    for page in tqdm(items, total=total, desc="eval", unit="page", disable=not progress):
         t0 = time.perf_counter()
-        pred = detector.predict_boxes(image, conf=AP_CONF)
+        pred = detector.predict_boxes(page.image, conf=AP_CONF)
         seconds.append(time.perf_counter() - t0)
-        overall.add(pred, gt_boxes, gt_cls)
-        groups[group].add(pred, gt_boxes, gt_cls)
-        for name in (other[0] if other else ()):
-            others[name].add(pred, gt_boxes, gt_cls)
-    out = overall.summary()
-    out["per_severity"] = {g: acc.summary() for g, acc in sorted(groups.items())}
-    if others:
-        out["per_group"] = {g: acc.summary() for g, acc in sorted(others.items())}
+        inner = _without_panel_end_beats(pred, page)
+        for key in [("all", ""), ("severity", page.severity), *(("group", g) for g in page.groups)]:
+            accs[key][0].add(pred, page.boxes, page.classes)
+            accs[key][1].add(*inner)
+
+    def summary(key: tuple[str, str]) -> dict[str, Any]:
+        whole, inner_acc = accs[key]
+        res = whole.summary()
+        inner_res = inner_acc.summary()
+        res["away_from_panel_ends"] = {k: inner_res[k] for k in ("precision", "recall", "mAP50", "mAP50-95")}
+        return res
+
+    out = summary(("all", ""))
+    out["per_severity"] = {name: summary((kind, name)) for kind, name in sorted(accs) if kind == "severity"}
+    groups = {name: summary((kind, name)) for kind, name in sorted(accs) if kind == "group"}
+    if groups:
+        out["per_group"] = groups
     out["seconds_per_page"] = round(float(np.mean(seconds)), 4) if seconds else None
     return out
 
@@ -148,10 +215,11 @@ def render_dir_items(render_dir: str | Path, folds: tuple[int, ...] | None = Non
 
 
 def iter_render_dir(pairs: list[tuple[Path, Path]]):
-    from detector.dataset import load_label, page_truth_boxes, photo_severity
+    """EvalPages of (image, label JSON) pairs, read one at a time."""
+    from detector.dataset import load_label, photo_severity
     from vizecg.images import read_image
+    from vizecg.render import PageTruth
 
     for image_path, label_path in pairs:
         label = load_label(label_path)
-        boxes, cls = page_truth_boxes(label)
-        yield read_image(image_path), boxes, cls, photo_severity(label)
+        yield eval_page(read_image(image_path), PageTruth.from_json(label), photo_severity(label))

@@ -54,13 +54,20 @@ def test_tile_cut_boxes_merge_into_one():
     assert len(nms(boxes, scores, cls2, iou=0.6, metric="ios")) == 3
 
 
-def test_lead_assignment_on_real_render_truth():
-    from detector.dataset import truth_boxes
+@pytest.fixture(scope="module")
+def sample_truth():
+    """The exact truth of a real record (the bundled PTB-XL sample) printed 3x4+1 at 100 dpi."""
     from vizecg.data import load_source
     from vizecg.render import RenderConfig, render_printout
 
     src = load_source("sample")
-    truth = render_printout(src.get(src.record_ids[0]), RenderConfig(dpi=100), seed=3).truth
+    return render_printout(src.get(src.record_ids[0]), RenderConfig(dpi=100), seed=3).truth
+
+
+def test_lead_assignment_on_real_render_truth(sample_truth):
+    from detector.dataset import truth_boxes
+
+    truth = sample_truth
     boxes, cls = truth_boxes(truth)
     rng = np.random.default_rng(0)
     perm = rng.permutation(len(boxes))  # detector output comes in no particular order
@@ -98,7 +105,7 @@ def test_unknown_layout_keeps_generic_panel_names():
 
 
 def test_evaluate_reports_each_severity_and_page_group():
-    from detector.evaluate import evaluate
+    from detector.evaluate import EvalPage, evaluate
 
     truth = np.array([[10.0, 10, 50, 40], [60, 10, 100, 40]])
 
@@ -110,9 +117,42 @@ def test_evaluate_reports_each_severity_and_page_group():
 
     image = np.zeros((64, 128, 3), np.uint8)
     cls = np.zeros(2, np.int64)
-    res = evaluate(Finds(), [(image, truth, cls, "phone", ("rate>100",)), (image, truth, cls, "scan", ("rate<=100",)),
-                             (image, truth, cls, "scan")], progress=False)
+    res = evaluate(Finds(), [EvalPage(image, truth, cls, "phone", ("rate>100",)),
+                             EvalPage(image, truth, cls, "scan", ("rate<=100",)), EvalPage(image, truth, cls, "scan")],
+                   progress=False)
     assert set(res["per_severity"]) == {"phone", "scan"} and res["per_severity"]["scan"]["pages"] == 2
     assert set(res["per_group"]) == {"rate>100", "rate<=100"} and res["per_group"]["rate>100"]["pages"] == 1
     assert res["precision"] == 1.0 and res["recall"] == 0.5
-    assert "per_group" not in evaluate(Finds(), [(image, truth, cls, "none")], progress=False)
+    assert "per_group" not in evaluate(Finds(), [EvalPage(image, truth, cls, "none")], progress=False)
+
+
+def test_panel_end_beats_are_told_apart_from_interior_ones(sample_truth):
+    from detector.dataset import truth_boxes
+    from detector.evaluate import EvalPage, at_panel_end, evaluate, panel_ends
+
+    ends = panel_ends(sample_truth)
+    assert len(ends) == sum(lt.present for lt in sample_truth.leads)
+    boxes, cls = truth_boxes(sample_truth)
+    beats = boxes[cls == BEAT]
+    end = at_panel_end(beats, ends)
+    assert end.sum() <= len(beats) // 4  # complete beats mostly start and end away from the panel ends
+    lead = next(lt for lt in sample_truth.leads if lt.present)
+    x0, y0 = lead.trace[0]
+    px_per_s = lead.mapping.px_per_s
+    cut = np.array([[x0, y0 - 50, x0 + 0.5 * px_per_s, y0 + 50]])  # a box from the panel's first sample
+    inner = cut + [0.3 * px_per_s, 0, 0.3 * px_per_s, 0]  # the same box 0.3 s later
+    assert at_panel_end(cut, ends).all() and not at_panel_end(inner, ends).any()
+
+    class CutBeatToo:  # finds every beat, plus a cut beat at a panel's start (a panel-end false positive)
+        conf = 0.5
+
+        def predict_boxes(self, image, conf=None):
+            b = np.concatenate([boxes, cut])
+            return b, np.full(len(b), 0.9), np.concatenate([cls, [BEAT]])
+
+    image = np.zeros((8, 8, 3), np.uint8)
+    res = evaluate(CutBeatToo(), [EvalPage(image, boxes, cls, "none", panel_ends=ends)], progress=False)
+    assert res["precision"] < 1.0 and res["recall"] == 1.0
+    assert res["away_from_panel_ends"]["precision"] == 1.0 and res["away_from_panel_ends"]["recall"] == 1.0
+    unknown = evaluate(CutBeatToo(), [EvalPage(image, boxes, cls, "none")], progress=False)
+    assert unknown["away_from_panel_ends"]["precision"] == unknown["precision"]  # no ends known: nothing left out

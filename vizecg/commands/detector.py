@@ -108,13 +108,18 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def format_table(result: dict) -> str:
-    rows = [("all", result)] + list(result.get("per_severity", {}).items())
+    """Beat P/R/mAP overall, per photo severity and per page group; the last two columns leave the beats at a
+    panel's ends out (see detector.evaluate.PANEL_END_S)."""
+    rows = ([("all", result)] + list(result.get("per_severity", {}).items())
+            + list(result.get("per_group", {}).items()))
     lines = [f"beats @ conf {result['conf']}, IoU 0.5 ({result['pages']} pages, {result['seconds_per_page']} s/page)",
-             f"{'severity':<10}{'pages':>6}{'beats':>7}{'P':>8}{'R':>8}{'mAP50':>8}{'mAP50-95':>10}"]
+             f"{'pages':<10}{'n':>6}{'beats':>7}{'P':>8}{'R':>8}{'mAP50':>8}{'mAP50-95':>10}"
+             f"{'away from panel ends: P':>25}{'R':>7}"]
     for name, r in rows:
-        b = r["per_class"]["beat"]
+        b, inner = r["per_class"]["beat"], r.get("away_from_panel_ends", {})
         lines.append(f"{name:<10}{r['pages']:>6}{b['n_true']:>7}{_f(r['precision'])}{_f(r['recall'])}"
-                     f"{_f(r['mAP50'])}{_f(r['mAP50-95'], 10)}")
+                     f"{_f(r['mAP50'])}{_f(r['mAP50-95'], 10)}{_f(inner.get('precision'), 25)}"
+                     f"{_f(inner.get('recall'), 7)}")
     return "\n".join(lines)
 
 
