@@ -157,6 +157,10 @@ def test_same_seed_same_bytes_and_seed_moves_the_window(strip_record):
     assert r1 == random_render_config(np.random.default_rng(3), SMALL)
     styles = {random_render_config(np.random.default_rng(s), SMALL) for s in range(12)}
     assert len(styles) == 12 and all(st.layout == SMALL.layout and st.dpi == 100 for st in styles)
+    fast = [random_render_config(np.random.default_rng(s), SMALL, fast_paper_share=1.0) for s in range(12)]
+    assert all(st.speed_mm_s == 50.0 for st in fast)  # only the paper speed follows the share
+    assert [replace(st, speed_mm_s=0.0) for st in fast] == [
+        replace(random_render_config(np.random.default_rng(s), SMALL), speed_mm_s=0.0) for s in range(12)]
 
 
 # --- bad input -------------------------------------------------------------------------------------------------

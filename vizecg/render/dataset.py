@@ -42,6 +42,7 @@ class RenderJob:
     layout: str = "auto"  # a layout name, "mixed" (drawn per item), "auto" (1x1 for MIT-BIH, else 3x4+1)
     photo: Literal["none", "scan", "phone", "screen", "mixed"] = "none"
     style: Literal["fixed", "random"] = "fixed"  # random: random_render_config per item
+    fast_paper_share: float = 0.1  # style random: the share of pages printed at 50 mm/s (else 25 mm/s)
     seed: int = 0
     workers: int = 1
     val_fraction: float = 0.2  # YOLO val share (by patient) for sources without strat_fold
@@ -90,6 +91,8 @@ def plan_items(job: RenderJob, src: Any) -> list[ItemPlan]:
         raise RenderError(f"unknown photo preset {job.photo!r} (known: {', '.join(PHOTO_PRESETS)})")
     if job.layout not in (*LAYOUTS, "auto", "mixed"):
         raise RenderError(f"unknown layout {job.layout!r} (known: {', '.join(LAYOUTS)}, auto, mixed)")
+    if not 0.0 <= job.fast_paper_share <= 1.0:
+        raise RenderError(f"fast_paper_share must lie in [0, 1], got {job.fast_paper_share}")
     ids = list(src.record_ids)
     if not ids:
         raise RenderError(f"source {job.source} holds no records")
@@ -110,7 +113,7 @@ def plan_items(job: RenderJob, src: Any) -> list[ItemPlan]:
         if mitdb:
             cfg = replace(cfg, start_s=None)  # a seeded 10 s window of the half-hour record
         if job.style == "random":
-            cfg = random_render_config(rng, cfg)
+            cfg = random_render_config(rng, cfg, job.fast_paper_share)
         photo = job.photo
         row = meta.loc[record_id] if record_id in meta.index else None
         split = _split_of(row, job.seed, job.val_fraction)

@@ -48,10 +48,12 @@ class RenderConfig:
     notch_hz: int = 50  # printed only; 0 = no notch line
 
 
-def random_render_config(rng: np.random.Generator, base: RenderConfig = RenderConfig()) -> RenderConfig:
+def random_render_config(rng: np.random.Generator, base: RenderConfig = RenderConfig(),
+                         fast_paper_share: float = 0.1) -> RenderConfig:
     """A varied but realistic print style (paper, grid colour, gain, line width...) for dataset diversity.
 
     The layout, dpi, rhythm lead and window of `base` are kept: those are the caller's choice.
+    fast_paper_share: the chance of 50 mm/s paper (else 25 mm/s); the draws do not depend on it.
     """
     grid = str(rng.choice(["red", "pink", "green", "grey", "none"], p=[0.45, 0.2, 0.1, 0.15, 0.1]))
     gain_choices = (5.0, 10.0) if base.layout == "12x1" else paper.GAINS_MM_MV
@@ -63,7 +65,7 @@ def random_render_config(rng: np.random.Generator, base: RenderConfig = RenderCo
     return replace(
         base,
         paper=str(rng.choice(["letter", "a4"])),
-        speed_mm_s=25.0 if rng.random() < 0.9 else 50.0,
+        speed_mm_s=50.0 if rng.random() >= 1.0 - fast_paper_share else 25.0,
         gain_mm_mv=float(rng.choice(gain_choices, p=gain_p)),
         grid_color=grid,
         line_width_mm=float(np.round(rng.uniform(0.15, 0.4), 3)),
