@@ -25,7 +25,9 @@ def export_onnx(weights: str | Path, out: str | Path | None = None, imgsz: int |
         model = YOLO(str(weights), task="detect")
     except Exception as exc:
         raise ModelError(f"cannot load YOLO weights: {exc}", weights) from None
-    imgsz = int(imgsz or model.overrides.get("imgsz", 640) or 640)
+    from detector.infer import operating_imgsz
+
+    imgsz = int(imgsz or operating_imgsz(weights) or model.overrides.get("imgsz", 640) or 640)
     if out is None:
         import hashlib
 

@@ -162,7 +162,8 @@ class BeatDetector:
     weights: .pt (backend "torch") or .onnx (backend "onnx"); backend "onnx" with .pt weights exports them to a
     cached ONNX file beside a temporary folder first. imgsz/conf/iou default to the values the weights were
     trained with (stored in the checkpoint); conf=None reads the operating score calibrated on validation pages
-    from the sidecar `<weights stem>.json` (max-F1 on PTB-XL fold 9), else 0.25.
+    from the sidecar `<weights stem>.json` (max-F1 on PTB-XL fold 9), else 0.25, and imgsz=None the input size
+    it was calibrated at (sidecar "imgsz", when given).
     tile: tile side in page pixels (0 = whole page); merge: "nms" or "wbf" for boxes seen in several tiles.
     """
 
@@ -185,7 +186,7 @@ class BeatDetector:
                 raise ModelError("the torch backend needs .pt weights", self.weights)
             self._model = _load_yolo(self.weights)
             trained = int(self._model.overrides.get("imgsz", 640) or 640)
-            self.imgsz = int(imgsz or trained)
+            self.imgsz = int(imgsz or operating_imgsz(self.weights) or trained)
             self.names = [self._model.names[i] for i in sorted(self._model.names)]
         else:
             onnx_path = self.weights
@@ -256,15 +257,37 @@ class BeatDetector:
 
 def operating_conf(weights: Path, default: float = 0.25) -> float:
     """The calibrated beat score threshold stored beside the weights (`<stem>.json`: {"conf": ...})."""
+    value = _sidecar(weights).get("conf", default)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ModelError("weights sidecar JSON has a non-numeric 'conf'", weights.with_suffix(".json")) from None
+
+
+def operating_imgsz(weights: Path) -> int | None:
+    """The input size the operating score was calibrated at (sidecar "imgsz"), if it differs from training's."""
+    value = _sidecar(weights).get("imgsz")
+    if value is None:
+        return None
+    if not isinstance(value, int) or value < 32 or value % 32:
+        raise ModelError(f"weights sidecar JSON: 'imgsz' must be a multiple of 32, got {value!r}",
+                         weights.with_suffix(".json"))
+    return value
+
+
+def _sidecar(weights: Path) -> dict[str, Any]:
     import json
 
-    sidecar = weights.with_suffix(".json")
-    if sidecar.is_file():
-        try:
-            return float(json.loads(sidecar.read_text())["conf"])
-        except (ValueError, KeyError, TypeError):
-            raise ModelError("weights sidecar JSON lacks a numeric 'conf'", sidecar) from None
-    return default
+    sidecar = Path(weights).with_suffix(".json")
+    if not sidecar.is_file():
+        return {}
+    try:
+        data = json.loads(sidecar.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"weights sidecar JSON is not valid JSON: {exc}", sidecar) from None
+    if not isinstance(data, dict) or "conf" not in data:
+        raise ModelError("weights sidecar JSON lacks a numeric 'conf'", sidecar)
+    return data
 
 
 def _load_yolo(weights: Path):

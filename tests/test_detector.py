@@ -153,6 +153,25 @@ def test_bad_inputs_name_the_file(tmp_path):
 
 
 @needs_weights
+def test_operating_point_travels_in_the_sidecar(tmp_path):
+    import shutil
+
+    weights = tmp_path / "w.pt"
+    shutil.copyfile(DEFAULT_WEIGHTS, weights)
+    plain = BeatDetector(weights)  # no sidecar: the training input size and score 0.25
+    assert plain.conf == 0.25 and plain.imgsz == 640
+    (tmp_path / "w.json").write_text(json.dumps({"conf": 0.4, "imgsz": 736}))
+    det = BeatDetector(weights)
+    assert det.conf == 0.4 and det.imgsz == 736
+    assert BeatDetector(weights, imgsz=640, conf=0.3).imgsz == 640  # arguments win
+    for bad, why in [({"conf": 0.4, "imgsz": 700}, "multiple of 32"), ({"imgsz": 736}, "conf"), ("{", "valid JSON")]:
+        (tmp_path / "w.json").write_text(bad if isinstance(bad, str) else json.dumps(bad))
+        with pytest.raises(ModelError, match=why) as err:
+            BeatDetector(weights)
+        assert "w.json" in str(err.value)
+
+
+@needs_weights
 def test_cli_predict_and_eval(tmp_path, sample_page, capsys):
     import cv2
 
