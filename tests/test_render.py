@@ -228,3 +228,14 @@ def test_out_of_range_amplitude_is_clipped_at_the_panel_edge(record):
 def test_bad_settings_are_clear_errors(record, change, match):
     with pytest.raises(RenderError, match=match):
         render_printout(record, replace(SMALL, **change))
+
+
+def test_records_restrict_a_render_to_named_records():
+    from vizecg.render.dataset import select_records
+
+    ids = ["00001", "00002", "00103", "ab7"]
+    assert select_records(ids, (), "src") == ids
+    assert select_records(ids, ("103", "00001"), "src") == ["00001", "00103"]  # the source's order, numbers match
+    assert select_records(ids, ("ab7",), "src") == ["ab7"]
+    with pytest.raises(RenderError, match="not in source src: 00999"):
+        select_records(ids, ("00002", "00999"), "src")

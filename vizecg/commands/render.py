@@ -13,6 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", help="sample | sample:mitdb | ptbxl:PATH | mitdb:PATH | a folder of records")
     p.add_argument("--n", type=int, help="number of pages (item k prints record k mod len)")
+    p.add_argument("--records", help="only these records of the source, comma-separated ids (e.g. 00103,00108)")
     p.add_argument("--layout", help="3x4+1 | 3x4 | 6x2 | 12x1 | 1x1 | mixed | auto (1x1 for MIT-BIH, else 3x4+1)")
     p.add_argument("--photo", help="none | scan | phone | screen | mixed")
     p.add_argument("--dpi", type=int, help="100-300 (default 200)")
@@ -31,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.gallery:
         return _gallery(args)
+    from dataclasses import replace
+
     from vizecg.config import load_config
     from vizecg.render.dataset import RenderJob, build_dataset
 
@@ -38,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
              "workers": args.workers, "style": args.style, "render.dpi": args.dpi}
     overrides = [f"{k}={v}" for k, v in flags.items() if v is not None] + list(args.set)
     job = load_config(RenderJob, args.config, overrides)
+    if args.records:
+        job = replace(job, records=tuple(r.strip() for r in args.records.split(",") if r.strip()))
     summary = build_dataset(job, args.out, progress=not args.quiet)
     print(f"rendered {summary['rendered']} new, {summary['skipped_existing']} already there, "
           f"{summary['failed']} failed -> {args.out}")

@@ -39,6 +39,7 @@ class RenderJob:
 
     source: str = "sample"  # load_source spec
     n: int = 10  # pages; item k prints record k mod len(source)
+    records: tuple[str, ...] = ()  # only these records of the source, in the source's order (empty: all)
     layout: str = "auto"  # a layout name, "mixed" (drawn per item), "auto" (1x1 for MIT-BIH, else 3x4+1)
     photo: Literal["none", "scan", "phone", "screen", "mixed"] = "none"
     style: Literal["fixed", "random"] = "fixed"  # random: random_render_config per item
@@ -84,6 +85,24 @@ def _split_of(meta_row: Any, seed: int, val_fraction: float) -> str:
     return "val" if u < val_fraction else "train"
 
 
+def select_records(ids: list[str], wanted: tuple[str, ...], source: str) -> list[str]:
+    """The source's record ids restricted to `wanted` (matched as text, or as numbers: 103 finds '00103')."""
+    if not wanted:
+        return ids
+
+    def key(rid: Any) -> str:
+        text = str(rid).strip()
+        return str(int(text)) if text.isdigit() else text
+
+    have = {key(r) for r in ids}
+    unknown = [w for w in wanted if key(w) not in have]
+    if unknown:
+        raise RenderError(f"records not in source {source}: {', '.join(map(str, unknown[:10]))}"
+                          + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""))
+    keep = {key(w) for w in wanted}
+    return [r for r in ids if key(r) in keep]
+
+
 def plan_items(job: RenderJob, src: Any) -> list[ItemPlan]:
     if job.n < 1:
         raise RenderError(f"--n must be >= 1, got {job.n}")
@@ -93,7 +112,7 @@ def plan_items(job: RenderJob, src: Any) -> list[ItemPlan]:
         raise RenderError(f"unknown layout {job.layout!r} (known: {', '.join(LAYOUTS)}, auto, mixed)")
     if not 0.0 <= job.fast_paper_share <= 1.0:
         raise RenderError(f"fast_paper_share must lie in [0, 1], got {job.fast_paper_share}")
-    ids = list(src.record_ids)
+    ids = select_records(list(src.record_ids), job.records, job.source)
     if not ids:
         raise RenderError(f"source {job.source} holds no records")
     mitdb = _is_mitdb(src)
