@@ -16,6 +16,7 @@ from detector.geometry import pairwise_iou
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 AP_CONF = 0.001  # boxes down to this score feed the PR curve; P/R are read at the detector's own conf
+TARGET_PRECISION = 0.95  # the operating score is the lowest at which beat precision still reaches this (issue 4)
 # A beat box whose left or right end lies this close to its panel's first or last printed sample is a panel-end
 # beat: whether its 0.25 s before R / 0.45 s after R were printed decides its label, a matter of a few pixels.
 PANEL_END_S = 0.1
@@ -87,28 +88,54 @@ class Accumulator:
                 "mAP50-95": round(float(ap[c].mean()), 4) if c in ap else None,
             }
         best_conf, best_f1 = best_f1_threshold(tp[:, 0], scores, pcls, gcls, BEAT)
+        at_precision = conf_at_precision(tp[:, 0], scores, pcls, gcls, BEAT, TARGET_PRECISION)
         with_truth = [v for v in per_class.values() if v["n_true"]]
         beat = per_class[CLASS_NAMES[BEAT]]
         return {"pages": self.pages, "conf": self.conf,
                 "precision": beat["precision"], "recall": beat["recall"], "mAP50": beat["mAP50"],
                 "mAP50-95": beat["mAP50-95"], "beat_best_f1": best_f1, "beat_best_f1_conf": best_conf,
+                "beat_at_target_precision": at_precision,
                 "all_classes_mAP50": round(float(np.mean([v["mAP50"] or 0 for v in with_truth])), 4) if with_truth else None,
                 "all_classes_mAP50-95": round(float(np.mean([v["mAP50-95"] or 0 for v in with_truth])), 4)
                 if with_truth else None,
                 "per_class": per_class}
 
 
-def best_f1_threshold(tp50: np.ndarray, scores: np.ndarray, pcls: np.ndarray, gcls: np.ndarray, c: int
-                      ) -> tuple[float | None, float | None]:
-    """The score threshold maximising F1 at IoU 0.5 for class c (how the operating conf is calibrated)."""
+def _beat_curve(tp50: np.ndarray, scores: np.ndarray, pcls: np.ndarray, gcls: np.ndarray, c: int):
+    """Scores (descending) of class-c predictions with precision and recall at IoU 0.5 when cut at each."""
     keep = pcls == c
     n_gt = int((gcls == c).sum())
     if not keep.any() or n_gt == 0:
-        return None, None
+        return None
     order = np.argsort(-scores[keep], kind="stable")
     s, hit = scores[keep][order], tp50[keep][order].astype(np.float64)
     ctp = np.cumsum(hit)
-    precision, recall = ctp / np.arange(1, len(hit) + 1), ctp / n_gt
+    return s, ctp / np.arange(1, len(hit) + 1), ctp / n_gt
+
+
+def conf_at_precision(tp50: np.ndarray, scores: np.ndarray, pcls: np.ndarray, gcls: np.ndarray, c: int,
+                      target: float) -> dict[str, float] | None:
+    """The score threshold giving the most recall while precision (IoU 0.5) stays >= target, for class c:
+    {"target", "conf", "precision", "recall"}; None when no threshold reaches the target."""
+    curve = _beat_curve(tp50, scores, pcls, gcls, c)
+    if curve is None:
+        return None
+    s, precision, recall = curve
+    ok = np.flatnonzero(precision >= target)
+    if not len(ok):
+        return None
+    i = int(ok[np.argmax(recall[ok])])
+    return {"target": target, "conf": round(float(s[i]), 4), "precision": round(float(precision[i]), 4),
+            "recall": round(float(recall[i]), 4)}
+
+
+def best_f1_threshold(tp50: np.ndarray, scores: np.ndarray, pcls: np.ndarray, gcls: np.ndarray, c: int
+                      ) -> tuple[float | None, float | None]:
+    """The score threshold maximising F1 at IoU 0.5 for class c."""
+    curve = _beat_curve(tp50, scores, pcls, gcls, c)
+    if curve is None:
+        return None, None
+    s, precision, recall = curve
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-9)
     i = int(np.argmax(f1))
     return round(float(s[i]), 4), round(float(f1[i]), 4)

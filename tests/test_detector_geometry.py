@@ -156,3 +156,16 @@ def test_panel_end_beats_are_told_apart_from_interior_ones(sample_truth):
     assert res["away_from_panel_ends"]["precision"] == 1.0 and res["away_from_panel_ends"]["recall"] == 1.0
     unknown = evaluate(CutBeatToo(), [EvalPage(image, boxes, cls, "none")], progress=False)
     assert unknown["away_from_panel_ends"]["precision"] == unknown["precision"]  # no ends known: nothing left out
+
+
+def test_operating_score_keeps_the_target_precision_with_the_most_recall():
+    from detector.evaluate import best_f1_threshold, conf_at_precision
+
+    scores = np.array([0.6, 0.9, 0.7, 0.8])
+    hits = np.array([True, True, False, True])  # sorted by score: hit, hit, miss, hit
+    cls, gt = np.zeros(4, np.int64), np.zeros(4, np.int64)  # four beats in truth
+    assert conf_at_precision(hits, scores, cls, gt, BEAT, 0.95) == {"target": 0.95, "conf": 0.8, "precision": 1.0,
+                                                                    "recall": 0.5}
+    assert conf_at_precision(hits, scores, cls, gt, BEAT, 0.7)["conf"] == 0.6  # 3 of 4 found at P 0.75
+    assert conf_at_precision(~hits, scores, cls, gt, BEAT, 0.95) is None
+    assert best_f1_threshold(hits, scores, cls, gt, BEAT) == (0.6, 0.75)
