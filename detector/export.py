@@ -34,6 +34,7 @@ def export_onnx(weights: str | Path, out: str | Path | None = None, imgsz: int |
         digest = hashlib.sha1(weights.read_bytes()).hexdigest()[:12]
         out = Path(tempfile.gettempdir()) / "vizecg-onnx" / f"{weights.stem}-{digest}-{imgsz}.onnx"
         if out.is_file():
+            _copy_sidecar(weights, out)  # the graph is cached by the weights' bytes; the sidecar may be newer
             return out
     out = Path(out)
     with tempfile.TemporaryDirectory() as tmp:
@@ -47,7 +48,16 @@ def export_onnx(weights: str | Path, out: str | Path | None = None, imgsz: int |
         tmp_out = out.with_name(f".{out.name}.tmp")
         shutil.copyfile(produced, tmp_out)
         tmp_out.replace(out)
-    sidecar = weights.with_suffix(".json")  # the calibrated operating score travels with the graph
-    if sidecar.is_file():
-        shutil.copyfile(sidecar, out.with_suffix(".json"))
+    _copy_sidecar(weights, out)
     return out
+
+
+def _copy_sidecar(weights: Path, onnx_path: Path) -> None:
+    """The calibrated operating point (`<stem>.json`) travels with the graph; a stale copy is removed."""
+    sidecar, target = weights.with_suffix(".json"), onnx_path.with_suffix(".json")
+    if sidecar.is_file():
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(sidecar, tmp)
+        tmp.replace(target)
+    elif target.is_file():
+        target.unlink()

@@ -123,8 +123,8 @@ def test_onnx_gives_the_same_boxes_as_pytorch(shipped, sample_page, tmp_path):
     from detector.export import export_onnx
 
     onnx_path = export_onnx(DEFAULT_WEIGHTS, tmp_path / "beats.onnx")
-    onnx = BeatDetector(onnx_path, backend="onnx", conf=shipped.conf)
-    assert onnx.imgsz == shipped.imgsz
+    onnx = BeatDetector(onnx_path, backend="onnx")
+    assert onnx.imgsz == shipped.imgsz and onnx.conf == shipped.conf  # the operating point travels with it
     a, b = shipped.detect(sample_page.image), onnx.detect(sample_page.image)
     assert abs(len(a) - len(b)) <= 1
     ab, bb = a.beat_boxes, b.beat_boxes
@@ -156,6 +156,8 @@ def test_bad_inputs_name_the_file(tmp_path):
 def test_operating_point_travels_in_the_sidecar(tmp_path):
     import shutil
 
+    from detector.export import export_onnx
+
     weights = tmp_path / "w.pt"
     shutil.copyfile(DEFAULT_WEIGHTS, weights)
     plain = BeatDetector(weights)  # no sidecar: the training input size and score 0.25
@@ -163,7 +165,10 @@ def test_operating_point_travels_in_the_sidecar(tmp_path):
     (tmp_path / "w.json").write_text(json.dumps({"conf": 0.4, "imgsz": 736}))
     det = BeatDetector(weights)
     assert det.conf == 0.4 and det.imgsz == 736
+    assert BeatDetector(export_onnx(weights), backend="onnx").conf == 0.4
     assert BeatDetector(weights, imgsz=640, conf=0.3).imgsz == 640  # arguments win
+    (tmp_path / "w.json").write_text(json.dumps({"conf": 0.3, "imgsz": 736}))
+    assert BeatDetector(export_onnx(weights), backend="onnx").conf == 0.3  # a cached graph takes the newer sidecar
     for bad, why in [({"conf": 0.4, "imgsz": 700}, "multiple of 32"), ({"imgsz": 736}, "conf"), ("{", "valid JSON")]:
         (tmp_path / "w.json").write_text(bad if isinstance(bad, str) else json.dumps(bad))
         with pytest.raises(ModelError, match=why) as err:
