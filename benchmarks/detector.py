@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fold", type=int, default=10, help="PTB-XL fold: 10 (test, never trained on) or 9 (validation)")
     p.add_argument("--severities", nargs="+", choices=SEVERITIES, default=list(SEVERITIES))
     p.add_argument("--weights", default=None)
+    p.add_argument("--imgsz", type=int, default=None, help="input size (default: the weights' operating point)")
+    p.add_argument("--conf", type=float, default=None, help="beat score (default: the weights' operating point)")
     p.add_argument("--seed", type=int, default=90_000, help="render/photo seeds; training used 1000-1999")
     p.add_argument("--latency-pages", type=int, default=5)
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "detector.json"))
@@ -66,13 +68,13 @@ def main(argv: list[str] | None = None) -> int:
             page = clean if sev == "none" else photograph(clean, sev, seed=args.seed + 1000 * (k + 1) + i)
             pages.append(eval_page(page.image, page.truth, sev, groups))
 
-    det = BeatDetector(args.weights)
+    det = BeatDetector(args.weights, imgsz=args.imgsz, conf=args.conf)
     t0 = time.perf_counter()
     quality = evaluate(det, pages, total=len(pages))
     eval_s = time.perf_counter() - t0
 
-    onnx_path = export_onnx(det.weights)
-    onnx = BeatDetector(onnx_path, backend="onnx")
+    onnx_path = export_onnx(det.weights, imgsz=det.imgsz)
+    onnx = BeatDetector(onnx_path, backend="onnx", conf=det.conf)
     lat = {}
     sample = [pg.image for pg in pages[: args.latency_pages * len(args.severities): len(args.severities)]]
     for name, d in (("torch", det), ("onnx", onnx)):
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.out, result)
     print(f"\nbeat detector, fold {args.fold} ({len(ids)} records x {len(args.severities)} severities), "
           f"imgsz {det.imgsz}")
-    print(format_table(quality))
+    print(format_table(quality, calibration=False))
     print(f"ONNX on {onnx_sev}: P {result['onnx']['precision']:.3f} R {result['onnx']['recall']:.3f}")
     print(f"latency per page (CPU, {torch.get_num_threads()} threads): torch {lat['torch']['mean_ms']} ms, "
           f"onnx {lat['onnx']['mean_ms']} ms")

@@ -107,9 +107,10 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_table(result: dict) -> str:
+def format_table(result: dict, calibration: bool = True) -> str:
     """Beat P/R/mAP overall, per photo severity and per page group; the last two columns leave the beats at a
-    panel's ends out (see detector.evaluate.PANEL_END_S)."""
+    panel's ends out (see detector.evaluate.PANEL_END_S). calibration: end with the two operating-score
+    candidates these pages would give (validation pages only; a test benchmark must not choose its score)."""
     rows = ([("all", result)] + list(result.get("per_severity", {}).items())
             + list(result.get("per_group", {}).items()))
     lines = [f"beats @ conf {result['conf']}, IoU 0.5 ({result['pages']} pages, {result['seconds_per_page']} s/page)",
@@ -121,9 +122,10 @@ def format_table(result: dict) -> str:
                      f"{_f(r['mAP50'])}{_f(r['mAP50-95'], 10)}{_f(inner.get('precision'), 25)}"
                      f"{_f(inner.get('recall'), 7)}")
     at = result.get("beat_at_target_precision")
-    lines.append(f"score for calibration: max F1 {result.get('beat_best_f1')} at {result.get('beat_best_f1_conf')}; "
-                 + (f"most recall at P >= {at['target']}: {at['conf']} (P {at['precision']}, R {at['recall']})"
-                    if at else "precision never reaches the target"))
+    if calibration:
+        lines.append(f"score for calibration: max F1 {result.get('beat_best_f1')} at {result.get('beat_best_f1_conf')}; "
+                     + (f"most recall at P >= {at['target']}: {at['conf']} (P {at['precision']}, R {at['recall']})"
+                        if at else "precision never reaches the target"))
     return "\n".join(lines)
 
 
