@@ -106,12 +106,24 @@ def test_crops_have_the_promised_shape_and_order(shipped, sample_page):
     assert len(np.unique(keys[:, 0])) >= 6  # the budget is spread over leads, not spent on the first one
 
 
+def _text_page() -> np.ndarray:
+    import cv2
+
+    page = np.full((900, 1200, 3), 255, np.uint8)
+    for i in range(30):
+        cv2.putText(page, "Lorem ipsum dolor sit amet, consectetur adipiscing elit 12345", (20, 30 + 29 * i),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
+    return page
+
+
 @needs_weights
-@pytest.mark.parametrize("kind", ["blank", "noise"])
+@pytest.mark.parametrize("kind", ["blank", "noise", pytest.param("text", marks=pytest.mark.xfail(
+    strict=True, reason="known gap: weights trained without background images find beat-like boxes in "
+                        "printed text (stage 9: 8 boxes, stage 7: 0); next training stage adds negatives"))])
 def test_non_ecg_images_give_no_beats(shipped, kind):
     rng = np.random.default_rng(0)
-    image = np.full((900, 1200, 3), 255, np.uint8) if kind == "blank" else \
-        rng.integers(0, 256, (900, 1200, 3), dtype=np.uint8)
+    image = {"blank": lambda: np.full((900, 1200, 3), 255, np.uint8), "text": _text_page,
+             "noise": lambda: rng.integers(0, 256, (900, 1200, 3), dtype=np.uint8)}[kind]()
     found = shipped.detect(image)
     assert int(found.is_beat.sum()) == 0
     crops, kept = shipped.crops(image, found)
