@@ -3,7 +3,7 @@ record per photo severity (none/scan/phone/screen, the plain presets at full str
 severity and per page group (heart rate > 100/min, 50 mm/s paper) for the shipped weights, and CPU latency per
 page for PyTorch and ONNX. Prints a table, writes benchmarks/results/detector.json.
 
-    .venv/bin/python benchmarks/detector.py [--records 20] [--weights W] [--seed 90000]
+    .venv/bin/python benchmarks/detector.py [--records 66] [--weights W] [--seed 90000]
     # development runs on the validation fold, never on fold 10:
     .venv/bin/python benchmarks/detector.py --fold 9 --records 30 --severities phone --seed 95000 --out F
 """
@@ -26,13 +26,14 @@ SEVERITIES = ("none", "scan", "phone", "screen")
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ptbxl", default=str(REPO.parent / "shared" / "data" / "ptbxl"))
-    p.add_argument("--records", type=int, default=20, help="records of the fold (pages per severity)")
+    p.add_argument("--records", type=int, default=66, help="records of the fold (pages per severity; 66: all of "
+                   "fold 10 in records 1-500)")
     p.add_argument("--fold", type=int, default=10, help="PTB-XL fold: 10 (test, never trained on) or 9 (validation)")
     p.add_argument("--severities", nargs="+", choices=SEVERITIES, default=list(SEVERITIES))
     p.add_argument("--weights", default=None)
     p.add_argument("--imgsz", type=int, default=None, help="input size (default: the weights' operating point)")
     p.add_argument("--conf", type=float, default=None, help="beat score (default: the weights' operating point)")
-    p.add_argument("--seed", type=int, default=90_000, help="render/photo seeds; training used 1000-1999")
+    p.add_argument("--seed", type=int, default=90_000, help="render/photo seeds; training drew its pages from render seeds 1000-7000")
     p.add_argument("--latency-pages", type=int, default=5)
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "detector.json"))
     args = p.parse_args(argv)
@@ -45,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from detector import BeatDetector
     from detector.evaluate import eval_page, evaluate
-    from vizecg.commands.detector import format_table
     from detector.export import export_onnx
+    from vizecg.commands.detector import format_table
     from vizecg.data import load_source
     from vizecg.photo import photograph
     from vizecg.render import RenderConfig, random_render_config, render_printout

@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from detector.config import BEAT, CLASS_NAMES, LEAD_PANEL
+from detector.config import BEAT, CLASS_NAMES
 from detector.geometry import pairwise_iou
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
@@ -101,7 +101,7 @@ class Accumulator:
                 "per_class": per_class}
 
 
-def _beat_curve(tp50: np.ndarray, scores: np.ndarray, pcls: np.ndarray, gcls: np.ndarray, c: int):
+def _pr_curve(tp50: np.ndarray, scores: np.ndarray, pcls: np.ndarray, gcls: np.ndarray, c: int):
     """Scores (descending) of class-c predictions with precision and recall at IoU 0.5 when cut at each."""
     keep = pcls == c
     n_gt = int((gcls == c).sum())
@@ -117,7 +117,7 @@ def conf_at_precision(tp50: np.ndarray, scores: np.ndarray, pcls: np.ndarray, gc
                       target: float) -> dict[str, float] | None:
     """The score threshold giving the most recall while precision (IoU 0.5) stays >= target, for class c:
     {"target", "conf", "precision", "recall"}; None when no threshold reaches the target."""
-    curve = _beat_curve(tp50, scores, pcls, gcls, c)
+    curve = _pr_curve(tp50, scores, pcls, gcls, c)
     if curve is None:
         return None
     s, precision, recall = curve
@@ -132,7 +132,7 @@ def conf_at_precision(tp50: np.ndarray, scores: np.ndarray, pcls: np.ndarray, gc
 def best_f1_threshold(tp50: np.ndarray, scores: np.ndarray, pcls: np.ndarray, gcls: np.ndarray, c: int
                       ) -> tuple[float | None, float | None]:
     """The score threshold maximising F1 at IoU 0.5 for class c."""
-    curve = _beat_curve(tp50, scores, pcls, gcls, c)
+    curve = _pr_curve(tp50, scores, pcls, gcls, c)
     if curve is None:
         return None, None
     s, precision, recall = curve

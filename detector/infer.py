@@ -182,8 +182,8 @@ class BeatDetector:
     weights: .pt (backend "torch") or .onnx (backend "onnx"); backend "onnx" with .pt weights exports them to a
     cached ONNX file beside a temporary folder first. imgsz/conf/iou default to the values the weights were
     trained with (stored in the checkpoint); conf=None reads the operating score calibrated on validation pages
-    from the sidecar `<weights stem>.json` (max-F1 on PTB-XL fold 9), else 0.25, and imgsz=None the input size
-    it was calibrated at (sidecar "imgsz", when given).
+    from the sidecar `<weights stem>.json` (calibrated on PTB-XL fold 9, see detector/weights/README.md), else
+    0.25, and imgsz=None the input size it was calibrated at (sidecar "imgsz", when given).
     tile: tile side in page pixels (0 = whole page); merge: "nms" or "wbf" for boxes seen in several tiles.
     """
 
@@ -288,7 +288,7 @@ def operating_conf(weights: Path, default: float = 0.25) -> float:
 
 
 def operating_imgsz(weights: Path) -> int | None:
-    """The input size the operating score was calibrated at (sidecar "imgsz"), if it differs from training's."""
+    """The input size the operating score was calibrated at (sidecar "imgsz"), if the sidecar gives one."""
     value = _sidecar(weights).get("imgsz")
     if value is None:
         return None
