@@ -1,5 +1,6 @@
 """Detection quality on rendered pages: precision/recall at the operating score, AP50 and AP50-95 per class,
-overall and per photo severity. Matching follows ultralytics' validator (greedy by score, one truth per box,
+overall, per photo severity and per page group, also with the panel-end beats left out; and the two
+candidate operating scores (max F1, most recall at the target precision). Matching follows ultralytics' validator (greedy by score, one truth per box,
 IoU thresholds 0.50:0.95); the AP itself is ultralytics' `ap_per_class`."""
 from __future__ import annotations
 

@@ -121,8 +121,8 @@ def format_table(result: dict, calibration: bool = True) -> str:
         lines.append(f"{name:<10}{r['pages']:>6}{b['n_true']:>7}{_f(r['precision'])}{_f(r['recall'])}"
                      f"{_f(r['mAP50'])}{_f(r['mAP50-95'], 10)}{_f(inner.get('precision'), 25)}"
                      f"{_f(inner.get('recall'), 7)}")
-    at = result.get("beat_at_target_precision")
     if calibration:
+        at = result.get("beat_at_target_precision")
         lines.append(f"score for calibration: max F1 {result.get('beat_best_f1')} at {result.get('beat_best_f1_conf')}; "
                      + (f"most recall at P >= {at['target']}: {at['conf']} (P {at['precision']}, R {at['recall']})"
                         if at else "precision never reaches the target"))
