@@ -1,14 +1,34 @@
-"""What every long job shares: atomic writes, a run folder with resolved config, log file and JSON summary."""
+"""What every long job shares: atomic writes, a run folder with resolved config, log file and JSON summary,
+and the guards that keep a folder's outputs from one set of settings and one writer.
+
+A resumable job claims its folder before it writes anything (`claim_run`): it refuses a folder made with other
+settings (fingerprint.json says which), takes an exclusive lock (.lock) so that a second writer is refused
+instead of interleaving, and only then records the fingerprint and starts writing.
+"""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from vizecg.config import dump_config
+from vizecg.config import dump_config, to_dict
+from vizecg.errors import VizEcgError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; folders are then guarded by the fingerprint only
+    fcntl = None  # type: ignore[assignment]
+
+FINGERPRINT = "fingerprint.json"
+LOCK = ".lock"
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -58,8 +78,174 @@ def start_run(out_dir: str | Path, config: Any | None = None, name: str = "vizec
     logger = logging.getLogger(name)
     logger.setLevel(logging.INFO)
     log_path = str((out / "log.txt").resolve())
+    for h in list(logger.handlers):
+        # One run folder per logger at a time: a second job in the same process (tests, a benchmark) must not
+        # keep appending to the log of a folder it no longer writes (and may not hold the lock of).
+        if getattr(h, "_vizecg_run", False) and h.baseFilename != log_path:
+            logger.removeHandler(h)
+            h.close()
     if not any(isinstance(h, logging.FileHandler) and h.baseFilename == log_path for h in logger.handlers):
         handler = logging.FileHandler(log_path)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._vizecg_run = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     return logger
+
+
+# --- one folder, one set of settings, one writer ----------------------------------------------------------------
+class StaleOutputError(VizEcgError):
+    """The folder holds outputs made with other settings (or by an older vizecg): resuming would mix them."""
+
+
+class FolderLockedError(VizEcgError):
+    """Another process is writing into the folder."""
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping) and v:
+            flat |= _flatten(v, f"{prefix}{k}.")
+        else:
+            flat[f"{prefix}{k}"] = v
+    return flat
+
+
+def _plain_settings(settings: Any) -> dict[str, Any]:
+    data = to_dict(settings) if dataclasses.is_dataclass(settings) else dict(settings)
+    return json.loads(json.dumps(data, default=_json_default))  # tuples become lists, as when read back
+
+
+def code_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vizecg")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def settings_fingerprint(settings: Any) -> dict[str, Any]:
+    """What fingerprint.json holds: the settings that determine a folder's outputs (a config dataclass or a
+    mapping; the caller leaves out those that do not, such as workers), their hash and the code's version.
+
+    The version is recorded, not compared: a code change that alters the outputs is not detected."""
+    plain = _plain_settings(settings)
+    digest = hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16]
+    return {"settings": plain, "hash": digest, "vizecg": code_version()}
+
+
+def read_fingerprint(out: str | Path) -> dict[str, Any] | None:
+    path = Path(out) / FINGERPRINT
+    if not path.is_file():
+        return None
+    try:
+        fp = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StaleOutputError(f"unreadable {FINGERPRINT} ({exc}): use a new --out, or --overwrite to redo it",
+                               out) from None
+    if not isinstance(fp, dict) or not isinstance(fp.get("settings"), dict):
+        raise StaleOutputError(f"{FINGERPRINT} holds no settings: use a new --out, or --overwrite to redo it", out)
+    return fp
+
+
+def write_fingerprint(out: str | Path, settings: Any) -> dict[str, Any]:
+    fp = settings_fingerprint(settings)
+    write_json(Path(out) / FINGERPRINT, fp)
+    return fp
+
+
+def _show(v: Any) -> str:
+    return "(unset)" if v is _MISSING else json.dumps(v)
+
+
+_MISSING = object()
+
+
+def check_resume(out: str | Path, settings: Any, overwrite: bool = False, grows: Iterable[str] = ()) -> None:
+    """Refuse (StaleOutputError) to resume `out` unless it was made with these `settings`.
+
+    `grows` names settings that may increase on a resume (a job planned per item, such as `n`, extends the
+    folder). A folder that holds files but no fingerprint (an older vizecg, another program) is refused too.
+    With `overwrite` nothing is refused: the caller redoes the folder."""
+    out = Path(out)
+    if overwrite or not out.is_dir():
+        return
+    old = read_fingerprint(out)
+    hint = "use a new --out, or --overwrite to redo it"
+    if old is None:
+        if any(not p.name.startswith(".") for p in out.iterdir()):
+            raise StaleOutputError(f"holds files but no {FINGERPRINT} (made by an older vizecg or another "
+                                   f"program?), so they cannot be resumed safely: {hint}", out)
+        return
+    then, now = _flatten(old["settings"]), _flatten(_plain_settings(settings))
+    grows = set(grows)
+    diffs = []
+    for key in sorted(set(then) | set(now), key=lambda k: (k.count("."), k)):
+        a, b = then.get(key, _MISSING), now.get(key, _MISSING)
+        if a == b:
+            continue
+        if key in grows and isinstance(a, (int, float)) and isinstance(b, (int, float)) and b >= a:
+            continue
+        tail = ", may only grow" if key in grows else ""
+        diffs.append(f"{key}: {_show(a)} (in {out.name}) vs {_show(b)} (now{tail})")
+    if diffs:
+        raise StaleOutputError(f"made with other settings: {'; '.join(diffs)}: {hint}", out)
+
+
+@contextmanager
+def writer_lock(out: str | Path) -> Iterator[Path]:
+    """Hold an exclusive lock on folder `out` (flock on OUT/.lock, non-blocking): a second writer is refused
+    with FolderLockedError. The kernel drops the lock when the holder exits or dies, so a crash never leaves
+    the folder locked; the lock file itself stays (deleting it would let two writers lock two files)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield out
+        return
+    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)  # not inherited by spawned workers
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            raise FolderLockedError(f"another process{f' (pid {holder})' if holder.isdigit() else ''} is "
+                                    f"writing into this folder: wait for it to finish, or use another --out",
+                                    out) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # for the message a second writer gets
+        yield out
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def clear_outputs(out: str | Path, names: Iterable[str]) -> None:
+    """Delete the named files and folders of `out` (only those: --out may hold other things), fingerprint
+    first, so that a crash half way leaves a folder that a plain resume refuses."""
+    out = Path(out)
+    (out / FINGERPRINT).unlink(missing_ok=True)
+    for name in names:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+@contextmanager
+def claim_run(out: str | Path, settings: Any, overwrite: bool = False, grows: Iterable[str] = (),
+              outputs: Iterable[str] = ()) -> Iterator[Path]:
+    """Claim folder `out` for a job made with `settings`, before anything is written into it.
+
+    Refuses a stale resume (check_resume) and a second writer (writer_lock); with `overwrite`, deletes the
+    previous `outputs` instead. Then records the fingerprint; the lock is held until the block ends."""
+    out = Path(out)
+    grows = tuple(grows)
+    check_resume(out, settings, overwrite, grows)  # before the lock, so a refusal writes nothing, not even .lock
+    with writer_lock(out):
+        if overwrite:
+            clear_outputs(out, outputs)
+        else:
+            check_resume(out, settings, grows=grows)  # again: another writer may have finished meanwhile
+        write_fingerprint(out, settings)
+        yield out

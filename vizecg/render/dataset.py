@@ -1,7 +1,9 @@
 """Build an image dataset from a data source: pages + labels + paired signals + manifest + a YOLO view.
 
 Each item k is planned up front from (seed, k) alone — record k mod len, style, window, photo seed — so the
-output does not depend on the number of workers, and a re-run skips every item whose label JSON exists.
+output does not depend on the number of workers, and a re-run skips every item whose label JSON exists. That
+is only sound under the same settings: DIR/fingerprint.json records them, a re-run with others is refused
+(or redone from scratch with `overwrite`), a larger n extends the folder, and a lock refuses a second writer.
 """
 from __future__ import annotations
 
@@ -24,13 +26,15 @@ from vizecg.render.layout import LAYOUTS
 from vizecg.photo import photograph
 from vizecg.render.printout import RenderConfig, random_render_config, render_printout
 from vizecg.render.truth import Box, PageTruth, Printout
-from vizecg.runs import atomic_write_bytes, atomic_write_text, start_run, write_json
+from vizecg.runs import atomic_write_bytes, atomic_write_text, claim_run, start_run, write_json
 
 PHOTO_PRESETS = ("none", "scan", "phone", "screen", "mixed")
 YOLO_NAMES = ("beat", "lead_label", "calibration_pulse", "lead_panel")
 _TWELVE_LEAD_LAYOUTS = ("3x4+1", "3x4", "6x2", "12x1")
 _LAYOUT_WEIGHTS = (0.55, 0.15, 0.2, 0.1)
 MITDB_WINDOW_S = 10.0
+# What a render folder holds (log.txt stays: it is the folder's history); `overwrite` deletes these first.
+OUTPUTS = ("labels", "images", "yolo", "signals", "manifest.csv", "summary.json", "config.yaml")
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class RenderJob:
     style: Literal["fixed", "random"] = "fixed"  # random: random_render_config per item
     fast_paper_share: float = 0.1  # style random: the share of pages printed at 50 mm/s (else 25 mm/s)
     seed: int = 0
-    workers: int = 1
+    workers: int = 1  # not part of the fingerprint: the pages do not depend on it
     val_fraction: float = 0.2  # YOLO val share (by patient) for sources without strat_fold
     render: RenderConfig = field(default_factory=RenderConfig)
 
@@ -233,7 +237,7 @@ def _render_item_safe(args: tuple[str, str, ItemPlan]) -> dict[str, Any]:
     try:
         return render_item(out, spec, plan)
     except VizEcgError as exc:
-        return {"id": plan.item_id, "error": str(exc)}
+        return {"id": plan.item_id, "record_id": plan.record_id, "error": str(exc)}
 
 
 def _worker_init() -> None:
@@ -241,50 +245,66 @@ def _worker_init() -> None:
 
 
 # --- the whole job ------------------------------------------------------------------------------------------
-def build_dataset(job: RenderJob, out: str | Path, progress: bool = True) -> dict[str, Any]:
-    """Render job.n pages into `out` (resumable); returns the summary also written to summary.json."""
+def output_settings(job: RenderJob) -> dict[str, Any]:
+    """The settings that determine the pages (the fingerprint of a render folder): all but `workers`."""
+    settings = to_dict(job)
+    del settings["workers"]
+    return settings
+
+
+def build_dataset(job: RenderJob, out: str | Path, progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
+    """Render job.n pages into `out`; returns the summary also written to summary.json.
+
+    A re-run resumes (only the missing items are rendered; n may grow) if `out` was made with the same settings,
+    and is refused (StaleOutputError naming the differing settings) otherwise; `overwrite` deletes the previous
+    items and renders all afresh. Another process writing into `out` is refused (FolderLockedError)."""
     from tqdm import tqdm
 
     out_dir = Path(out).resolve()
-    logger = start_run(out_dir, job, name="vizecg.render")
     src = _source(job.source)
-    plans = plan_items(job, src)
-    _write_data_yaml(out_dir)
-    todo = [p for p in plans if not (out_dir / "labels" / f"{p.item_id}.json").exists()]
-    logger.info("render %d items from %s (%d already done) with %d worker(s)", len(plans), job.source,
-                len(plans) - len(todo), job.workers)
-    t0 = time.perf_counter()
-    results: list[dict[str, Any]] = []
-    args = [(str(out_dir), job.source, p) for p in todo]
-    bar = tqdm(total=len(todo), desc="render", unit="page", disable=not progress)
-    if job.workers > 1 and len(todo) > 1:
-        import multiprocessing as mp
+    plans = plan_items(job, src)  # bad settings are refused before the folder is touched
+    with claim_run(out_dir, output_settings(job), overwrite=overwrite, grows=("n",), outputs=OUTPUTS):
+        logger = start_run(out_dir, job, name="vizecg.render")
+        if overwrite:
+            logger.info("overwrite: previous items deleted")
+        _write_data_yaml(out_dir)
+        todo = [p for p in plans if not (out_dir / "labels" / f"{p.item_id}.json").exists()]
+        logger.info("render %d items from %s (%d already done) with %d worker(s)", len(plans), job.source,
+                    len(plans) - len(todo), job.workers)
+        t0 = time.perf_counter()
+        results: list[dict[str, Any]] = []
+        args = [(str(out_dir), job.source, p) for p in todo]
+        bar = tqdm(total=len(todo), desc="render", unit="page", disable=not progress)
+        if job.workers > 1 and len(todo) > 1:
+            import multiprocessing as mp
 
-        with mp.get_context("spawn").Pool(job.workers, initializer=_worker_init) as pool:
-            for res in pool.imap_unordered(_render_item_safe, args):
-                results.append(res)
+            with mp.get_context("spawn").Pool(job.workers, initializer=_worker_init) as pool:
+                for res in pool.imap_unordered(_render_item_safe, args):
+                    results.append(res)
+                    bar.update(1)
+        else:
+            for a in args:
+                results.append(_render_item_safe(a))
                 bar.update(1)
-    else:
-        for a in args:
-            results.append(_render_item_safe(a))
-            bar.update(1)
-    bar.close()
-    failed = [r for r in results if "error" in r]
-    for r in failed:
-        logger.error("%s: %s", r["id"], r["error"])
-    done = [p for p in plans if (out_dir / "labels" / f"{p.item_id}.json").exists()]
-    _write_manifest(out_dir / "manifest.csv", done, src)
-    rendered = [r for r in results if "error" not in r]
-    summary = {
-        "items": len(plans), "rendered": len(rendered), "skipped_existing": len(plans) - len(todo),
-        "failed": len(failed), "failures": failed[:50], "complete": len(done),
-        "wall_seconds": round(time.perf_counter() - t0, 3),
-        "mean_seconds_per_item": round(float(np.mean([r["seconds"] for r in rendered])), 4) if rendered else None,
-        "beats": int(sum(r["beats"] for r in rendered)),
-        "train": sum(p.split == "train" for p in done), "val": sum(p.split == "val" for p in done),
-    }
-    write_json(out_dir / "summary.json", summary)
-    logger.info("summary: %s", summary)
+        bar.close()
+        order = {p.item_id: p.k for p in plans}
+        failed = sorted((r for r in results if "error" in r), key=lambda r: order[r["id"]])
+        for r in failed:
+            logger.error("%s: %s", r["id"], r["error"])
+        done = [p for p in plans if (out_dir / "labels" / f"{p.item_id}.json").exists()]
+        _write_manifest(out_dir / "manifest.csv", done, src)
+        rendered = [r for r in results if "error" not in r]
+        summary = {
+            "items": len(plans), "rendered": len(rendered), "skipped_existing": len(plans) - len(todo),
+            # Each failure with its reason ({"id", "record_id", "error"}), in item order; the first 50.
+            "failed": len(failed), "failures": failed[:50], "complete": len(done),
+            "wall_seconds": round(time.perf_counter() - t0, 3),
+            "mean_seconds_per_item": round(float(np.mean([r["seconds"] for r in rendered])), 4) if rendered else None,
+            "beats": int(sum(r["beats"] for r in rendered)),
+            "train": sum(p.split == "train" for p in done), "val": sum(p.split == "val" for p in done),
+        }
+        write_json(out_dir / "summary.json", summary)
+        logger.info("summary: %s", summary)
     return summary
 
 
