@@ -1,0 +1,144 @@
+"""Run folders: a fingerprint of the settings, refused stale resumes, one writer at a time, one log per run."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from vizecg.runs import (FINGERPRINT, FolderLockedError, StaleOutputError, check_resume, claim_run,
+                         settings_fingerprint, start_run, writer_lock)
+
+
+@dataclass(frozen=True)
+class Inner:
+    dpi: int = 200
+
+
+@dataclass(frozen=True)
+class Job:
+    n: int = 2
+    records: tuple[str, ...] = ("a", "b")
+    photo: str = "none"
+    inner: Inner = field(default_factory=Inner)
+
+
+def snapshot(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_fingerprint_is_the_settings_their_hash_and_the_version():
+    fp = settings_fingerprint(Job())
+    assert fp["settings"] == {"n": 2, "records": ["a", "b"], "photo": "none", "inner": {"dpi": 200}}
+    assert fp["vizecg"] and len(fp["hash"]) == 16
+    assert settings_fingerprint(fp["settings"])["hash"] == fp["hash"]  # a mapping read back hashes the same
+    assert settings_fingerprint(Job(inner=Inner(300)))["hash"] != fp["hash"]
+
+
+def test_resume_with_other_settings_is_refused_naming_each(tmp_path):
+    with claim_run(tmp_path / "run", Job()):
+        pass
+    assert json.loads((tmp_path / "run" / FINGERPRINT).read_text())["settings"]["inner"] == {"dpi": 200}
+    check_resume(tmp_path / "run", Job())  # the same settings resume
+    check_resume(tmp_path / "run", Job(n=5), grows=("n",))  # a larger n extends the folder
+    with pytest.raises(StaleOutputError) as exc:
+        check_resume(tmp_path / "run", Job(photo="phone", inner=Inner(300)))
+    msg = str(exc.value)
+    assert msg.startswith(str(tmp_path / "run")) and "\n" not in msg
+    assert 'photo: "none" (in run) vs "phone" (now); inner.dpi: 200 (in run) vs 300 (now)' in msg
+    assert "new --out" in msg and "--overwrite" in msg
+    with pytest.raises(StaleOutputError, match=r"n: 2 \(in run\) vs 1 \(now, may only grow\)"):
+        check_resume(tmp_path / "run", Job(n=1), grows=("n",))
+    with pytest.raises(StaleOutputError, match="n: 2 .in run. vs 5 .now."):
+        check_resume(tmp_path / "run", Job(n=5))
+    check_resume(tmp_path / "run", Job(photo="phone"), overwrite=True)  # the caller redoes the folder
+
+
+def test_folder_with_files_but_no_fingerprint_is_refused(tmp_path):
+    check_resume(tmp_path / "missing", Job())
+    (tmp_path / "hidden").mkdir()
+    (tmp_path / "hidden" / ".lock").touch()
+    check_resume(tmp_path / "hidden", Job())
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "manifest.csv").write_text("id\n")
+    with pytest.raises(StaleOutputError, match="holds files but no fingerprint.json"):
+        check_resume(tmp_path / "old", Job())
+
+
+def test_a_refused_claim_writes_nothing(tmp_path):
+    out = tmp_path / "run"
+    with claim_run(out, Job()):
+        (out / "item.txt").write_text("made at 200 dpi")
+    before = snapshot(out)
+    with pytest.raises(StaleOutputError, match="inner.dpi"):
+        with claim_run(out, Job(inner=Inner(300))):
+            (out / "item.txt").write_text("never")
+    assert snapshot(out) == before
+    # A legacy folder is not even given a .lock.
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "page.png").write_bytes(b"x")
+    with pytest.raises(StaleOutputError):
+        with claim_run(tmp_path / "old", Job()):
+            pass
+    assert [p.name for p in (tmp_path / "old").iterdir()] == ["page.png"]
+
+
+def test_overwrite_deletes_only_the_named_outputs_then_fingerprints(tmp_path):
+    out = tmp_path / "run"
+    with claim_run(out, Job()):
+        (out / "labels").mkdir()
+        (out / "labels" / "a.json").write_text("{}")
+        (out / "manifest.csv").write_text("id\n")
+    (out / "notes.txt").write_text("the user's")
+    with claim_run(out, Job(photo="phone"), overwrite=True, outputs=("labels", "manifest.csv", "summary.json")):
+        assert not (out / "labels").exists() and not (out / "manifest.csv").exists()
+    assert (out / "notes.txt").read_text() == "the user's"
+    assert json.loads((out / FINGERPRINT).read_text())["settings"]["photo"] == "phone"
+
+
+def test_second_writer_is_refused_and_the_lock_goes_with_the_holder(tmp_path):
+    out = tmp_path / "run"
+    with writer_lock(out):
+        with pytest.raises(FolderLockedError, match=r"another process \(pid \d+\) is writing into this folder"):
+            with writer_lock(out):
+                pass
+    with writer_lock(out):  # released at the end of the block
+        pass
+    # A writer in another process: refused while it lives, free once it dies (killed, no clean-up).
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom vizecg.runs import writer_lock\n"
+        f"with writer_lock({str(out)!r}):\n    print('locked', flush=True)\n    time.sleep(60)\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(FolderLockedError) as exc:
+            with claim_run(out, Job()):
+                pass
+        assert str(exc.value).startswith(str(out)) and f"pid {holder.pid}" in str(exc.value)
+        assert not (out / FINGERPRINT).exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with claim_run(out, Job()):
+                break
+        except FolderLockedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_a_second_run_logs_only_into_its_own_folder(tmp_path):
+    log = start_run(tmp_path / "a", name="vizecg.test_runs")
+    log.info("first run")
+    log = start_run(tmp_path / "b", name="vizecg.test_runs")
+    log.info("second run")
+    for h in log.handlers:
+        h.flush()
+    assert "second run" not in (tmp_path / "a" / "log.txt").read_text()
+    assert "second run" in (tmp_path / "b" / "log.txt").read_text()
