@@ -22,6 +22,8 @@ DEFAULT_WEIGHTS = WEIGHTS_DIR / "beats_yolo.pt"
 ROWS_3X4: tuple[tuple[str, ...], ...] = (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"),
                                           ("III", "aVF", "V3", "V6"))
 RHYTHM_LEAD = "II"  # what a 3x4+1 page's full-width strip shows unless the printer was told otherwise
+# The lead_panel score bar when the weights' sidecar names none (weights before stage 10 were used at this).
+PANEL_CONF = 0.05
 
 
 @dataclass
@@ -183,14 +185,16 @@ class BeatDetector:
     cached ONNX file beside a temporary folder first. imgsz/conf/iou default to the values the weights were
     trained with (stored in the checkpoint); conf=None reads the operating score calibrated on validation pages
     from the sidecar `<weights stem>.json` (calibrated on PTB-XL fold 9, see detector/weights/README.md), else
-    0.25, and imgsz=None the input size it was calibrated at (sidecar "imgsz", when given).
+    0.25, and imgsz=None the input size it was calibrated at (sidecar "imgsz", when given). panel_conf: the
+    lead_panel score bar (None: the sidecar's "panel_conf", calibrated for the most validation pages with their
+    layout recognised, else PANEL_CONF).
     tile: tile side in page pixels (0 = whole page); merge: "nms" or "wbf" for boxes seen in several tiles.
     """
 
     def __init__(self, weights: str | Path | None = None, imgsz: int | None = None, conf: float | None = None,
                  iou: float = 0.6, device: str = "cpu", backend: Literal["torch", "onnx"] = "torch",
                  tile: int = 0, tile_overlap: float = 0.25, merge: Literal["nms", "wbf"] = "nms",
-                 max_det: int = 300, panel_conf: float = 0.05):
+                 max_det: int = 300, panel_conf: float | None = None):
         self.weights = Path(weights) if weights is not None else DEFAULT_WEIGHTS
         if not self.weights.is_file():
             raise ModelError("detector weights not found" + (" (the shipped weights are missing from this install)"
@@ -198,7 +202,7 @@ class BeatDetector:
         self.conf = float(conf) if conf is not None else operating_conf(self.weights)
         self.iou, self.device, self.backend = float(iou), device, backend
         self.tile, self.tile_overlap, self.merge, self.max_det = int(tile), float(tile_overlap), merge, int(max_det)
-        self.panel_conf = float(panel_conf)
+        self.panel_conf = float(panel_conf) if panel_conf is not None else operating_panel_conf(self.weights)
         if backend not in ("torch", "onnx"):
             raise ModelError(f"unknown backend {backend!r} (torch or onnx)")
         if backend == "torch":
@@ -259,8 +263,8 @@ class BeatDetector:
         """Detect beats, lead labels, calibration pulses and lead panels on one RGB page; beats get their lead."""
         image = check_image(image)
         conf = self.conf if conf is None else float(conf)
-        # Lead panels are big and unmistakable but the shipped model scores them low: a lower bar for them
-        # (panel_conf) lets lead assignment see all 13; beats keep the calibrated bar.
+        # Lead panels have their own calibrated bar (panel_conf): the model scores them differently from beats,
+        # and one panel too many or too few loses the layout, so every beat's lead name.
         boxes, scores, classes = self.predict_boxes(image, min(conf, self.panel_conf))
         keep = (scores >= conf) | ((classes == LEAD_PANEL) & (scores >= self.panel_conf))
         boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
@@ -285,6 +289,15 @@ def operating_conf(weights: Path, default: float = 0.25) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise ModelError("weights sidecar JSON has a non-numeric 'conf'", weights.with_suffix(".json")) from None
+
+
+def operating_panel_conf(weights: Path, default: float = PANEL_CONF) -> float:
+    """The calibrated lead_panel score threshold stored beside the weights (sidecar "panel_conf"), else default."""
+    value = _sidecar(weights).get("panel_conf", default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
+        raise ModelError(f"weights sidecar JSON: 'panel_conf' must be a score in (0, 1), got {value!r}",
+                         weights.with_suffix(".json"))
+    return float(value)
 
 
 def operating_imgsz(weights: Path) -> int | None:
@@ -314,15 +327,24 @@ def _sidecar(weights: Path) -> dict[str, Any]:
 
 
 def _load_yolo(weights: Path):
-    from vizecg.offline import configure_offline
+    """YOLO from .pt weights through ultralytics' restricted loader: a file holding anything but known model
+    classes (a pickled payload) is refused before any of it runs."""
+    from vizecg.offline import import_ultralytics
 
-    configure_offline()
-    from ultralytics import YOLO
-
+    yolo_class = import_ultralytics().YOLO
     try:
-        return YOLO(str(weights), task="detect")
+        return yolo_class(str(weights), task="detect")
     except Exception as exc:  # ultralytics raises many types for a corrupt or foreign file
-        raise ModelError(f"cannot load YOLO weights: {exc}", weights) from None
+        raise ModelError(f"cannot load YOLO weights: {load_error_reason(exc)}", weights) from None
+
+
+def load_error_reason(exc: Exception) -> str:
+    """ultralytics' errors run over several lines with emoji and advice about its own models: keep the reason."""
+    text = str(exc).strip()
+    if "outside the supported Ultralytics checkpoint format" in text:
+        return "it holds objects other than known model classes, refused unopened (loading them could run code)"
+    text = text.splitlines()[0] if text else type(exc).__name__
+    return text.replace("ERROR ❌️ ", "").strip()
 
 
 def _load_onnx(path: Path) -> tuple[Any, dict[str, Any]]:

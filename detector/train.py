@@ -63,11 +63,16 @@ def train_detector(cfg: DetectorConfig, out: str | Path, progress: bool = True) 
     logger = start_run(run_dir, cfg, name="vizecg.detector")
     data = prepare_dataset(cfg.data, run_dir / "data", cfg.val_data, cfg.tile)
     logger.info("dataset: %s", data)
-    from ultralytics import YOLO, settings
+    from detector.infer import load_error_reason
+    from vizecg.offline import import_ultralytics
 
-    settings.update({"sync": False})
+    ultralytics = import_ultralytics()  # a .pt to fine-tune goes through the restricted loader too
+    ultralytics.settings.update({"sync": False})
     yaml_path = model_yaml(cfg, run_dir)
-    model = YOLO(yaml_path, task="detect")
+    try:
+        model = ultralytics.YOLO(yaml_path, task="detect")
+    except Exception as exc:
+        raise ModelError(f"cannot load YOLO weights: {load_error_reason(exc)}", yaml_path) from None
     args = ultralytics_args(cfg, data["data_yaml"], run_dir)
     logger.info("ultralytics args: %s", args)
     t0 = time.perf_counter()

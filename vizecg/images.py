@@ -1,6 +1,7 @@
 """Image files in and out: one reader and one writer for every stage (RGB uint8 in memory, always)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,17 +10,66 @@ from vizecg.errors import DataError
 from vizecg.runs import atomic_write_bytes
 
 
+# Decoding needs ~3 bytes a pixel and every stage several float copies of the page: a small file that claims a
+# huge size (a 1 MB PNG of 30000x30000) would exhaust the machine. 60 megapixels holds an A4 page scanned at
+# 900 dpi or a 48-megapixel phone photo.
+DEFAULT_MAX_PIXELS = 60_000_000
+MAX_PIXELS_ENV = "VIZECG_MAX_PIXELS"
+
+
+def max_pixels() -> int:
+    """The pixel budget of one image: VIZECG_MAX_PIXELS if set (a positive integer), else DEFAULT_MAX_PIXELS."""
+    raw = os.environ.get(MAX_PIXELS_ENV)
+    if raw is None or raw.strip() == "":
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(float(raw))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise DataError(f"{MAX_PIXELS_ENV}={raw!r} must be a positive number of pixels")
+    return value
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) read from the file's header, without decoding its pixels."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return int(im.width), int(im.height)
+    except Image.DecompressionBombError:  # Pillow's own guard (2x its MAX_IMAGE_PIXELS), far beyond the budget
+        raise DataError(f"image of more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels exceeds "
+                        f"the {max_pixels() / 1e6:g}-megapixel limit (shrink the image)", path) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise DataError("not a readable image (PNG/JPEG/TIFF/WebP...)", path) from None
+
+
+def check_pixel_budget(width: int, height: int, path: str | Path | None = None) -> None:
+    budget = max_pixels()
+    if width * height > budget:
+        raise DataError(f"image of {width}x{height} px ({width * height / 1e6:.1f} megapixels) exceeds the "
+                        f"{budget / 1e6:g}-megapixel limit (raise it with {MAX_PIXELS_ENV}=N, or shrink the image)",
+                        path)
+
+
 def read_image(path: str | Path) -> np.ndarray:
-    """An image file as (H, W, 3) uint8 RGB; DataError naming the file if it is missing or not an image."""
+    """An image file as (H, W, 3) uint8 RGB; DataError naming the file if it is missing, not an image, or larger
+    than the pixel budget (checked from the header, before any pixel is decoded)."""
     import cv2
 
     path = Path(path)
     if not path.is_file():
         raise DataError("image file not found", path)
+    check_pixel_budget(*image_size(path), path)
     data = np.fromfile(str(path), np.uint8)  # imdecode, unlike imread, copes with any path encoding
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    try:
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error:
+        bgr = None
     if bgr is None:
-        raise DataError("not a readable image (PNG/JPEG/TIFF...)", path)
+        raise DataError("not a readable image (PNG/JPEG/TIFF/WebP...)", path)
+    check_pixel_budget(bgr.shape[1], bgr.shape[0], path)  # a header that lied about its size
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
