@@ -1,6 +1,8 @@
 """Detection quality on rendered pages: precision/recall at the operating score, AP50 and AP50-95 per class,
-overall, per photo severity and per page group, also with the panel-end beats left out; and the two
-candidate operating scores (max F1, most recall at the target precision). Matching follows ultralytics' validator (greedy by score, one truth per box,
+overall, per photo severity and per page group, also with the panel-end beats left out; the two
+candidate operating scores (max F1, most recall at the target precision); and the lead_panel score: how many
+pages get their printed layout recognised at the detector's panel bar, and the bar that recognises the most
+(`panel_calibration`). Matching follows ultralytics' validator (greedy by score, one truth per box,
 IoU thresholds 0.50:0.95); the AP itself is ultralytics' `ap_per_class`."""
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from detector.config import BEAT, CLASS_NAMES
+from detector.config import BEAT, CLASS_NAMES, LEAD_PANEL
 from detector.geometry import pairwise_iou
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
@@ -21,6 +23,10 @@ TARGET_PRECISION = 0.95  # the operating score is the lowest at which beat preci
 # A beat box whose left or right end lies this close to its panel's first or last printed sample is a panel-end
 # beat: whether its 0.25 s before R / 0.45 s after R were printed decides its label, a matter of a few pixels.
 PANEL_END_S = 0.1
+# Lead-panel bars tried by `panel_calibration` (every panel score the model gives lies in one of these steps).
+PANEL_CANDIDATES = tuple(round(float(v), 2) for v in np.arange(0.01, 0.96, 0.01))
+PANEL_TARGET_PRECISION = 0.99  # a spurious panel costs the layout: the panel-recall candidate keeps P >= this
+LAYOUTS_NAMED = ("3x4+1", "3x4")  # the layouts `assign_leads` names leads for; any other page should read unknown
 
 
 def match(pred_boxes: np.ndarray, pred_scores: np.ndarray, pred_cls: np.ndarray, gt_boxes: np.ndarray,
@@ -90,12 +96,13 @@ class Accumulator:
             }
         best_conf, best_f1 = best_f1_threshold(tp[:, 0], scores, pcls, gcls, BEAT)
         at_precision = conf_at_precision(tp[:, 0], scores, pcls, gcls, BEAT, TARGET_PRECISION)
+        panel_at_precision = conf_at_precision(tp[:, 0], scores, pcls, gcls, LEAD_PANEL, PANEL_TARGET_PRECISION)
         with_truth = [v for v in per_class.values() if v["n_true"]]
         beat = per_class[CLASS_NAMES[BEAT]]
         return {"pages": self.pages, "conf": self.conf,
                 "precision": beat["precision"], "recall": beat["recall"], "mAP50": beat["mAP50"],
                 "mAP50-95": beat["mAP50-95"], "beat_best_f1": best_f1, "beat_best_f1_conf": best_conf,
-                "beat_at_target_precision": at_precision,
+                "beat_at_target_precision": at_precision, "panel_at_target_precision": panel_at_precision,
                 "all_classes_mAP50": round(float(np.mean([v["mAP50"] or 0 for v in with_truth])), 4) if with_truth else None,
                 "all_classes_mAP50-95": round(float(np.mean([v["mAP50-95"] or 0 for v in with_truth])), 4)
                 if with_truth else None,
@@ -145,7 +152,8 @@ def best_f1_threshold(tp50: np.ndarray, scores: np.ndarray, pcls: np.ndarray, gc
 @dataclass
 class EvalPage:
     """One page to score: the image, its truth boxes/classes, photo severity, other groups it belongs to, and
-    its panels' ends (`panel_ends`; None: unknown, every beat counts as away from the ends)."""
+    its panels' ends (`panel_ends`; None: unknown, every beat counts as away from the ends) and its printed
+    layout ("3x4+1", "6x2", ...; "none" for a page with no ECG; "" unknown: not scored for layout)."""
 
     image: np.ndarray
     boxes: np.ndarray
@@ -153,13 +161,14 @@ class EvalPage:
     severity: str
     groups: tuple[str, ...] = ()
     panel_ends: np.ndarray | None = None
+    layout: str = ""
 
 
 def eval_page(image: np.ndarray, truth: Any, severity: str, groups: tuple[str, ...] = ()) -> EvalPage:
     """An EvalPage from a page's PageTruth (the render's YOLO boxes and the panels' printed ends)."""
     from detector.dataset import truth_boxes
 
-    return EvalPage(image, *truth_boxes(truth), severity, tuple(groups), panel_ends(truth))
+    return EvalPage(image, *truth_boxes(truth), severity, tuple(groups), panel_ends(truth), truth.layout or "none")
 
 
 def panel_ends(truth: Any) -> np.ndarray:
@@ -196,22 +205,86 @@ def _without_panel_end_beats(pred: tuple[np.ndarray, np.ndarray, np.ndarray], pa
     return (boxes[keep_p], scores[keep_p], cls[keep_p]), page.boxes[keep_g], page.classes[keep_g]
 
 
+@dataclass
+class PagePanels:
+    """What layout scoring needs of one page: the predicted lead_panel boxes and scores, and the truth."""
+
+    boxes: np.ndarray  # (k, 4) predicted lead_panel boxes, xyxy
+    scores: np.ndarray  # (k,)
+    n_true: int  # lead panels printed on the page
+    layout: str  # the page's printed layout
+    severity: str
+
+
+def layout_found(page: PagePanels, bar: float) -> bool:
+    """Cut at `bar`, the page's panels give its printed layout: the same number of panels, and lead names
+    (3x4+1 / 3x4) exactly when the page prints one of those layouts."""
+    from detector.infer import assign_leads
+
+    keep = page.scores >= bar
+    _, _, layout, _, _ = assign_leads(page.boxes[keep], np.full(int(keep.sum()), LEAD_PANEL))
+    expected = page.layout if page.layout in LAYOUTS_NAMED else "unknown"
+    return layout == expected and int(keep.sum()) == page.n_true
+
+
+def layout_summary(pages: list[PagePanels], bar: float) -> dict[str, Any]:
+    """Share of pages whose layout is recognised at panel bar `bar`, overall and per severity."""
+    def share(group: list[PagePanels]) -> float | None:
+        return round(float(np.mean([layout_found(p, bar) for p in group])), 4) if group else None
+
+    scored = [p for p in pages if p.layout]
+    severities = sorted({p.severity for p in scored})
+    return {"panel_conf": bar, "pages": len(scored), "recognised": share(scored),
+            "per_severity": {s: share([p for p in scored if p.severity == s]) for s in severities}}
+
+
+def panel_calibration(pages: list[PagePanels], candidates: Iterable[float] = PANEL_CANDIDATES) -> dict[str, Any]:
+    """The lead_panel bar that recognises the most pages' layouts: the middle of the longest run of candidate
+    bars reaching the best count (a plateau's middle keeps a margin on both sides: one spurious panel above
+    it, one missed panel below it)."""
+    scored = [p for p in pages if p.layout]
+    candidates = list(candidates)
+    if not scored:
+        return {"pages": 0, "panel_conf": None}
+    counts = np.asarray([sum(layout_found(p, c) for p in scored) for c in candidates])
+    best = int(counts.max())
+    runs, start = [], None
+    for i, ok in enumerate(list(counts == best) + [False]):
+        if ok and start is None:
+            start = i
+        elif not ok and start is not None:
+            runs.append((start, i - 1))
+            start = None
+    lo, hi = max(runs, key=lambda r: r[1] - r[0])
+    mid = candidates[(lo + hi) // 2]
+    return {"pages": len(scored), "panel_conf": mid, "recognised": round(best / len(scored), 4),
+            "plateau": [candidates[lo], candidates[hi]],
+            "recognised_by_bar": {f"{c:g}": round(int(n) / len(scored), 4) for c, n in zip(candidates, counts)
+                                  if c in (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9) or c == mid}}
+
+
 def evaluate(detector: Any, items: Iterable[EvalPage], total: int | None = None, progress: bool = True
              ) -> dict[str, Any]:
     """Beat metrics headline; per photo severity too, and per other group (e.g. heart rate or paper speed)
     under `per_group` when pages name any.
     Each result also has `away_from_panel_ends`: P/R/mAP with the beats at a panel's ends left out of truth and
-    predictions alike (a diagnostic: how much of the error is the panel-end labelling decision)."""
+    predictions alike (a diagnostic: how much of the error is the panel-end labelling decision).
+    `layout`: share of pages whose printed layout is recognised at the detector's panel bar (`panel_conf`);
+    `panel_calibration`: the bar that would recognise the most (see `panel_calibration`)."""
     from tqdm import tqdm
 
     conf = detector.conf
     accs: dict[tuple[str, str], tuple[Accumulator, Accumulator]] = defaultdict(
         lambda: (Accumulator(conf), Accumulator(conf)))  # (kind, name) -> (all beats, away from panel ends)
     seconds = []
+    panels: list[PagePanels] = []
     for page in tqdm(items, total=total, desc="eval", unit="page", disable=not progress):
         t0 = time.perf_counter()
         pred = detector.predict_boxes(page.image, conf=AP_CONF)
         seconds.append(time.perf_counter() - t0)
+        is_panel = pred[2] == LEAD_PANEL
+        panels.append(PagePanels(np.asarray(pred[0])[is_panel], np.asarray(pred[1])[is_panel],
+                                 int((page.classes == LEAD_PANEL).sum()), page.layout, page.severity))
         inner = _without_panel_end_beats(pred, page)
         for key in [("all", ""), ("severity", page.severity), *(("group", g) for g in page.groups)]:
             accs[key][0].add(pred, page.boxes, page.classes)
@@ -230,6 +303,8 @@ def evaluate(detector: Any, items: Iterable[EvalPage], total: int | None = None,
     if groups:
         out["per_group"] = groups
     out["seconds_per_page"] = round(float(np.mean(seconds)), 4) if seconds else None
+    out["layout"] = layout_summary(panels, float(getattr(detector, "panel_conf", 0.05)))
+    out["panel_calibration"] = panel_calibration(panels)
     return out
 
 
