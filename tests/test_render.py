@@ -239,3 +239,14 @@ def test_records_restrict_a_render_to_named_records():
     assert select_records(ids, ("ab7",), "src") == ["ab7"]
     with pytest.raises(RenderError, match="not in source src: 00999"):
         select_records(ids, ("00002", "00999"), "src")
+
+
+def test_items_are_planned_from_seed_and_index_alone_so_a_larger_n_only_adds_items():
+    # What lets a resume with a larger n extend a render folder (the fingerprint allows n to grow, nothing else).
+    from vizecg.render.dataset import RenderJob, output_settings, plan_items
+
+    src = load_source("sample")
+    job = RenderJob(n=3, style="random", layout="mixed", seed=4)
+    assert plan_items(replace(job, n=5), src)[:3] == plan_items(job, src)
+    assert plan_items(replace(job, workers=4), src) == plan_items(job, src)
+    assert "workers" not in output_settings(job) and output_settings(job)["render"]["dpi"] == job.render.dpi

@@ -1,8 +1,10 @@
-"""`vizecg render`: every output written, YOLO view valid, resumable, independent of the worker count."""
+"""`vizecg render`: every output written, YOLO view valid, resumable (only under the same settings, one writer),
+independent of the worker count."""
 from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +36,8 @@ def test_render_writes_all_outputs_and_resumes(tmp_path):
         assert (out / "yolo" / "images" / split / f"{r['id']}.png").resolve() == (out / r["image"]).resolve()
     assert "names" in (out / "yolo" / "data.yaml").read_text()
     assert (out / "config.yaml").is_file() and (out / "log.txt").is_file()
+    fingerprint = json.loads((out / "fingerprint.json").read_text())
+    assert fingerprint["settings"]["render"]["dpi"] == 100 and "workers" not in fingerprint["settings"]
     assert json.loads((out / "summary.json").read_text())["rendered"] == 3
     first = (out / "images" / "00001_00000.png").read_bytes()
     assert _run(out) == 0
@@ -64,3 +68,88 @@ def test_photo_option_writes_a_photographed_jpeg(tmp_path):
     assert _run(out, "--photo", "phone", "--n", "1") == 0
     label = json.loads((out / "labels" / "00001_00000.json").read_text())
     assert (out / label["image"]).suffix == ".jpg" and label["photo"] == "phone" and label["photo_params"]
+
+
+def snapshot(folder: Path) -> dict[str, bytes | str]:
+    """Every file's bytes (every link's target) under `folder`, hidden ones included."""
+    return {str(p.relative_to(folder)): str(p.readlink()) if p.is_symlink() else p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_symlink() or p.is_file()}
+
+
+@pytest.mark.parametrize("change,named", [(["--dpi", "120"], "render.dpi: 100 (in ds) vs 120 (now)"),
+                                          (["--photo", "scan"], 'photo: "none" (in ds) vs "scan" (now)'),
+                                          (["--set", "render.grid_color=green"], "render.grid_color"),
+                                          (["--seed", "8"], "seed: 7 (in ds) vs 8 (now)")])
+def test_resume_with_other_settings_is_refused_and_leaves_the_folder(tmp_path, capsys, change, named):
+    out = tmp_path / "ds"
+    assert _run(out, "--n", "1") == 0
+    before = snapshot(out)
+    capsys.readouterr()
+    assert _run(out, "--n", "1", *change) == 2
+    err = capsys.readouterr().err
+    assert named in err and "--overwrite" in err and str(out) in err
+    assert snapshot(out) == before
+
+
+def test_more_pages_extend_the_folder_and_workers_may_change(tmp_path):
+    out = tmp_path / "ds"
+    assert _run(out, "--n", "1") == 0
+    first = (out / "images" / "00001_00000.png").read_bytes()
+    assert _run(out, "--n", "2", "--workers", "2") == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["rendered"], summary["skipped_existing"], summary["complete"]) == (1, 1, 2)
+    assert [r["id"] for r in csv.DictReader(open(out / "manifest.csv"))] == ["00001_00000", "00002_00001"]
+    assert (out / "images" / "00001_00000.png").read_bytes() == first
+    assert json.loads((out / "fingerprint.json").read_text())["settings"]["n"] == 2
+
+
+def test_overwrite_redoes_the_folder_under_the_new_settings(tmp_path):
+    from vizecg.render import RenderConfig
+    from vizecg.render.dataset import RenderJob, build_dataset
+
+    out = tmp_path / "ds"
+    assert _run(out, "--n", "2") == 0
+    job = RenderJob(source="sample", n=1, seed=7, photo="scan", render=RenderConfig(dpi=100))
+    summary = build_dataset(job, out, progress=False, overwrite=True)
+    assert (summary["rendered"], summary["skipped_existing"], summary["complete"]) == (1, 0, 1)
+    # Nothing of the clean pages is left: one photo, one label, one YOLO image and one YOLO label.
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["00001_00000.jpg"]
+    assert sorted(p.name for p in (out / "labels").iterdir()) == ["00001_00000.json"]
+    assert len(list((out / "yolo" / "images").rglob("*.*"))) == len(list((out / "yolo" / "labels").rglob("*.txt"))) == 1
+    assert json.loads((out / "labels" / "00001_00000.json").read_text())["photo"] == "scan"
+    assert json.loads((out / "fingerprint.json").read_text())["settings"]["photo"] == "scan"
+    assert "photo: scan" in (out / "config.yaml").read_text()
+
+
+def test_a_second_writer_is_refused(tmp_path, capsys):
+    from vizecg.runs import writer_lock
+
+    out = tmp_path / "ds"
+    with writer_lock(out):  # another `vizecg render` into the same folder, still running
+        assert _run(out, "--n", "1") == 2
+    assert "is writing into this folder" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == [".lock"]
+    assert _run(out, "--n", "1") == 0  # free once the first writer is done
+
+
+def test_failures_carry_their_reasons_and_resume(tmp_path, monkeypatch):
+    import vizecg.render.dataset as dataset
+    from vizecg.errors import RenderError
+
+    real = dataset.render_printout
+
+    def flaky(record, config, seed=None):
+        if record.record_id == "00002":
+            raise RenderError("record 00002: the printer jammed")
+        return real(record, config, seed=seed)
+
+    monkeypatch.setattr(dataset, "render_printout", flaky)
+    out = tmp_path / "ds"
+    assert _run(out, "--n", "2") == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["failed"] == 1 and summary["complete"] == 1
+    assert summary["failures"] == [{"id": "00002_00001", "record_id": "00002",
+                                    "error": "record 00002: the printer jammed"}]
+    monkeypatch.setattr(dataset, "render_printout", real)
+    assert _run(out, "--n", "2") == 0
+    assert json.loads((out / "summary.json").read_text())["rendered"] == 1
