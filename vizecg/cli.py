@@ -39,6 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     except VizEcgError as exc:
         print(f"vizecg {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a disk that filled, a folder that vanished: say which file, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"vizecg {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"vizecg {args.command}: error: out of memory (a smaller input, or fewer workers)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"vizecg {args.command}: interrupted (finished outputs are kept; re-run to resume)", file=sys.stderr)
         return 130

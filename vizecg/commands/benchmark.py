@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from vizecg.commands.options import out_dir
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("benchmark", help="image vs signal benchmark (signal, image, teacher, student)",
@@ -19,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", default="smoke", help="smoke | cpu | full | demo (configs/benchmark_<profile>.yaml)")
     p.add_argument("--config", help="a benchmark YAML instead of a profile")
     p.add_argument("--source", help="data source (overrides the profile's), e.g. ptbxl:PATH or sample")
-    p.add_argument("--out", required=True, help="output folder (re-use it to resume)")
+    p.add_argument("--out", required=True, type=out_dir, help="output folder (re-use it to resume)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set image.schedule.epochs=3 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

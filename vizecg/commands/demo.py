@@ -12,11 +12,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vizecg.commands.options import out_dir
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("demo", help="the whole path on the embedded sample, with an HTML report",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    p.add_argument("--out", default="runs/demo", type=out_dir, help="output folder (default runs/demo)")
     p.add_argument("--config", help="benchmark YAML (default configs/benchmark_demo.yaml)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="benchmark config override")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

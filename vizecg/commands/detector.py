@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from vizecg.commands.options import float_in, input_size, int_in, out_dir, out_file, tile_size
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("detector", help="train / evaluate / run / export the beat detector",
@@ -21,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--val-data", action="append", default=[], help="folder used only for validation (repeatable)")
     t.add_argument("--config", help="YAML mapping onto DetectorConfig (default: built-in defaults)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="e.g. train.epochs=5")
-    t.add_argument("--out", default="runs/detector", help="run folder (config, log, summary, beats_yolo.pt)")
+    t.add_argument("--out", default="runs/detector", type=out_dir, help="run folder (config, log, summary, beats_yolo.pt)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=run_train)
 
@@ -30,29 +32,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--data", action="append", required=True,
                    help="render output folder (labels/*.json + manifest.csv; repeatable)")
     e.add_argument("--folds", help="only pages of these PTB-XL folds, e.g. 10 or 9,10")
-    e.add_argument("--conf", type=float, help="operating score for precision/recall (default: the weights' calibrated one)")
-    e.add_argument("--imgsz", type=int)
-    e.add_argument("--tile", type=int, default=0, help="tile side in page px (0 = whole page)")
+    e.add_argument("--conf", type=float_in(0, 1), help="operating score for precision/recall (default: the weights' calibrated one)")
+    e.add_argument("--imgsz", type=input_size, help="model input px, a multiple of 32")
+    e.add_argument("--tile", type=tile_size, default=0, help="tile side in page px (0 = whole page)")
     e.add_argument("--backend", choices=("torch", "onnx"), default="torch")
     e.add_argument("--json", action="store_true", help="print the full JSON instead of a table")
-    e.add_argument("--out", help="also write the JSON here")
+    e.add_argument("--out", type=out_file, help="also write the JSON here")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=run_eval)
 
     pr = sub.add_parser("predict", help="boxes JSON + overlay PNG for one page image")
     pr.add_argument("image")
     pr.add_argument("--weights")
-    pr.add_argument("--conf", type=float, help="default: the weights' calibrated score")
-    pr.add_argument("--imgsz", type=int)
-    pr.add_argument("--tile", type=int, default=0)
+    pr.add_argument("--conf", type=float_in(0, 1), help="default: the weights' calibrated score")
+    pr.add_argument("--imgsz", type=input_size, help="model input px, a multiple of 32")
+    pr.add_argument("--tile", type=tile_size, default=0, help="tile side in page px (0 = whole page)")
     pr.add_argument("--backend", choices=("torch", "onnx"), default="torch")
-    pr.add_argument("--out", default="runs/detector/predict", help="folder for <stem>.json and <stem>.png")
+    pr.add_argument("--out", default="runs/detector/predict", type=out_dir, help="folder for <stem>.json and <stem>.png")
     pr.set_defaults(func=run_predict)
 
     x = sub.add_parser("export", help="export weights to ONNX (onnxruntime inference: --backend onnx)")
     x.add_argument("--weights")
-    x.add_argument("--imgsz", type=int)
-    x.add_argument("--out", required=True, help="model.onnx")
+    x.add_argument("--imgsz", type=input_size, help="model input px, a multiple of 32")
+    x.add_argument("--out", required=True, type=out_file, help="model.onnx")
     x.set_defaults(func=run_export)
 
 
@@ -84,7 +86,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from detector.evaluate import evaluate, iter_render_dir, render_dir_items
     from detector.infer import BeatDetector
-    from vizecg.errors import ConfigError
+    from vizecg.errors import ConfigError, DataError
     from vizecg.runs import write_json
 
     folds = None
@@ -93,8 +95,12 @@ def run_eval(args: argparse.Namespace) -> int:
             folds = tuple(int(f) for f in args.folds.split(","))
         except ValueError:
             raise ConfigError(f"--folds {args.folds!r}: expected comma-separated integers") from None
-    det = BeatDetector(_weights(args.weights), imgsz=args.imgsz, conf=args.conf, backend=args.backend, tile=args.tile)
+        if not all(1 <= f <= 10 for f in folds):
+            raise ConfigError(f"--folds {args.folds!r}: PTB-XL folds are 1-10")
     pairs = [pair for d in args.data for pair in render_dir_items(d, folds)]
+    if not pairs:  # precision and recall over no pages would read as perfect
+        raise DataError(f"no pages{f' of fold(s) {args.folds}' if folds else ''} in {', '.join(args.data)}")
+    det = BeatDetector(_weights(args.weights), imgsz=args.imgsz, conf=args.conf, backend=args.backend, tile=args.tile)
     result = evaluate(det, iter_render_dir(pairs), total=len(pairs), progress=not args.quiet)
     result = {"weights": str(det.weights), "data": [str(d) for d in args.data], "folds": folds, "backend": args.backend,
               "imgsz": det.imgsz, "tile": args.tile, **result}

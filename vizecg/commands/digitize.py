@@ -7,6 +7,9 @@ and an overlay of the traced signal on the photo; `eval` scores the digitizer on
 from __future__ import annotations
 
 import argparse
+import sys
+
+from vizecg.commands.options import float_in, int_in, out_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,12 +17,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("image", help="image file (PNG/JPEG), or the word `eval` to score on a rendered set")
     p.add_argument("--layout", help="auto | 3x4+1 | 3x4 | 6x2 | 12x1 | 1x1 (default auto)")
-    p.add_argument("--fs", type=float, help="output sampling rate, Hz (default 500; eval: the truth's rate)")
+    p.add_argument("--fs", type=float_in(50, 2000), help="output sampling rate, Hz (default 500; eval: the truth's rate)")
     p.add_argument("--config", help="YAML file mapping onto DigitizeConfig (e.g. configs/digitize.yaml)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    p.add_argument("--out", help="output folder (required for an image; eval: where to write eval.json)")
+    p.add_argument("--out", type=out_dir, help="output folder (required for an image; eval: where to write eval.json)")
     p.add_argument("--data", help="eval: a folder written by `vizecg render` (manifest.csv, images, labels, signals)")
-    p.add_argument("--limit", type=int, help="eval: score only the first N pages")
+    p.add_argument("--limit", type=int_in(1), help="eval: score only the first N pages")
     p.add_argument("--json", action="store_true", help="eval: print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     image = read_image(args.image)
     out = Path(args.out)
     log = start_run(out, cfg, name="vizecg.digitize")
-    stem = Path(args.image).stem
+    stem = record_name(Path(args.image).stem)
     try:
         result = digitize(image, cfg)
     except DigitizeError as exc:
@@ -72,11 +75,19 @@ def run(args: argparse.Namespace) -> int:
     write_json(out / "digitize.json", summary)
     for w in result.warnings:
         log.warning(w)
+        print(f"warning: {w}", file=sys.stderr)  # doubt is printed, not only written to digitize.json
     log.info("digitized %s: layout %s, scale %s", args.image, result.found["layout"], result.found["scale"])
     conf = ", ".join(f"{k} {v:.2f}" for k, v in result.confidence.items())
     print(f"{args.image}: layout {result.found['layout']}, {result.found['scale']['px_per_mm_x']:.2f} px/mm "
           f"({result.found['scale']['source']}), confidence {conf} -> {hea}")
     return 0
+
+
+def record_name(stem: str) -> str:
+    """A WFDB record name from a file stem ("my ECG.png", "scan.2024.01.png"): letters, digits, - and _ only."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "record"
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from vizecg.commands.options import float_in, int_in, out_file
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("peaks", help="R-peak detection: evaluate against annotated beats")
@@ -12,12 +14,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev = actions.add_parser("eval", help="sensitivity and positive predictivity on MIT-BIH records")
     ev.add_argument("--source", default="sample:mitdb", help='"mitdb:PATH" or "sample:mitdb"')
     ev.add_argument("--records", default=None, help="comma-separated record ids (default: all)")
-    ev.add_argument("--channel", type=int, default=0, help="signal channel to detect on (default 0)")
-    ev.add_argument("--tolerance", type=float, default=0.15, help="match tolerance in seconds (default 0.15)")
+    ev.add_argument("--channel", type=int_in(0, 63), default=0, help="signal channel to detect on (default 0)")
+    ev.add_argument("--tolerance", type=float_in(0, 1, lo_open=True), default=0.15, help="match tolerance in seconds (default 0.15)")
     ev.add_argument("--exclude-vfl", action="store_true",
                     help="leave ventricular flutter episodes out of the scoring (ANSI/AAMI EC57 practice)")
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    ev.add_argument("--out", default=None, help="also write the JSON result to this file")
+    ev.add_argument("--out", default=None, type=out_file, help="also write the JSON result to this file")
     ev.set_defaults(func=run_eval)
 
 

@@ -6,30 +6,36 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+from vizecg.commands.options import check, int_in, out_dir, out_file, seed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("render", help="render ECG printouts (and photos) with ground truth",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", help="sample | sample:mitdb | ptbxl:PATH | mitdb:PATH | a folder of records")
-    p.add_argument("--n", type=int, help="number of pages (item k prints record k mod len)")
+    p.add_argument("--n", type=int_in(1, 1_000_000), help="number of pages (item k prints record k mod len)")
     p.add_argument("--records", help="only these records of the source, comma-separated ids (e.g. 00103,00108)")
     p.add_argument("--layout", help="3x4+1 | 3x4 | 6x2 | 12x1 | 1x1 | mixed | auto (1x1 for MIT-BIH, else 3x4+1)")
     p.add_argument("--photo", help="none | scan | phone | screen | mixed")
-    p.add_argument("--dpi", type=int, help="100-300 (default 200)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--workers", type=int)
+    p.add_argument("--dpi", type=int_in(100, 300), help="100-300 (default 200)")
+    p.add_argument("--seed", type=seed)
+    p.add_argument("--workers", type=int_in(1, 64))
     p.add_argument("--style", choices=("fixed", "random"), help="random: varied paper/grid/gain/line per page")
     p.add_argument("--config", help="YAML file mapping onto RenderJob (keys: source, n, ..., render: {...})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. render.grid_color=green (repeatable)")
     p.add_argument("--out", required=True, help="output folder (or the .png file with --gallery)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="--out holds pages made with other settings: delete them and render anew (default: refuse)")
     p.add_argument("--gallery", action="store_true", help="write one contact sheet of layouts x severities")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check(args.out, out_file if args.gallery else out_dir, "--out")
     if args.gallery:
         return _gallery(args)
     from dataclasses import replace
@@ -43,9 +49,11 @@ def run(args: argparse.Namespace) -> int:
     job = load_config(RenderJob, args.config, overrides)
     if args.records:
         job = replace(job, records=tuple(r.strip() for r in args.records.split(",") if r.strip()))
-    summary = build_dataset(job, args.out, progress=not args.quiet)
+    summary = build_dataset(job, args.out, progress=not args.quiet, overwrite=args.overwrite)
     print(f"rendered {summary['rendered']} new, {summary['skipped_existing']} already there, "
           f"{summary['failed']} failed -> {args.out}")
+    for failure in summary["failures"][:10]:  # the reasons, not only a count (all of them in OUT/log.txt)
+        print(f"failed {failure['id']}: {failure['error']}", file=sys.stderr)
     return 1 if summary["failed"] else 0
 
 

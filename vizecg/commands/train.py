@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from vizecg.commands.options import out_dir
+
 KINDS = ("signal", "image", "teacher", "student", "beats")
 
 
@@ -17,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="YAML config (configs/train_<kind>.yaml); defaults otherwise")
     p.add_argument("--teacher", help="teacher checkpoint for kind=student (e.g. runs/teacher/best.pt)")
     p.add_argument("--data", help="render folder (overrides data.root)")
-    p.add_argument("--out", help="output folder (overrides out)")
+    p.add_argument("--out", type=out_dir, help="output folder (overrides out)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="config override, e.g. --set optim.lr=3e-4 --set schedule.epochs=5 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if present")
