@@ -39,6 +39,16 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
 CHECKPOINT_FORMAT = "vizecg-train-1"
 
 
+def _require(ok: bool, field_name: str, rule: str, value: Any) -> None:
+    """A config bound; the ValueError becomes a ConfigError naming the file and key (vizecg.config.from_dict)."""
+    if not ok:
+        raise ValueError(f"{field_name} must be {rule}, got {value!r}")
+
+
+def _finite(x: float) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
 @dataclass
 class DataConfig:
     root: str = "runs/render"  # a `vizecg render` output folder
@@ -61,6 +71,24 @@ class DataConfig:
     num_workers: int = 0  # 2-core machines: loading in the main process is often fastest after caching
     cache: bool = True  # decoded/resized tensors under ROOT/cache (epochs 2+ skip PNG decoding)
 
+    def __post_init__(self) -> None:
+        # The smallest tiny models and tests use 96x128 pages and 32 px crops; below these the backbones'
+        # down-sampling leaves nothing.
+        _require(self.page_height >= 32, "page_height", ">= 32 (pixels)", self.page_height)
+        _require(self.page_width >= 32, "page_width", ">= 32 (pixels)", self.page_width)
+        _require(self.crop_size >= 8, "crop_size", ">= 8 (pixels)", self.crop_size)
+        _require(self.max_beats >= 1, "max_beats", ">= 1", self.max_beats)
+        _require(_finite(self.signal_fs) and self.signal_fs > 0, "signal_fs", "> 0 (Hz)", self.signal_fs)
+        _require(_finite(self.signal_seconds) and self.signal_seconds > 0, "signal_seconds", "> 0", self.signal_seconds)
+        _require(self.signal_fs * self.signal_seconds >= 1, "signal_fs * signal_seconds", ">= 1 sample",
+                 self.signal_fs * self.signal_seconds)
+        if self.bandpass is not None:
+            _require(len(self.bandpass) == 2 and all(_finite(f) for f in self.bandpass)
+                     and 0 < self.bandpass[0] < self.bandpass[1], "bandpass", "[low, high] Hz with 0 < low < high "
+                     "(or null: raw)", self.bandpass)
+        _require(self.batch_size >= 1, "batch_size", ">= 1", self.batch_size)
+        _require(self.num_workers >= 0, "num_workers", ">= 0 (0: load in the main process)", self.num_workers)
+
 
 @dataclass
 class InitConfig:
@@ -69,6 +97,9 @@ class InitConfig:
     checkpoint: str
     target: str = ""  # e.g. "signal" (a teacher's signal stream); "" = the whole model
     source: str = ""  # e.g. "encoder" (a signal model's encoder); "" = the whole state dict
+
+    def __post_init__(self) -> None:
+        _require(bool(self.checkpoint.strip()), "checkpoint", "a checkpoint path", self.checkpoint)
 
 
 @dataclass
@@ -86,6 +117,14 @@ class OptimConfig:
     beta2: float = 0.999
     grad_clip: float = 1.0  # max global grad norm; 0 = off
 
+    def __post_init__(self) -> None:
+        _require(_finite(self.lr) and self.lr > 0, "lr", "> 0", self.lr)
+        _require(_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
+        for name in ("beta1", "beta2"):  # AdamW's own bounds
+            _require(_finite(getattr(self, name)) and 0 <= getattr(self, name) < 1, name, "in [0, 1)",
+                     getattr(self, name))
+        _require(_finite(self.grad_clip) and self.grad_clip >= 0, "grad_clip", ">= 0 (0: off)", self.grad_clip)
+
 
 @dataclass
 class ScheduleConfig:
@@ -94,6 +133,16 @@ class ScheduleConfig:
     min_lr_ratio: float = 0.01
     patience: int = 5  # epochs without a better val macro AUROC before stopping; 0 = never stop early
     max_steps_per_epoch: int | None = None  # cap for smoke runs
+
+    def __post_init__(self) -> None:
+        # epochs <= 0 would "finish" without a checkpoint while the summary lists best.pt and last.pt.
+        _require(self.epochs >= 1, "epochs", ">= 1", self.epochs)
+        _require(_finite(self.warmup_epochs) and self.warmup_epochs >= 0, "warmup_epochs", ">= 0", self.warmup_epochs)
+        _require(_finite(self.min_lr_ratio) and 0 <= self.min_lr_ratio <= 1, "min_lr_ratio", "in [0, 1]",
+                 self.min_lr_ratio)
+        _require(self.patience >= 0, "patience", ">= 0 (0: never stop early)", self.patience)
+        _require(self.max_steps_per_epoch is None or self.max_steps_per_epoch >= 1, "max_steps_per_epoch",
+                 ">= 1 (or null: no cap)", self.max_steps_per_epoch)
 
 
 @dataclass
@@ -112,6 +161,13 @@ class LossConfig:
     w_feat: float = 1.0
     feature_loss: Literal["mse", "cosine"] = "cosine"
 
+    def __post_init__(self) -> None:
+        _require(_finite(self.max_weight) and self.max_weight > 0, "max_weight", "> 0", self.max_weight)
+        for name in ("w_task", "w_image", "w_signal", "w_agreement", "w_kd", "w_feat"):
+            # a negative weight would train the model to get that term wrong
+            _require(_finite(getattr(self, name)) and getattr(self, name) >= 0, name, ">= 0", getattr(self, name))
+        _require(_finite(self.temperature) and self.temperature > 0, "temperature", "> 0", self.temperature)
+
 
 @dataclass
 class TrainConfig:
@@ -126,6 +182,32 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+
+    def __post_init__(self) -> None:
+        _require(self.seed >= 0, "seed", ">= 0 (numpy's SeedSequence takes no negative seeds)", self.seed)
+        _require(bool(str(self.out).strip()), "out", "an output folder", self.out)
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device must be a torch device such as cpu, cuda or cuda:1, got {self.device!r}") \
+                from None
+
+
+def check_device(name: str) -> torch.device:
+    """The configured device, if this machine has it (else ConfigError before any run folder is written)."""
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {name!r}: CUDA is not available on this machine "
+                              "(torch.cuda.is_available() is False); use device=cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    try:
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError) as exc:  # e.g. mps on Linux, a build without that backend
+        raise ConfigError(f"device {name!r} is not usable here ({str(exc).splitlines()[0][:200]}); "
+                          "use device=cpu") from None
+    return device
 
 
 # --- checkpoints ---------------------------------------------------------------------------------------------
@@ -150,11 +232,17 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model from the checkpoint alone (nanoGPT-style) and load its weights; eval mode."""
+def model_from_checkpoint(path: str | Path, kind: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model from the checkpoint alone (nanoGPT-style) and load its weights; eval mode.
+
+    kind: the role the caller needs (e.g. "teacher"); a checkpoint trained as another kind is a ModelError
+    naming the file and what it holds, checked before any model is built."""
     from vizecg.models import create_model
 
     ckpt = load_checkpoint(path)
+    if kind is not None and ckpt.get("kind") != kind:
+        raise ModelError(f"not a {kind} checkpoint: it holds a {ckpt.get('kind')!r} run's model "
+                         f"{ckpt.get('model_name')!r} (a {kind} comes from `vizecg train {kind}`)", path)
     model = create_model(ckpt["model_name"], **ckpt["model_args"])
     try:
         model.load_state_dict(ckpt["model"])
@@ -318,7 +406,11 @@ def _make_model(cfg: TrainConfig) -> nn.Module:
 def _load_teacher(cfg: TrainConfig) -> tuple[nn.Module, dict[str, Any]]:
     if not cfg.teacher:
         raise ConfigError("kind student needs a teacher checkpoint (--teacher PATH or teacher: in the config)")
-    teacher, ckpt = model_from_checkpoint(cfg.teacher)
+    from vizecg.models.teacher import Teacher
+
+    teacher, ckpt = model_from_checkpoint(cfg.teacher, kind="teacher")
+    if not isinstance(teacher, Teacher):  # a teacher run of a non-teacher model cannot feed the student's losses
+        raise ModelError(f"not a teacher model: {ckpt['model_name']!r} is a {type(teacher).__name__}", cfg.teacher)
     if ckpt.get("task") != cfg.data.task:
         raise ModelError(f"teacher was trained on task {ckpt.get('task')!r}, the student on {cfg.data.task!r}",
                          cfg.teacher)
@@ -371,6 +463,7 @@ def train(cfg: TrainConfig, resume: bool = False,
     """
     from tqdm import tqdm
 
+    check_device(cfg.device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     own_group = world > 1 and not dist.is_initialized()
     if own_group:
@@ -399,6 +492,8 @@ def _close_log(path: Path) -> None:
 def _train(cfg, resume, on_epoch_end, boxes_fn, boxes_tag, rank, world, main, tqdm) -> dict[str, Any]:
     out = Path(cfg.out)
     device = torch.device(cfg.device)
+    # The teacher first: a wrong --teacher is refused before a run folder is written or data is read.
+    teacher, teacher_ckpt = _load_teacher(cfg) if cfg.kind == "student" else (None, None)
     logger = start_run(out, cfg, name="vizecg.train") if main else None
     log = (lambda msg, *a: logger.info(msg, *a)) if main else (lambda *a: None)
 
@@ -407,9 +502,7 @@ def _train(cfg, resume, on_epoch_end, boxes_fn, boxes_tag, rank, world, main, tq
     model = _make_model(cfg).to(device)
     for init in cfg.model.init:
         log("initialised %s from %s of %s", init.target or "the model", init.source or "all", init.checkpoint)
-    teacher, teacher_ckpt = (None, None)
-    if cfg.kind == "student":
-        teacher, teacher_ckpt = _load_teacher(cfg)
+    if teacher is not None:
         teacher = teacher.to(device)
     criterion = _criterion(cfg, train_ds, model, teacher).to(device)
     step_module = TrainStep(cfg.kind, model, criterion, teacher).to(device)

@@ -48,3 +48,49 @@ def test_wrong_type_and_bad_override():
         load_config(StageConfig, None, ["optim.epochs"])
     with pytest.raises(ConfigError, match="not found"):
         load_config(StageConfig, "/nonexistent/cfg.yaml")
+
+
+def test_binary_config_file_is_a_config_error(tmp_path):
+    p = tmp_path / "weights.pt"
+    p.write_bytes(b"\x80\x02\xff\xfe binary \x00\x01")
+    with pytest.raises(ConfigError, match="not a text") as e:
+        load_config(StageConfig, p)
+    assert e.value.path == str(p)
+
+
+@dataclass
+class BoundedConfig:
+    epochs: int = 3
+
+    def __post_init__(self):
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+
+
+@dataclass
+class OuterConfig:
+    schedule: BoundedConfig = field(default_factory=BoundedConfig)
+
+
+def test_post_init_bound_names_the_full_key_and_file(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("schedule:\n  epochs: -5\n")
+    with pytest.raises(ConfigError, match=r"schedule\.epochs must be >= 1, got -5") as e:
+        load_config(OuterConfig, p)
+    assert e.value.path == str(p)
+
+
+@pytest.mark.parametrize("override,match", [
+    ("gain_mm_mv=-10", r"gain_mm_mv: gain -10.0 mm/mV not offered"),  # never an inverted ECG
+    ("gain_mm_mv=0", "gain_mm_mv: gain 0.0"),
+    ("dpi=0", "dpi 0 outside the supported range"),
+    ("dpi=5000", "dpi 5000 outside"),
+    ("line_width_mm=-1", "line_width_mm -1.0 must lie in"),
+    ("start_s=-3", "start_s -3.0 must be >= 0"),
+])
+def test_render_config_bounds_are_config_errors(override, match):
+    from vizecg.render import RenderConfig
+
+    with pytest.raises(ConfigError, match=match):
+        load_config(RenderConfig, None, [override])
+    assert load_config(RenderConfig, None, ["gain_mm_mv=20", "dpi=300"]).gain_mm_mv == 20.0

@@ -150,3 +150,69 @@ def test_mismatched_sampling_rates_in_one_source(record, tmp_path):
 def test_ptbxl_folder_without_tables(tmp_path):
     with pytest.raises(DataError, match="ptbxl_database.csv"):
         load_source(f"ptbxl:{tmp_path}")
+
+
+# --- implausible headers and amplitudes (issue 12) ---------------------------------------------------------------
+
+def test_header_without_sample_count(wfdb_copy):
+    hea = wfdb_copy.with_suffix(".hea")
+    lines = hea.read_text().splitlines()
+    hea.write_text("\n".join([" ".join(lines[0].split()[:3])] + lines[1:]) + "\n")  # "00001_hr 12 500"
+    with pytest.raises(DataError, match="no sample count") as err:
+        read_wfdb(wfdb_copy)
+    assert err.value.path == str(hea)
+
+
+@pytest.mark.parametrize("gain,match", [("-1000.0", "is negative"), ("1e-9", "outside 1..1e\\+08 adu/mV"),
+                                        ("1e12", "outside")])
+def test_header_with_negative_or_absurd_gain(wfdb_copy, gain, match):
+    hea = wfdb_copy.with_suffix(".hea")
+    text = hea.read_text()
+    assert "1000.0(0)/mV" in text
+    hea.write_text(text.replace("1000.0(0)/mV", f"{gain}(0)/mV"))
+    with pytest.raises(DataError, match=match) as err:
+        read_wfdb(wfdb_copy)
+    assert err.value.path == str(hea) and "lead I:" in str(err.value)
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e6])
+def test_plain_files_in_wrong_units_are_refused(record, tmp_path, scale):
+    big = record.with_signal(record.signal * scale)  # uV or ADC counts written as if mV
+    write_csv(big, tmp_path / "big.csv")
+    with pytest.raises(DataError, match="amplitude outside the physiological range") as err:
+        read_csv(tmp_path / "big.csv")
+    assert err.value.path == str(tmp_path / "big.csv")
+    np.savez(tmp_path / "big.npz", signal=big.signal, fs=500.0, lead_names=np.array(big.lead_names))
+    with pytest.raises(DataError, match="wrong units") as err:
+        read_npz(tmp_path / "big.npz")
+    assert err.value.path == str(tmp_path / "big.npz")
+
+
+def test_a_few_spikes_are_not_an_implausible_record(record, tmp_path):
+    spiky = record.signal.copy()
+    spiky[1, ::1000] = 500.0  # 5 samples of 5000: an artefact, not a unit error
+    write_npz(record.with_signal(spiky), tmp_path / "spiky.npz")
+    assert read_npz(tmp_path / "spiky.npz").signal.max() == 500.0
+
+
+def test_wfdb_gain_too_small_for_its_samples_is_refused(wfdb_copy):
+    hea = wfdb_copy.with_suffix(".hea")
+    hea.write_text(hea.read_text().replace("1000.0(0)/mV", "10.0(0)/mV"))  # a plausible gain, 100x too small
+    with pytest.raises(DataError, match="amplitude outside the physiological range") as err:
+        read_wfdb(wfdb_copy)
+    assert err.value.path == str(hea)
+
+
+def test_ptbxl_table_with_a_non_integer_fold(tmp_path):
+    import pandas as pd
+
+    for name in ("ptbxl_database.csv", "scp_statements.csv"):
+        shutil.copy(SAMPLE_PTBXL / name, tmp_path / name)
+    table = pd.read_csv(tmp_path / "ptbxl_database.csv")
+    table["strat_fold"] = table["strat_fold"].astype(object)
+    table.loc[3, "strat_fold"] = "x"
+    table.to_csv(tmp_path / "ptbxl_database.csv", index=False)
+    with pytest.raises(DataError, match=rf"row 5 \(ecg_id {table.loc[3, 'ecg_id']}\): strat_fold 'x' is not a fold") \
+            as err:
+        load_source(f"ptbxl:{tmp_path}")
+    assert err.value.path == str(tmp_path / "ptbxl_database.csv")

@@ -210,3 +210,65 @@ def test_torchrun_two_processes(renders, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["epochs_run"] == 1
     assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 1
+
+
+# --- config bounds, devices and checkpoint roles (issue 12) --------------------------------------------------------
+@pytest.mark.parametrize("override,match", [
+    ("schedule.epochs=-5", r"schedule\.epochs must be >= 1, got -5"),  # else summary.json lists unwritten files
+    ("schedule.epochs=0", r"schedule\.epochs must be >= 1"),
+    ("optim.lr=-0.001", r"optim\.lr must be > 0"),
+    ("optim.lr=0", r"optim\.lr must be > 0"),
+    ("data.batch_size=0", r"data\.batch_size must be >= 1, got 0"),
+    ("data.num_workers=-1", r"data\.num_workers must be >= 0"),
+    ("seed=-1", r"seed must be >= 0"),
+    ("optim.beta2=1.5", r"optim\.beta2 must be in \[0, 1\)"),
+    ("loss.temperature=0", r"loss\.temperature must be > 0"),
+    ("loss.w_kd=-1", r"loss\.w_kd must be >= 0"),
+    ("data.bandpass=[40, 0.5]", r"data\.bandpass must be \[low, high\]"),
+    ("schedule.max_steps_per_epoch=0", r"schedule\.max_steps_per_epoch must be >= 1"),
+    ("device=gpu0", r"device must be a torch device"),
+])
+def test_out_of_bounds_training_config_is_a_config_error(override, match):
+    from vizecg.errors import ConfigError
+
+    path = REPO / "configs" / "train_image.yaml"
+    with pytest.raises(ConfigError, match=match) as err:
+        load_config(TrainConfig, path, [override])
+    assert err.value.path == str(path)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_unavailable_device_is_refused_before_a_run_starts(tmp_path):
+    from vizecg.errors import ConfigError
+
+    cfg = load_config(TrainConfig, None, [f"out={tmp_path / 'run'}", "device=cuda", f"data.root={tmp_path}"])
+    with pytest.raises(ConfigError, match="device 'cuda': CUDA is not available on this machine"):
+        train(cfg)
+    assert not (tmp_path / "run").exists()
+
+
+def _fake_checkpoint(path, kind, model_name):
+    from distill.train import CHECKPOINT_FORMAT, save_checkpoint
+    from vizecg.models import create_model
+
+    model = create_model(model_name, num_classes=5, multilabel=True)
+    save_checkpoint(path, {"format": CHECKPOINT_FORMAT, "kind": kind, "task": "superclass",
+                           "model_name": model_name, "model_args": dict(model.model_args),
+                           "model": model.state_dict()})
+    return path
+
+
+@pytest.mark.parametrize("kind,model_name,match", [
+    ("image", "image_baseline_tiny", "not a teacher checkpoint: it holds a 'image' run's model 'image_baseline_tiny'"),
+    ("teacher", "image_baseline_tiny", "not a teacher model: 'image_baseline_tiny' is a"),
+])
+def test_student_refuses_a_checkpoint_that_is_no_teacher(tmp_path, kind, model_name, match):
+    from vizecg.errors import ModelError
+
+    ckpt = _fake_checkpoint(tmp_path / "best.pt", kind, model_name)
+    cfg = load_config(TrainConfig, REPO / "configs" / "train_student.yaml",
+                      [f"teacher={ckpt}", f"out={tmp_path / 'run'}", f"data.root={tmp_path / 'nowhere'}"])
+    with pytest.raises(ModelError, match=match) as err:
+        train(cfg)
+    assert err.value.path == str(ckpt)
+    assert not (tmp_path / "run").exists()  # refused before the run folder or any data

@@ -111,3 +111,63 @@ def test_full_mitdb_meets_target(mitdb):
     """All 48 records, whole length (minutes of CPU): the benchmark's numbers, asserted."""
     result = evaluate_mitdb(mitdb, exclude_rhythms=("VFL",))
     assert result["sensitivity"] >= 0.995 and result["ppv"] >= 0.995
+
+
+# --- reference files that cannot be scored (issue 12) ------------------------------------------------------------
+@pytest.fixture
+def record_100(tmp_path):
+    """A copy of the embedded 5-minute excerpt of record 100, whose .atr a test may spoil."""
+    import shutil
+
+    from vizecg.data import SAMPLE_MITDB
+
+    for ext in ("hea", "dat", "atr"):
+        shutil.copy(SAMPLE_MITDB / f"100.{ext}", tmp_path / f"100.{ext}")
+    return tmp_path
+
+
+def _write_atr(folder, samples, symbols, aux=None):
+    import wfdb
+
+    wfdb.wrann("100", "atr", sample=np.asarray(samples, dtype=np.int64), symbol=symbols, aux_note=aux,
+               write_dir=str(folder))
+
+
+@pytest.mark.parametrize("spoil,match", [
+    (lambda raw: b"", "annotation file is empty"),
+    (lambda raw: raw[:len(raw) // 10], "annotation file is truncated"),
+])
+def test_empty_or_truncated_atr_is_refused(record_100, spoil, match):
+    atr = record_100 / "100.atr"
+    atr.write_bytes(spoil(atr.read_bytes()))
+    with pytest.raises(DataError, match=match) as err:
+        evaluate_mitdb(record_100)
+    assert err.value.path == str(atr)
+    assert main(["peaks", "eval", "--source", f"mitdb:{record_100}"]) == 2
+
+
+def test_annotations_covering_part_of_the_record_are_refused(record_100):
+    import wfdb
+
+    ann = wfdb.rdann(str(record_100 / "100"), "atr")
+    keep = ann.sample < 30 * 360  # a well-formed file that stops after 30 s of the 300 s record
+    _write_atr(record_100, ann.sample[keep], [s for s, k in zip(ann.symbol, keep) if k])
+    with pytest.raises(DataError, match=r"annotations end at 29\.\d s but the signal lasts 300\.0 s") as err:
+        evaluate_mitdb(record_100)
+    assert err.value.path == str(record_100 / "100.atr")
+    _write_atr(record_100, [10, 5000, 200000], ["N", "N", "N"])  # beyond the 108000 samples
+    with pytest.raises(DataError, match="outside the signal's 108000 samples"):
+        evaluate_mitdb(record_100)
+
+
+def test_record_without_reference_beats_is_not_scored(record_100):
+    _write_atr(record_100, [0, 107000], ["+", "+"], aux=["(N", "(N"])  # rhythm notes only, no beat labels
+    with pytest.raises(DataError, match="record 100 has no reference beat annotations: it cannot be scored") as err:
+        evaluate_mitdb(record_100)
+    assert err.value.path == str(record_100 / "100.atr")
+
+
+def test_nothing_to_count_is_none_not_100_percent(record_100):
+    result = evaluate_mitdb(record_100, detector=lambda x, fs: np.zeros(0, np.int64))
+    assert result["ppv"] is None and result["records"]["100"]["ppv"] is None  # 0 detections: no PPV
+    assert result["sensitivity"] == 0.0 and result["fn"] == result["records"]["100"]["fn"] > 300

@@ -84,7 +84,11 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str | None = None, pref
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{prefix or cls.__name__}: {exc}", where) from None
+        # A __post_init__ bound that starts with its field's name ("lr must be > 0") gets the full key in front.
+        text = str(exc)
+        if text.split(" ", 1)[0].rstrip(":") in fields:
+            raise ConfigError(f"{prefix}{text}", where) from None
+        raise ConfigError(f"{prefix or cls.__name__}: {text}", where) from None
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -140,9 +144,16 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         if not p.is_file():
             raise ConfigError("config file not found", where)
         try:
-            loaded = yaml.safe_load(p.read_text()) or {}
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"not a text (UTF-8) file: byte {exc.object[exc.start]:#04x} at offset {exc.start} "
+                              "(a binary file given as --config?)", where) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read the config file ({exc.strerror or exc})", where) from None
+        try:
+            loaded = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"not valid YAML: {exc}", where) from None
+            raise ConfigError(f"not valid YAML: {' '.join(str(exc).split())}", where) from None  # one line
         if not isinstance(loaded, dict):
             raise ConfigError("top level must be a mapping of keys to values", where)
         data = loaded

@@ -16,6 +16,10 @@ _ALIASES = {name.upper(): name for name in STANDARD_LEADS} | {
     "MLI": "MLI", "MLII": "MLII", "MLIII": "MLIII", "AVR": "aVR", "AVL": "aVL", "AVF": "aVF",
 }
 KNOWN_LEADS: frozenset[str] = frozenset(STANDARD_LEADS) | {"MLI", "MLII", "MLIII"}
+# Largest plausible ECG amplitude, mV: real QRS complexes stay under ~10 mV (PTB-XL and MIT-BIH: the 99th
+# percentile of |x| is at most 8.1 mV in every lead). A lead whose 99th percentile exceeds this was stored in
+# other units (uV, raw ADC counts) or under a wrong gain; the percentile lets a few spikes through.
+MAX_PLAUSIBLE_MV = 20.0
 
 
 def canonical_lead_name(name: str, path: str | None = None) -> str:
@@ -97,3 +101,20 @@ class EcgRecord:
         """A copy with a new signal (and optionally rate / leads); metadata carried along."""
         return replace(self, signal=signal, fs=self.fs if fs is None else fs,
                        lead_names=self.lead_names if lead_names is None else tuple(lead_names), **changes)
+
+
+def check_amplitude(record: EcgRecord, path: object = None) -> EcgRecord:
+    """Refuse a record whose leads lie outside the physiological range (see MAX_PLAUSIBLE_MV); readers call this
+    so that a file in the wrong units is named when it is read, not drawn as pages of saturated lines."""
+    sig = np.abs(record.signal)
+    finite = np.isfinite(sig).any(axis=1)
+    level = np.full(record.n_leads, 0.0)
+    if finite.any():
+        level[finite] = np.nanpercentile(sig[finite], 99, axis=1)
+    bad = np.flatnonzero(level > MAX_PLAUSIBLE_MV)
+    if len(bad):
+        shown = ", ".join(f"{record.lead_names[i]} {level[i]:.3g} mV" for i in bad[:4])
+        raise DataError(f"record {record.record_id}: amplitude outside the physiological range (99th percentile "
+                        f"of |x| is {shown}; an ECG stays within +-{MAX_PLAUSIBLE_MV:g} mV): "
+                        "wrong units (uV? ADC counts?) or wrong gain", None if path is None else str(path))
+    return record

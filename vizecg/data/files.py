@@ -8,15 +8,16 @@ import numpy as np
 import pandas as pd
 
 from vizecg.errors import DataError
-from vizecg.record import EcgRecord
+from vizecg.record import EcgRecord, check_amplitude
 from vizecg.runs import atomic_write_bytes, atomic_write_text
 
 
 def _make_record(path: Path, **fields) -> EcgRecord:
     try:
-        return EcgRecord(source=str(path), **fields)
+        record = EcgRecord(source=str(path), **fields)
     except DataError as exc:
         raise DataError(exc.problem, path) from None
+    return check_amplitude(record, path)
 
 
 def read_csv(path: str | Path, fs: float | None = None) -> EcgRecord:

@@ -29,21 +29,48 @@ def mitdb_patient_id(record_id: str) -> str:
     return _SAME_PATIENT.get(record_id, record_id)
 
 
-def read_annotations(base: Path, n_samples: int) -> dict[str, Any]:
-    """Beats (sample, symbol, AAMI class) and rhythm episodes [(start, end, label)] from <base>.atr."""
+# An annotation file must reach the end of its signal: in MIT-BIH the last annotation lies at most 1.8 s before
+# the end of the record (record 232). Annotations that stop longer before the end than this (30 s, or 5 % of a
+# long record) come from a truncated or mismatched file, and scoring against them would count every later
+# detection as a false positive.
+_MAX_UNANNOTATED_TAIL_S = 30.0
+_MAX_UNANNOTATED_TAIL_SHARE = 0.05
+
+
+def read_annotations(base: Path, n_samples: int, fs: float) -> dict[str, Any]:
+    """Beats (sample, symbol, AAMI class) and rhythm episodes [(start, end, label)] from <base>.atr.
+
+    The file must be whole: non-empty, ending with the format's end-of-file word, its annotations inside the
+    signal and reaching its end (else DataError naming the .atr)."""
     atr = base.with_suffix(".atr")
     if not atr.is_file():
         raise DataError("annotation file not found", atr)
+    raw = atr.read_bytes()
+    if not raw:
+        raise DataError("annotation file is empty (0 bytes): no reference beats", atr)
+    if raw[-2:] != b"\x00\x00":  # MIT format: a file ends with the 16-bit word 0 (wfdb.rdann reads on without it)
+        raise DataError(f"annotation file is truncated ({len(raw)} bytes, no end-of-file marker)", atr)
     try:
         ann = wfdb.rdann(str(base), "atr")
     except Exception as exc:
         raise DataError(f"unreadable annotations ({type(exc).__name__}: {exc})", atr) from None
     samples = np.asarray(ann.sample, dtype=np.int64)
+    if len(samples) == 0:
+        raise DataError("annotation file holds no annotations: no reference beats", atr)
+    if samples.min() < 0 or samples.max() >= n_samples:
+        raise DataError(f"annotations at samples {samples.min()}..{samples.max()} lie outside the signal's "
+                        f"{n_samples} samples (annotations of another record?)", atr)
+    tail_s = (n_samples - 1 - samples.max()) / fs
+    limit_s = max(_MAX_UNANNOTATED_TAIL_S, _MAX_UNANNOTATED_TAIL_SHARE * n_samples / fs)
+    if tail_s > limit_s:
+        raise DataError(f"annotations end at {samples.max() / fs:.1f} s but the signal lasts {n_samples / fs:.1f} s "
+                        f"(the last {tail_s:.1f} s carry none; at most {limit_s:g} s expected): "
+                        "truncated or mismatched annotation file", atr)
     symbols = list(ann.symbol)
     aux = [(a or "").strip("\x00 ") for a in (ann.aux_note or [""] * len(symbols))]
     is_beat = [s in AAMI_OF_SYMBOL for s in symbols]
     beats = {
-        "sample": samples[np.array(is_beat, dtype=bool)] if len(samples) else samples,
+        "sample": samples[np.array(is_beat, dtype=bool)],
         "symbol": [s for s, b in zip(symbols, is_beat) if b],
         "aami": [AAMI_OF_SYMBOL[s] for s, b in zip(symbols, is_beat) if b],
     }
@@ -84,7 +111,7 @@ class MitdbDataset(DataSource):
     def _read(self, record_id: str) -> EcgRecord:
         base = self.root / record_id
         record = self._check_fs(read_wfdb(base), base.with_suffix(".hea"))
-        annotations = read_annotations(base, record.n_samples)
+        annotations = read_annotations(base, record.n_samples, record.fs)
         rhythm = sorted({label for _, _, label in annotations["rhythms"]})
         meta = {**annotations, "comments": record.meta.get("comments", [])}
         return record.with_signal(record.signal, patient_id=mitdb_patient_id(record_id), source="mitdb",
@@ -97,7 +124,7 @@ class MitdbDataset(DataSource):
         for record_id in self.record_ids:
             base = self.root / record_id
             header = read_wfdb_header(base)
-            ann = read_annotations(base, int(header.sig_len))
+            ann = read_annotations(base, int(header.sig_len), float(header.fs))
             counts = Counter(ann["beats"]["aami"])
             episodes = Counter(label for _, _, label in ann["rhythms"])
             rows.append({"record_id": record_id, "patient_id": mitdb_patient_id(record_id),

@@ -37,6 +37,7 @@ class PtbxlDataset(DataSource):
         self.fs = float(fs)
         self.name = "ptbxl" if fs == 500 else "ptbxl@100"
         table = self._read_table(self.root / "ptbxl_database.csv", _REQUIRED_COLUMNS, index_col=None)
+        table = _check_integer_columns(table, self.root / "ptbxl_database.csv")
         scp = self._read_table(self.root / "scp_statements.csv", ("diagnostic", "rhythm", "diagnostic_class"),
                                index_col=0)
         self._diagnostic_class = {code: cls for code, cls, diag in
@@ -123,6 +124,27 @@ class PtbxlDataset(DataSource):
                 "report": str(row.get("report", "") or ""), "file": str(path)}
         return record.with_signal(record.signal, record_id=record_id, patient_id=_patient_str(row["patient_id"]),
                                   labels=self.labels(record_id), source="ptbxl", meta=meta)
+
+
+def _check_integer_columns(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """ecg_id and strat_fold must be whole numbers (folds 1..10), else the split and record ids are guesses."""
+    table = table.copy()
+    for col in ("ecg_id", "strat_fold"):
+        values = pd.to_numeric(table[col], errors="coerce")
+        bad = values.isna() | (values != values.round())
+        if col == "strat_fold":
+            bad |= ~values.between(1, 10)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            ecg_id = table["ecg_id"].iloc[i]
+            raise DataError(f"row {i + 2} (ecg_id {ecg_id}): {col} {table[col].iloc[i]!r} is not "
+                            f"{'a fold 1..10' if col == 'strat_fold' else 'an integer'}"
+                            f"{f' ({int(bad.sum())} such rows)' if bad.sum() > 1 else ''}", path)
+        table[col] = values.astype(int)
+    if table["ecg_id"].duplicated().any():
+        dup = table["ecg_id"][table["ecg_id"].duplicated()].iloc[0]
+        raise DataError(f"ecg_id {dup} appears in more than one row", path)
+    return table
 
 
 def _patient_str(value: Any) -> str:

@@ -9,11 +9,14 @@ import numpy as np
 import wfdb
 
 from vizecg.errors import DataError
-from vizecg.record import EcgRecord
+from vizecg.record import EcgRecord, check_amplitude
 
 # Physical units WFDB headers use for ECG channels, as a factor to millivolts.
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3}
 _WFDB_EXTENSIONS = {".hea", ".dat", ".atr", ".mat"}
+# ADC gains (adu per mV) a real ECG header can carry: below 1 one step is over 1 mV (no ECG is visible), above
+# 1e8 one step is under 10 pV (no ADC resolves that); both mean a corrupt or mistyped header.
+_GAIN_ADU_PER_MV = (1.0, 1e8)
 # Bytes per sample of the common WFDB storage formats (to name a truncated .dat before wfdb trips on it).
 _BYTES_PER_SAMPLE = {"8": 1, "16": 2, "61": 2, "80": 1, "160": 2, "212": 1.5, "24": 3, "32": 4}
 
@@ -39,7 +42,29 @@ def read_wfdb_header(path: str | Path) -> wfdb.Record:
         raise DataError(f"header declares {header.n_sig} signals but describes {described}", hea)
     if header.fs is None or header.fs <= 0:
         raise DataError(f"header gives no valid sampling rate ({header.fs})", hea)
+    if header.n_sig and not header.sig_len:
+        raise DataError(f"header gives no sample count (first line {base.name} {header.n_sig} {header.fs:g} "
+                        "needs a fourth field: samples per signal)", hea)
+    _check_gains(header, hea)
     return header
+
+
+def _check_gains(header: wfdb.Record, hea: Path) -> None:
+    """A negative gain would draw the ECG upside down, an absurd one at 1e12 mV or at 1e-9 mV: refuse both."""
+    lo, hi = _GAIN_ADU_PER_MV
+    for i, gain in enumerate(header.adc_gain or []):
+        name = (header.sig_name or [])[i] if i < len(header.sig_name or []) else str(i)
+        unit = ((header.units or [None] * (i + 1))[i] or "mV").strip().lower()
+        factor = _TO_MV.get(unit)
+        if gain is None or factor is None:  # no gain: the WFDB default; a unit that is no voltage: read_wfdb says
+            continue
+        shown = f"ADC gain {gain:g} adu/{header.units[i]}"
+        if not np.isfinite(gain) or gain < 0:
+            raise DataError(f"lead {name}: {shown} is negative (the ECG would be drawn inverted)", hea)
+        per_mv = gain / factor
+        if gain and not lo <= per_mv <= hi:  # 0 is the format's "default gain" (200), which wfdb applies
+            raise DataError(f"lead {name}: {shown}{'' if factor == 1 else f' ({per_mv:g} adu/mV)'} is outside "
+                            f"{lo:g}..{hi:g} adu/mV (one ADC step would be {1 / per_mv:.3g} mV)", hea)
 
 
 def read_wfdb(path: str | Path, sampfrom: int = 0, sampto: int | None = None, allow_nan: bool = False) -> EcgRecord:
@@ -85,11 +110,12 @@ def read_wfdb(path: str | Path, sampfrom: int = 0, sampto: int | None = None, al
         bad = [rec.sig_name[i] for i in np.where(np.isnan(signal).any(axis=1))[0]]
         raise DataError(f"invalid (NaN) samples in lead(s) {', '.join(bad)}", hea)
     try:
-        return EcgRecord(signal=signal, fs=float(rec.fs), lead_names=tuple(rec.sig_name),
-                         record_id=base.name, source=str(hea), meta={"comments": list(rec.comments or [])},
-                         allow_nan=allow_nan)
+        record = EcgRecord(signal=signal, fs=float(rec.fs), lead_names=tuple(rec.sig_name),
+                           record_id=base.name, source=str(hea), meta={"comments": list(rec.comments or [])},
+                           allow_nan=allow_nan)
     except DataError as exc:
         raise DataError(exc.problem, hea) from None
+    return check_amplitude(record, hea)
 
 
 def write_wfdb(record: EcgRecord, directory: str | Path, fmt: str = "16", adc_gain: float = 1000.0) -> Path:

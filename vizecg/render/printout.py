@@ -47,6 +47,25 @@ class RenderConfig:
     filter_high_hz: float = 150.0
     notch_hz: int = 50  # printed only; 0 = no notch line
 
+    def __post_init__(self) -> None:
+        # Checked when the config is built, so a YAML or --set value is refused naming its key before anything
+        # renders (paper speed stays a render-time check: callers blank it with replace(speed_mm_s=0) to compare).
+        if not paper.DPI_RANGE[0] <= self.dpi <= paper.DPI_RANGE[1]:
+            raise BadRenderSetting(f"dpi {self.dpi} outside the supported range "
+                                   f"{paper.DPI_RANGE[0]}-{paper.DPI_RANGE[1]}")
+        if self.gain_mm_mv not in paper.GAINS_MM_MV:  # never <= 0: a negative gain would print the ECG inverted
+            raise BadRenderSetting(f"gain_mm_mv: gain {self.gain_mm_mv} mm/mV not offered "
+                                   f"(choose from {paper.GAINS_MM_MV})")
+        if not (math.isfinite(self.line_width_mm) and 0 < self.line_width_mm <= 2):
+            raise BadRenderSetting(f"line_width_mm {self.line_width_mm} must lie in (0, 2] mm")
+        if self.start_s is not None and not (math.isfinite(self.start_s) and self.start_s >= 0):
+            raise BadRenderSetting(f"start_s {self.start_s} must be >= 0 s (or null: a seeded random window)")
+
+
+class BadRenderSetting(RenderError, ValueError):
+    """A RenderConfig value out of bounds. A ValueError too, so vizecg.config.from_dict reports it as a
+    ConfigError naming the file and the key."""
+
 
 def random_render_config(rng: np.random.Generator, base: RenderConfig = RenderConfig(),
                          fast_paper_share: float = 0.1) -> RenderConfig:

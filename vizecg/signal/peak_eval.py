@@ -46,8 +46,10 @@ def match_peaks(detected: np.ndarray, reference: np.ndarray, fs: float,
     return tp, len(det) - tp, len(ref) - tp
 
 
-def _ratios(tp: int, fp: int, fn: int) -> dict[str, float]:
-    return {"sensitivity": tp / (tp + fn) if tp + fn else 1.0, "ppv": tp / (tp + fp) if tp + fp else 1.0}
+def _ratios(tp: int, fp: int, fn: int) -> dict[str, float | None]:
+    """Se and PPV as fractions; None where the denominator is 0 (no reference beats / no detections): 0 of 0
+    is not 100 %."""
+    return {"sensitivity": tp / (tp + fn) if tp + fn else None, "ppv": tp / (tp + fp) if tp + fp else None}
 
 
 def evaluate_mitdb(root: "str | Path | MitdbDataset", records: Iterable[str] | None = None, channel: int = 0,
@@ -56,7 +58,9 @@ def evaluate_mitdb(root: "str | Path | MitdbDataset", records: Iterable[str] | N
                    progress: bool = False) -> dict:
     """Run `detector` (default detect_rpeaks) on whole MIT-BIH records and score it against every beat
     annotation. Returns {"sensitivity", "ppv", "tp", "fp", "fn", "records": {id: {tp, fp, fn, sensitivity, ppv}}}
-    with sensitivity / ppv as fractions.
+    with sensitivity / ppv as fractions (None where nothing was there to count: no detections for the PPV, no
+    reference beats left after `exclude_rhythms` for the sensitivity). A record with no reference beat at all
+    cannot be scored: DataError naming its .atr.
 
     `exclude_rhythms=("VFL",)` drops detections and references inside ventricular flutter episodes, as
     ANSI/AAMI EC57 does (flutter waves are annotated "!", which is not a beat label). By default nothing is
@@ -84,6 +88,9 @@ def evaluate_mitdb(root: "str | Path | MitdbDataset", records: Iterable[str] | N
                             dataset.root)
         detected = np.asarray(detector(rec.signal[channel], rec.fs))
         reference = rec.meta["beats"]["sample"]
+        if len(reference) == 0:
+            raise DataError(f"record {rid} has no reference beat annotations: it cannot be scored",
+                            dataset.root / f"{rid}.atr")
         spans = [(a, b) for a, b, label in rec.meta.get("rhythms", []) if label in excluded]
         if spans:
             detected, reference = _outside(detected, spans), _outside(reference, spans)
