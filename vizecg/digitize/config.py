@@ -1,10 +1,30 @@
-"""DigitizeConfig: every knob of the digitizer, with why it has its default (configs/digitize.yaml mirrors it)."""
+"""DigitizeConfig: every knob of the digitizer, with why it has its default (configs/digitize.yaml mirrors it).
+
+Every number has bounds, checked on construction (ValueError naming the key and its range; the config loader
+turns it into a ConfigError): an output rate of 1e7 Hz would allocate gigabytes before anything was read."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 DigitizeLayout = Literal["auto", "3x4+1", "3x4", "6x2", "12x1", "1x1"]
+
+# key: (low, high, low inclusive, high inclusive). Wider than any sane use; narrower than what breaks.
+BOUNDS: dict[str, tuple[float, float, bool, bool]] = {
+    "fs": (50.0, 2000.0, True, True),  # Hz: 2000 is 4x the densest PTB-XL rate; a 10 s lead stays 20k samples
+    "speed_mm_s": (0.0, 200.0, False, True),
+    "gain_mm_mv": (0.0, 100.0, False, True),
+    "max_rotation_deg": (0.0, 45.0, True, True),  # more is a quarter turn, the orientation step's job
+    "ink_threshold": (0.0, 1.0, False, False),  # a fraction of the paper's brightness
+    "min_px_per_mm": (0.0, 60.0, False, False),
+    "max_px_per_mm": (0.0, 60.0, False, True),  # 60 px/mm is a 1500 dpi scan
+    "jump_weight": (0.0, 100.0, True, True),
+    "baseline_weight": (0.0, 10.0, True, True),
+    "max_gap_s": (0.0, 1.0, True, True),
+    "min_confidence": (0.0, 1.0, True, True),
+    "max_ink_fraction": (0.0, 1.0, False, True),
+}
 
 
 @dataclass(frozen=True)
@@ -17,6 +37,9 @@ class DigitizeConfig:
     gain_mm_mv: float = 10.0
     trust_pulse: bool = True  # let the calibration pulse override the declared speed/gain (snapped to offered values)
     find_page: bool = True  # look for the paper's outline in a photo and undo the perspective
+    # Find which way up the page lies (0/90/180/270) and turn it upright; refuse when that cannot be told.
+    # false: take the page as it lies (for a page refused as undecidable that is known to be upright).
+    find_orientation: bool = True
     deskew: bool = True  # undo small rotations (grid/trace orientation), up to max_rotation_deg
     max_rotation_deg: float = 10.0
     dewarp: bool = True  # flatten curl / waves / wrinkles by moving the grid lines onto a perfect lattice
@@ -29,3 +52,15 @@ class DigitizeConfig:
     max_gap_s: float = 0.06  # fill gaps in a trace up to this long by interpolation; longer ones stay NaN
     min_confidence: float = 0.2  # leads below this are returned as NaN (never a made-up trace)
     max_ink_fraction: float = 0.25  # more ink than this: not a printout (noise, a dark photo)
+
+    def __post_init__(self) -> None:
+        for key, (lo, hi, lo_in, hi_in) in BOUNDS.items():
+            value = getattr(self, key)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and \
+                (value >= lo if lo_in else value > lo) and (value <= hi if hi_in else value < hi)
+            if not ok:
+                span = f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
+                raise ValueError(f"{key}={value!r} is outside its allowed range {span}")
+        if self.min_px_per_mm >= self.max_px_per_mm:
+            raise ValueError(f"min_px_per_mm={self.min_px_per_mm:g} must be below max_px_per_mm="
+                             f"{self.max_px_per_mm:g}")

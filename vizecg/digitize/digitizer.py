@@ -1,6 +1,6 @@
 """`digitize(image, config)`: a photographed or scanned ECG printout -> a 12-lead signal in mV.
 
-page (outline -> perspective, grid -> rotation) -> scale (grid periodicity, confirmed by the calibration pulse)
+page (outline -> perspective, grid -> rotation, traces -> which way up) -> scale (grid periodicity, confirmed by the calibration pulse)
 -> layout (trace rows -> known layout -> panels) -> traces (ink runs + DP per panel) -> mV against the pulse's
 base, placed in time by the panel's column, resampled to `config.fs`, NaN where the page shows nothing.
 """
@@ -14,6 +14,7 @@ import numpy as np
 
 from vizecg.digitize.config import DigitizeConfig
 from vizecg.digitize.ink import grid_darkness, ink_mask, paper_normalised
+from vizecg.digitize.orientation import ACROSS_MIN, UP_REFUSE, Orientation, find_orientation
 from vizecg.digitize.layout import (Panel, Pulse, choose_layout, drop_weak_rows, find_pulse, find_rows,
                                     layout_panels, remove_text, trace_extent)
 from vizecg.digitize.page import (estimate_rotation, find_grid_quad, find_page_quad, grid_lattice_maps,
@@ -72,11 +73,15 @@ class _Geometry:
 
     def __init__(self) -> None:
         self.homography: np.ndarray | None = None  # photo -> rectified
-        self.rotation: np.ndarray | None = None  # rectified -> upright (2x3)
+        self.rotation: np.ndarray | None = None  # rectified -> upright (2x3): deskew, then any quarter turns
         self.dewarp: tuple[np.ndarray, np.ndarray] | None = None  # (map_x, map_y): flat page px -> upright px
+        self.turn: np.ndarray | None = None  # flat page -> the page turned the right way up (2x3, quarter turns)
 
     def to_photo(self, pts: np.ndarray) -> np.ndarray:
         p = np.asarray(pts, np.float64).reshape(-1, 2)
+        if self.turn is not None:
+            inv = cv2.invertAffineTransform(self.turn)
+            p = p @ inv[:, :2].T + inv[:, 2]
         if self.dewarp is not None:
             mx, my = self.dewarp
             q = p.astype(np.float32).reshape(-1, 1, 2)
@@ -88,6 +93,15 @@ class _Geometry:
         if self.homography is not None:
             p = cv2.perspectiveTransform(p.reshape(-1, 1, 2), np.linalg.inv(self.homography)).reshape(-1, 2)
         return p
+
+    def set_turn(self, quarters: int, shape: tuple[int, int]) -> None:
+        """The last step: np.rot90(page, quarters) of the flat (h, w) page."""
+        total = np.eye(3)
+        h, w = shape
+        for _ in range(quarters % 4):  # one counter-clockwise quarter: (x, y) -> (y, w - 1 - x)
+            total = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, w - 1.0], [0.0, 0.0, 1.0]]) @ total
+            h, w = w, h
+        self.turn = total[:2]
 
     def add_perspective(self, hmat: np.ndarray) -> None:
         """A further perspective (upright page -> new page), folded with the rotation into the homography."""
@@ -175,17 +189,41 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
     found["dewarp"] = geo.dewarp is not None
     has_grid = sx.strength >= GRID_STRENGTH_MIN and sy.strength >= GRID_STRENGTH_MIN and \
         abs(sx.px_per_mm / sy.px_per_mm - 1) < 0.3
+    # without a grid: the page's long side taken as letter paper's width (a page on its side is portrait)
+    ppm_rough = float(sy.px_per_mm) if has_grid else \
+        max(page.shape[:2]) / ((1 + 2 * margin) * paper.PAPER_SIZES_MM["letter"][0])
+    norm = paper_normalised(page, ppm_rough)
+    ink, ink_thr = ink_mask(norm, config.ink_threshold, config.ink_auto)
+    ink = remove_text(ink, ppm_rough)
+    found["ink_threshold"] = round(ink_thr, 3)
+
+    # --- which way up: 0 / 90 / 180 / 270 (page finding, deskew and flattening hold for any) ---------------
+    orient_conf = 1.0
+    if config.find_orientation:
+        orient = find_orientation(ink, ppm_rough, config.speed_mm_s)
+        found["orientation_deg"] = orient.degrees
+        found["orientation"] = {"across_margin": round(orient.across, 3), "up_margin": round(orient.up, 3),
+                                "cues": orient.cues, "beats": orient.beats}
+        _refuse_unsure(orient)
+        if orient.degrees:
+            quarters = -orient.degrees // 90
+            geo.set_turn(quarters, page.shape[:2])
+            page, norm, ink = (np.ascontiguousarray(np.rot90(a, quarters)) for a in (page, norm, ink))
+            if quarters % 2:
+                sx, sy = sy, sx
+            warnings.append(f"the page lay turned by {orient.degrees} degrees: turned upright "
+                            f"(up margin {orient.up:.2f})")
+        orient_conf = 0.6 + 0.4 * orient.sure
+        if orient.sure < 1.0:
+            warnings.append(f"which way up the page lies is not sure (across margin {orient.across:.2f}, up "
+                            f"margin {orient.up:.2f}): every lead's confidence lowered")
+    ppm_guess = _ppm_guess(page, margin)
     ppm_x = ppm_y = None
     if has_grid:
         ppm_x, ppm_y = float(sx.px_per_mm), float(sy.px_per_mm)
     found["grid"] = {"found": bool(has_grid), "px_per_mm_x": ppm_x, "px_per_mm_y": ppm_y,
                      "strength": [round(sx.strength, 1), round(sy.strength, 1)]}
     ppm_rough = ppm_y if has_grid else ppm_guess
-
-    norm = paper_normalised(page, ppm_rough)
-    ink, ink_thr = ink_mask(norm, config.ink_threshold, config.ink_auto)
-    ink = remove_text(ink, ppm_rough)
-    found["ink_threshold"] = round(ink_thr, 3)
 
     # --- rows, layout, pulses ---------------------------------------------------------------------------
     rows_y, row_strength = find_rows(ink, ppm_rough)
@@ -243,7 +281,7 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
     assert ppm_x is not None and ppm_y is not None
     found["scale"] = {"px_per_mm_x": round(ppm_x, 4), "px_per_mm_y": round(ppm_y, 4), "source": scale_source,
                       "speed_mm_s": speed, "gain_mm_mv": gain}
-    scale_conf = {"grid+pulse": 1.0, "grid": 0.9, "pulse": 0.8, "trace width": 0.5}[scale_source] * dewarp_conf
+    scale_conf = {"grid+pulse": 1.0, "grid": 0.9, "pulse": 0.8, "trace width": 0.5}[scale_source] * dewarp_conf * orient_conf
 
     # where the trace area starts: from the pulse (exact geometry), else the ink's left end
     if good:
@@ -346,6 +384,19 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
                        source="digitized", allow_nan=True,
                        meta={"speed_mm_s": speed, "gain_mm_mv": gain, "layout": layout})
     return DigitizedEcg(record=record, confidence=confidence, found=found, warnings=warnings, traces=traces)
+
+
+def _refuse_unsure(orient: Orientation) -> None:
+    """DigitizeError where the page's orientation cannot be told: read the wrong way up, every lead would be
+    confidently wrong (negated and backwards)."""
+    hint = "; set find_orientation=false to read the page as it lies"
+    if orient.across < 0.5 * ACROSS_MIN:
+        raise DigitizeError(f"cannot tell whether the traces run across or down the page (row structure margin "
+                            f"{orient.across:.2f} < {0.5 * ACROSS_MIN:g}){hint}")
+    if orient.up < UP_REFUSE:
+        cues = ", ".join(f"{k} {v:+.2f}" for k, v in orient.cues.items())
+        raise DigitizeError(f"cannot tell which way up the page lies (margin {orient.up:.2f} < {UP_REFUSE:g}; "
+                            f"{cues}; {orient.beats} beats){hint}")
 
 
 def _find_page(image: np.ndarray, config: DigitizeConfig) -> tuple[

@@ -1,0 +1,194 @@
+"""Which way up a page lies (0, 90, 180 or 270 degrees), from cues that hold on any printout, not only ours.
+
+Across (0/180 against 90/270): the traces run along the page, so the ink's profile down the page shows rows
+(peaks at each trace's level, little ink between) while the profile along it is flat.
+
+Up (0 against 180): a half turn negates the signal and runs time backwards. Three independent cues, each
+negated exactly by a half turn (each is measured on the page and on its half turn, and halved difference
+taken, so the margin is exactly antisymmetric):
+- time: the T wave (and the ST segment) follows the QRS, while before it lie only the small P wave and the flat
+  PR segment: more deviation from the baseline after a QRS than before it. Does not look at the sign.
+- polarity: in most of the 12 leads the QRS's dominant deflection points up (R waves); in aVR, often V1, it
+  points down, so this is a majority, weighed less than time.
+- pulse: a calibration pulse rises from its base line (a step up, at either end of a row); upside down it
+  hangs. Absent on many printouts: then it says nothing.
+Printed text (headers, labels) is left out: its place on the page differs between devices.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d, median_filter
+from scipy.signal import find_peaks
+
+from vizecg.digitize.layout import find_pulse, find_rows
+from vizecg.digitize.trace import pick_trace
+
+WORK_PX_PER_MM = 4.0  # cues are read on an ink mask pooled down to about this (a 1 mm wave is still 4 px)
+ACROSS_MIN = 0.5  # log-ratio margin of row structure for a sure 0/180 vs 90/270 call
+# Up margin: weighted sum of the cues (each in -1..1); calibrated on PTB-XL renders (see benchmarks/digitize.py
+# --rotate): below UP_REFUSE the page is refused, below UP_SURE every lead's confidence is lowered.
+UP_REFUSE = 0.08
+UP_SURE = 0.3
+CUE_WEIGHTS = {"time": 1.0, "polarity": 0.5, "pulse": 0.5}
+QRS_EDGE = 0.25  # a QRS extends while the trace is this steep, of its steepest
+WINDOW_RR = 0.4  # the windows before / after a QRS are this long, of the beat interval (the T wave fits in)
+
+
+@dataclass(frozen=True)
+class Orientation:
+    """How the page lies: np.rot90(upright, degrees // 90) is the page as given."""
+
+    degrees: int  # 0, 90, 180 or 270 (counter-clockwise, as np.rot90)
+    across: float  # log margin for traces running along x of the turned page (> 0: they do)
+    up: float  # margin of the upright reading over the upside-down one (> 0; after the turn)
+    cues: dict[str, float] = field(default_factory=dict)  # each up cue, -1..1, for the upright reading
+    beats: int = 0  # QRS complexes the time and polarity cues were read on
+
+    @property
+    def sure(self) -> float:
+        """0..1: how far the weaker of the two margins is from a refusal, as a factor on the leads' confidence."""
+        a = np.clip((self.across - 0.5 * ACROSS_MIN) / (0.5 * ACROSS_MIN), 0.0, 1.0)
+        u = np.clip((self.up - UP_REFUSE) / (UP_SURE - UP_REFUSE), 0.0, 1.0)
+        return float(min(a, u))
+
+
+def pooled(ink: np.ndarray, px_per_mm: float) -> tuple[np.ndarray, float]:
+    """(ink mask max-pooled down to about WORK_PX_PER_MM, its px/mm): any ink in a block keeps the block."""
+    f = max(1, int(px_per_mm / WORK_PX_PER_MM))
+    if f == 1:
+        return ink, px_per_mm
+    h, w = (ink.shape[0] // f) * f, (ink.shape[1] // f) * f
+    return ink[:h, :w].reshape(h // f, f, w // f, f).any(axis=(1, 3)), px_per_mm / f
+
+
+def across_score(ink: np.ndarray, px_per_mm: float) -> float:
+    """Log margin (> 0) for traces running along x: the row structure (relative spread) of the ink's profile
+    down the page against that of its profile along it. (The direction of the strokes says less: a thin trace
+    seldom stays in one pixel row for 2 mm, and its QRS flanks are long vertical runs.)"""
+    def structure(profile: np.ndarray) -> float:
+        p = gaussian_filter1d(profile.astype(np.float64), px_per_mm)
+        inner = p[len(p) // 20: len(p) - len(p) // 20]  # the sheet's rim and margins carry no rows
+        return float(inner.std() / (inner.mean() + 1e-9))
+
+    return float(np.log((structure(ink.sum(axis=1)) + 1e-3) / (structure(ink.sum(axis=0)) + 1e-3)))
+
+
+def _row_traces(ink: np.ndarray, px_per_mm: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per trace row: (columns, top, bottom) of the run the continuity DP picks in each inked column."""
+    rows_y, _ = find_rows(ink, px_per_mm)
+    if len(rows_y) == 0:
+        return []
+    pitch = float(np.median(np.diff(rows_y))) if len(rows_y) > 1 else 0.4 * ink.shape[0]
+    out = []
+    for y in rows_y:
+        a, b = max(0, int(y - 0.5 * pitch)), min(ink.shape[0], int(y + 0.5 * pitch))
+        pick = pick_trace(ink[a:b], y - a)
+        if len(pick.xc) > 10:
+            out.append((pick.xc, pick.top_e + a, pick.bot_e + a))
+    return out
+
+
+def _beat_cues(traces: list[tuple[np.ndarray, np.ndarray, np.ndarray]], px_per_s: float,
+               ) -> tuple[list[float], list[float]]:
+    """Per QRS found: (log ratio of the deviation after it to that before it, (up - down) / (up + down) of its
+    largest deflections). Image y grows downwards: up is -y."""
+    times, polar = [], []
+    for xc, top, bot in traces:
+        x = np.arange(int(xc[0]), int(xc[-1]) + 1)
+        if len(x) < 2 * px_per_s:
+            continue
+        centre = np.interp(x, xc, 0.5 * (top + bot))
+        tops, bots = np.interp(x, xc, top), np.interp(x, xc, bot)
+        # a QRS: the trace's steepest stretch (the picked run is tall where the pen moves fast)
+        energy = gaussian_filter1d(bots - tops, max(1.0, 0.02 * px_per_s))
+        floor = max(3.0 * float(np.median(energy)), 0.35 * float(np.percentile(energy, 99)))
+        peaks, _ = find_peaks(energy, height=floor, distance=max(1, int(0.25 * px_per_s)))
+        if len(peaks) < 2:
+            continue
+        # the isoelectric level: the median over a beat (QRS, T and P take up less than half of it)
+        base = median_filter(centre, size=max(3, int(np.median(np.diff(peaks)))) | 1, mode="nearest")
+        rr = float(np.median(np.diff(peaks)))
+        dev = np.abs(centre - base)
+        for q in peaks:
+            # the QRS's extent: where the trace stays steep; the windows are placed from it and from the beat
+            # interval, not from the paper speed (25 or 50 mm/s: not known before the pulse is read)
+            lim = float(energy[q]) * QRS_EDGE
+            qa, qb = q, q
+            while qa > 0 and q - qa < 0.3 * rr and energy[qa - 1] > lim:
+                qa -= 1
+            while qb < len(x) - 1 and qb - q < 0.3 * rr and energy[qb + 1] > lim:
+                qb += 1
+            gap, reach = max(1, (qb - qa) // 4), int(WINDOW_RR * rr)
+            if qa - gap - reach < 0 or qb + gap + reach >= len(x) or reach < 3:
+                continue
+            after, before = dev[qb + gap:qb + gap + reach].sum(), dev[qa - gap - reach:qa - gap].sum()
+            times.append(float(np.log((after + 1.0) / (before + 1.0))))
+            up = float(np.max(base[qa:qb + 1] - tops[qa:qb + 1]))
+            down = float(np.max(bots[qa:qb + 1] - base[qa:qb + 1]))
+            polar.append((up - down) / max(up + down, 1e-6))
+    return times, polar
+
+
+def _flipped(traces: list[tuple[np.ndarray, np.ndarray, np.ndarray]], shape: tuple[int, int],
+             ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The same traces on the page turned by half (x and y mirrored, top and bottom swapped)."""
+    h, w = shape
+    return [((w - 1 - xc)[::-1], (h - 1 - bot)[::-1], (h - 1 - top)[::-1]) for xc, top, bot in traces][::-1]
+
+
+def _pulses_up(ink: np.ndarray, px_per_mm: float) -> int:
+    """Calibration pulses standing up from their base line at either end of the rows."""
+    rows_y, _ = find_rows(ink, px_per_mm)
+    if len(rows_y) == 0:
+        return 0
+    pitch = float(np.median(np.diff(rows_y))) if len(rows_y) > 1 else 0.4 * ink.shape[0]
+    w = ink.shape[1]
+    n = 0
+    for y in rows_y:
+        band = (int(y - 0.55 * pitch), int(y + 0.55 * pitch))
+        for side in (ink, ink[:, ::-1]):  # mirrored: a pulse at the right end, same way up
+            if find_pulse(side, band, int(0.25 * w), px_per_mm) is not None:
+                n += 1
+                break
+    return n
+
+
+def up_cues(ink: np.ndarray, px_per_mm: float, speed_mm_s: float) -> tuple[dict[str, float], int]:
+    """The up cues (each -1..1, > 0: the page is upright rather than upside down) and the beats they saw.
+    `ink` holds no text (remove_text) and is pooled (see `pooled`)."""
+    traces = _row_traces(ink, px_per_mm)
+    px_per_s = speed_mm_s * px_per_mm
+    t0, p0 = _beat_cues(traces, px_per_s)
+    t1, p1 = _beat_cues(_flipped(traces, ink.shape), px_per_s)
+
+    def mean(v: list[float]) -> float:
+        return float(np.mean(v)) if v else 0.0
+
+    # time: a log ratio per beat, ~0.5-1.5 on an upright page; tanh keeps one odd record from deciding alone
+    time_cue = float(np.tanh(0.5 * (mean(t0) - mean(t1))))
+    polarity = 0.5 * (mean(p0) - mean(p1))
+    up0, up1 = _pulses_up(ink, px_per_mm), _pulses_up(ink[::-1, ::-1], px_per_mm)
+    pulse = (up0 - up1) / max(up0 + up1, 1)
+    cues = {"time": round(time_cue, 4), "polarity": round(polarity, 4), "pulse": round(float(pulse), 4)}
+    return cues, min(len(t0), len(t1))
+
+
+def up_margin(cues: dict[str, float]) -> float:
+    return float(sum(CUE_WEIGHTS[k] * v for k, v in cues.items()) / sum(CUE_WEIGHTS.values()))
+
+
+def find_orientation(ink: np.ndarray, px_per_mm: float, speed_mm_s: float) -> Orientation:
+    """How the page whose ink mask is `ink` (without text: remove_text) lies. `px_per_mm`: the page's scale, roughly (the grid's, or a
+    guess from the page's size); `speed_mm_s`: the declared paper speed (places the windows around a QRS)."""
+    small, ppm = pooled(ink, px_per_mm)
+    across = across_score(small, ppm)
+    if across < 0:  # the traces run down the page: a quarter turn brings them across
+        small = np.rot90(small, 1)
+    cues, beats = up_cues(np.ascontiguousarray(small), ppm, speed_mm_s)
+    up = up_margin(cues)
+    turns = (1 if across < 0 else 0) + (2 if up < 0 else 0)
+    # np.rot90(page, turns) is upright, so the page lies turned by -turns quarters
+    return Orientation(degrees=(-90 * turns) % 360, across=abs(across), up=abs(up),
+                       cues={k: (v if up >= 0 else -v) for k, v in cues.items()}, beats=beats)
