@@ -371,3 +371,112 @@ def test_a_grid_left_in_perspective_is_still_a_grid():
     grid = (0.3 * np.maximum(lines(u), lines(v))).astype(np.float32)
     assert _shows_grid(grid, DigitizeConfig())
     assert not _shows_grid(np.random.default_rng(0).random((h, w)).astype(np.float32), DigitizeConfig())
+
+
+# --- orientation -------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_page(record):
+    return render_printout(record, RenderConfig(layout="3x4+1", dpi=120), seed=0)
+
+
+@pytest.fixture(scope="module")
+def small_upright(record, small_page):
+    result = digitize(small_page.image, DigitizeConfig(fs=record.fs))
+    return result, score_page(result, record, small_page.truth)["snr_db"]
+
+
+def test_upright_page_is_left_as_it_lies(small_upright):
+    result, snr = small_upright
+    assert result.found["orientation_deg"] == 0
+    assert not any("turned" in w for w in result.warnings)
+    assert snr > 12.0
+
+
+@pytest.mark.parametrize("quarters", [1, 2, 3])
+def test_a_turned_page_is_turned_upright(record, small_page, small_upright, quarters):
+    """A page lying on its side or upside down (np.rot90) is read the right way up: the same signal as the
+    upright page, traces drawn where the ink lies in the photo as given. Upside down, every lead was read
+    negated and backwards with confidence 0.90 (-2 dB against 23 dB upright)."""
+    upright, snr_upright = small_upright
+    image = np.rot90(small_page.image, quarters)
+    result = digitize(image, DigitizeConfig(fs=record.fs))
+    assert result.found["orientation_deg"] == 90 * quarters
+    assert any(f"turned by {90 * quarters} degrees" in w for w in result.warnings)
+    snr = score_page(result, record, small_page.truth)["snr_db"]
+    assert snr > snr_upright - 1.0, (snr, snr_upright)
+    # the overlay: the rhythm strip's path in the given photo is the upright one turned the same way
+    h, w = small_page.image.shape[:2]
+    p = upright.traces["II"][-1].astype(np.float64)
+    for _ in range(quarters):  # np.rot90 once: (x, y) -> (y, w - 1 - x), and the width becomes the height
+        p = np.stack([p[:, 1], w - 1 - p[:, 0]], axis=1)
+        h, w = w, h
+    q = result.traces["II"][-1].astype(np.float64)
+    along = 0 if quarters % 2 == 0 else 1  # the strip runs along x upright or upside down, along y on its side
+    order = np.argsort(p[:, along])
+    across = np.interp(q[:, along], p[order, along], p[order, 1 - along])
+    assert np.median(np.abs(across - q[:, 1 - along])) < 1.0
+
+
+def _sine_page() -> np.ndarray:
+    """Four rows of a pure sine, no pulse, no grid, no text: a half turn gives the same page (shifted), so no
+    cue can tell which way up it lies."""
+    import cv2
+
+    img = np.full((850, 1100, 3), 255, np.uint8)
+    xs = np.arange(60, 1040, dtype=np.float64)
+    for y in (200, 360, 520, 680):
+        pts = np.stack([xs, y + 20 * np.sin(2 * np.pi * xs / 90.0)], axis=1)
+        cv2.polylines(img, [np.round(pts * 16).astype(np.int32)], False, (0, 0, 0), 2, cv2.LINE_AA, shift=4)
+    return img
+
+
+def test_a_page_that_reads_the_same_both_ways_up_is_refused():
+    with pytest.raises(DigitizeError, match="which way up"):
+        digitize(_sine_page())
+
+
+def test_orientation_margins_are_exactly_antisymmetric(small_page):
+    """The up cues of a page and of its half turn are each other's negation (measured both ways and halved),
+    so a page and its half turn get opposite answers with the same margin."""
+    from vizecg.digitize.layout import remove_text
+    from vizecg.digitize.orientation import find_orientation
+
+    ppm = small_page.truth.px_per_mm
+    ink = remove_text(ink_mask(paper_normalised(small_page.image, ppm))[0], ppm)
+    a, b = find_orientation(ink, ppm, 25.0), find_orientation(np.ascontiguousarray(ink[::-1, ::-1]), ppm, 25.0)
+    assert (a.degrees, b.degrees) == (0, 180)
+    assert a.up == pytest.approx(b.up, abs=0.02) and a.up > 0.3
+    assert a.cues["time"] > 0 and a.cues["polarity"] > 0 and a.cues["pulse"] == 1.0
+
+
+# --- config bounds -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("key,value", [("fs", 1e7), ("fs", 10.0), ("fs", float("nan")), ("speed_mm_s", 0.0),
+                                       ("gain_mm_mv", 500.0), ("max_rotation_deg", 90.0), ("ink_threshold", 1.5),
+                                       ("max_px_per_mm", 100.0), ("min_confidence", 2.0),
+                                       ("max_ink_fraction", 0.0), ("max_gap_s", -1.0), ("jump_weight", -1.0)])
+def test_config_numbers_have_bounds(key, value):
+    """`digitize --fs 1e7` allocated 24 GB: every number is checked on construction, naming key and range."""
+    from vizecg.config import from_dict
+    from vizecg.errors import ConfigError
+
+    with pytest.raises(ValueError, match=f"{key}=.*range"):
+        DigitizeConfig(**{key: value})
+    with pytest.raises(ConfigError, match=key):
+        from_dict(DigitizeConfig, {key: value})
+
+
+def test_config_bounds_hold_their_ends_and_order_the_scale_range():
+    DigitizeConfig(fs=50.0)
+    DigitizeConfig(fs=2000.0, max_rotation_deg=0.0, min_confidence=1.0, max_gap_s=0.0)
+    with pytest.raises(ValueError, match="min_px_per_mm"):
+        DigitizeConfig(min_px_per_mm=20.0, max_px_per_mm=10.0)
+
+
+def test_cli_refuses_an_out_of_range_setting(tmp_path, clean_page, capsys):
+    import cv2
+
+    img = tmp_path / "page.png"
+    cv2.imwrite(str(img), cv2.cvtColor(clean_page.image, cv2.COLOR_RGB2BGR))
+    assert main(["digitize", str(img), "--set", "fs=1e7", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "fs" in err and "Traceback" not in err and len(err.splitlines()) == 1

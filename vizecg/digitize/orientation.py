@@ -56,7 +56,7 @@ class Orientation:
 
 def pooled(ink: np.ndarray, px_per_mm: float) -> tuple[np.ndarray, float]:
     """(ink mask max-pooled down to about WORK_PX_PER_MM, its px/mm): any ink in a block keeps the block."""
-    f = max(1, int(px_per_mm / WORK_PX_PER_MM))
+    f = max(1, int(round(px_per_mm / WORK_PX_PER_MM)))
     if f == 1:
         return ink, px_per_mm
     h, w = (ink.shape[0] // f) * f, (ink.shape[1] // f) * f
