@@ -31,7 +31,7 @@ from distill.data import MULTILABEL, TASK_CLASSES, PageDataset, collate, digitiz
 from distill.train import (DataConfig, InitConfig, LossConfig, ModelConfig, OptimConfig, ScheduleConfig,
                            TrainConfig, model_from_checkpoint, predict, train)
 from vizecg.config import to_dict
-from vizecg.errors import ConfigError, DataError
+from vizecg.errors import ConfigError, DataError, ModelError
 from vizecg.render.printout import RenderConfig
 from vizecg.runs import atomic_write_bytes, atomic_write_text, start_run, write_json
 
@@ -206,6 +206,8 @@ def detector_boxes(weights: str | None) -> tuple[BoxesFn | None, str, str]:
 
     path = Path(DEFAULT_WEIGHTS if weights == "auto" else weights)
     if not path.is_file():
+        if weights != "auto":  # weights the user named must exist: never a silent "n/a"
+            raise ModelError("detector_weights: file not found", path)
         return None, "", f"detector crops: n/a (no detector weights at {path})"
     det = BeatDetector(path)
 
@@ -361,7 +363,9 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path, progress: bool = True) 
     import torch
 
     out = Path(out).resolve()
+    boxes_fn, boxes_tag, det_note = detector_boxes(cfg.detector_weights)  # bad weights: refused before any work
     log = start_run(out, cfg, name="vizecg.benchmark")
+    log.info(det_note)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     t_start = time.perf_counter()
@@ -371,8 +375,6 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path, progress: bool = True) 
     render_summary = render_stage(cfg, render_dir, progress, log)
     timings["render_s"] = time.perf_counter() - t0
 
-    boxes_fn, boxes_tag, det_note = detector_boxes(cfg.detector_weights)
-    log.info(det_note)
     results: dict[str, Any] = {
         "profile": cfg.profile, "source": cfg.source, "seed": cfg.seed, "config": to_dict(cfg),
         "detector": {"available": boxes_fn is not None, "note": det_note},

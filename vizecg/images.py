@@ -36,13 +36,26 @@ def image_size(path: str | Path) -> tuple[int, int]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with _pil_open()(path) as im:
             return int(im.width), int(im.height)
     except Image.DecompressionBombError:  # Pillow's own guard (2x its MAX_IMAGE_PIXELS), far beyond the budget
         raise DataError(f"image of more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels exceeds "
                         f"the {max_pixels() / 1e6:g}-megapixel limit (shrink the image)", path) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise DataError("not a readable image (PNG/JPEG/TIFF/WebP...)", path) from None
+
+
+def _pil_open():
+    """Pillow's own Image.open: ultralytics replaces it with one that tries to install a HEIF plugin on any file
+    Pillow cannot identify."""
+    import sys
+
+    from PIL import Image
+
+    patches = sys.modules.get("ultralytics.utils.patches")
+    if patches is not None and Image.open is getattr(patches, "image_open", None):
+        return patches._image_open
+    return Image.open
 
 
 def check_pixel_budget(width: int, height: int, path: str | Path | None = None) -> None:
