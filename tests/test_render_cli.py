@@ -104,13 +104,10 @@ def test_more_pages_extend_the_folder_and_workers_may_change(tmp_path):
 
 
 def test_overwrite_redoes_the_folder_under_the_new_settings(tmp_path):
-    from vizecg.render import RenderConfig
-    from vizecg.render.dataset import RenderJob, build_dataset
-
     out = tmp_path / "ds"
     assert _run(out, "--n", "2") == 0
-    job = RenderJob(source="sample", n=1, seed=7, photo="scan", render=RenderConfig(dpi=100))
-    summary = build_dataset(job, out, progress=False, overwrite=True)
+    assert _run(out, "--n", "1", "--photo", "scan", "--overwrite") == 0
+    summary = json.loads((out / "summary.json").read_text())
     assert (summary["rendered"], summary["skipped_existing"], summary["complete"]) == (1, 0, 1)
     # Nothing of the clean pages is left: one photo, one label, one YOLO image and one YOLO label.
     assert sorted(p.name for p in (out / "images").iterdir()) == ["00001_00000.jpg"]

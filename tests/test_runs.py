@@ -41,7 +41,13 @@ def test_fingerprint_is_the_settings_their_hash_and_the_version():
 def test_resume_with_other_settings_is_refused_naming_each(tmp_path):
     with claim_run(tmp_path / "run", Job()):
         pass
-    assert json.loads((tmp_path / "run" / FINGERPRINT).read_text())["settings"]["inner"] == {"dpi": 200}
+    fingerprint = tmp_path / "run" / FINGERPRINT
+    assert json.loads(fingerprint.read_text())["settings"]["inner"] == {"dpi": 200}
+    mtime = fingerprint.stat().st_mtime_ns
+    time.sleep(0.01)
+    with claim_run(tmp_path / "run", Job()):
+        pass
+    assert fingerprint.stat().st_mtime_ns == mtime  # rewritten only when the settings change
     check_resume(tmp_path / "run", Job())  # the same settings resume
     check_resume(tmp_path / "run", Job(n=5), grows=("n",))  # a larger n extends the folder
     with pytest.raises(StaleOutputError) as exc:

@@ -238,7 +238,9 @@ def claim_run(out: str | Path, settings: Any, overwrite: bool = False, grows: It
     """Claim folder `out` for a job made with `settings`, before anything is written into it.
 
     Refuses a stale resume (check_resume) and a second writer (writer_lock); with `overwrite`, deletes the
-    previous `outputs` instead. Then records the fingerprint; the lock is held until the block ends."""
+    previous `outputs` instead. Then records the fingerprint, rewritten only when it changes, so that its
+    mtime says when the outputs last changed settings (what a job built on them compares with); the lock is
+    held until the block ends."""
     out = Path(out)
     grows = tuple(grows)
     check_resume(out, settings, overwrite, grows)  # before the lock, so a refusal writes nothing, not even .lock
@@ -247,5 +249,6 @@ def claim_run(out: str | Path, settings: Any, overwrite: bool = False, grows: It
             clear_outputs(out, outputs)
         else:
             check_resume(out, settings, grows=grows)  # again: another writer may have finished meanwhile
-        write_fingerprint(out, settings)
+        if read_fingerprint(out) != settings_fingerprint(settings):
+            write_fingerprint(out, settings)
         yield out
