@@ -229,6 +229,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
                          path) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ModelError(f"not a VizECG training checkpoint (expected format {CHECKPOINT_FORMAT})", path)
+    missing = [k for k in ("kind", "model_name", "model_args", "model") if k not in ckpt]
+    if missing:
+        raise ModelError(f"training checkpoint lacks {', '.join(missing)} (an incomplete or hand-made file)", path)
     return ckpt
 
 

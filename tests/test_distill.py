@@ -272,3 +272,13 @@ def test_student_refuses_a_checkpoint_that_is_no_teacher(tmp_path, kind, model_n
         train(cfg)
     assert err.value.path == str(ckpt)
     assert not (tmp_path / "run").exists()  # refused before the run folder or any data
+
+
+def test_checkpoint_without_its_model_is_refused(tmp_path):
+    from distill.train import CHECKPOINT_FORMAT, save_checkpoint
+    from vizecg.errors import ModelError
+
+    save_checkpoint(tmp_path / "x.pt", {"format": CHECKPOINT_FORMAT, "kind": "teacher"})
+    with pytest.raises(ModelError, match="lacks model_name, model_args, model") as err:
+        model_from_checkpoint(tmp_path / "x.pt", kind="teacher")
+    assert err.value.path == str(tmp_path / "x.pt")

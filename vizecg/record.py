@@ -16,9 +16,9 @@ _ALIASES = {name.upper(): name for name in STANDARD_LEADS} | {
     "MLI": "MLI", "MLII": "MLII", "MLIII": "MLIII", "AVR": "aVR", "AVL": "aVL", "AVF": "aVF",
 }
 KNOWN_LEADS: frozenset[str] = frozenset(STANDARD_LEADS) | {"MLI", "MLII", "MLIII"}
-# Largest plausible ECG amplitude, mV: real QRS complexes stay under ~10 mV (PTB-XL and MIT-BIH: the 99th
-# percentile of |x| is at most 8.1 mV in every lead). A lead whose 99th percentile exceeds this was stored in
-# other units (uV, raw ADC counts) or under a wrong gain; the percentile lets a few spikes through.
+# Largest plausible ECG amplitude, mV: in PTB-XL records 1-1999 and all 48 MIT-BIH records the 99th percentile
+# of |x| stays at most 9.8 mV in every lead. A lead whose 99th percentile exceeds this bound was stored in other
+# units (uV, raw ADC counts) or under a wrong gain; the percentile lets a few spikes (1 % of samples) through.
 MAX_PLAUSIBLE_MV = 20.0
 
 

@@ -49,7 +49,8 @@ def read_state_dict(path_or_state: str | Path | Mapping[str, torch.Tensor]) -> d
         try:
             state = torch.load(where, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a non-checkpoint file
-            raise ModelError(f"cannot read weights: {type(exc).__name__}: {exc}", where) from None
+            raise ModelError(f"cannot read weights: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+                             where) from None  # torch's messages run to many lines; the CLI prints one
     if isinstance(state, Mapping):
         for key in ("state_dict", "model", "model_state"):
             if isinstance(state.get(key), Mapping):
