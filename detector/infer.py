@@ -167,6 +167,9 @@ def pixel_correlation(image: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+MAX_ASPECT = 40  # a 10 s single-lead strip is ~8:1; beyond 40:1 a page scaled to 736 px is a few pixels thin
+
+
 def check_image(image: Any, path: str | None = None) -> np.ndarray:
     """(H, W, 3) uint8 RGB, or a clear DataError naming the file."""
     image = np.asarray(image)
@@ -175,6 +178,10 @@ def check_image(image: Any, path: str | None = None) -> np.ndarray:
     if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8 or min(image.shape[:2]) < 8:
         raise DataError(f"expected an (H, W, 3) uint8 RGB image of at least 8x8 px, got {image.shape} {image.dtype}",
                         path)
+    h, w = image.shape[:2]
+    if max(h, w) > MAX_ASPECT * min(h, w):  # scaled to the model's input it would be under a pixel thin
+        raise DataError(f"image of {w}x{h} px is too elongated to hold an ECG page or strip (sides over "
+                        f"{MAX_ASPECT}:1)", path)
     return np.ascontiguousarray(image[:, :, :3])
 
 
@@ -208,7 +215,7 @@ class BeatDetector:
         if backend == "torch":
             if self.weights.suffix != ".pt":
                 raise ModelError("the torch backend needs .pt weights", self.weights)
-            self._model = _load_yolo(self.weights)
+            self._model = load_yolo(self.weights)
             trained = int(self._model.overrides.get("imgsz", 640) or 640)
             self.imgsz = int(imgsz or operating_imgsz(self.weights) or trained)
             self.names = [self._model.names[i] for i in sorted(self._model.names)]
@@ -326,7 +333,7 @@ def _sidecar(weights: Path) -> dict[str, Any]:
     return data
 
 
-def _load_yolo(weights: Path):
+def load_yolo(weights: Path):
     """YOLO from .pt weights through ultralytics' restricted loader: a file holding anything but known model
     classes (a pickled payload) is refused before any of it runs."""
     from vizecg.offline import import_ultralytics

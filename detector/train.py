@@ -54,19 +54,17 @@ def ultralytics_args(cfg: DetectorConfig, data_yaml: str, run_dir: Path) -> dict
 
 def train_detector(cfg: DetectorConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
     """Prepare data, train, copy the best (EMA, fp16, optimizer-stripped) checkpoint to out/beats_yolo.pt."""
-    from vizecg.offline import configure_offline
-
-    configure_offline()
     from detector.dataset import prepare_dataset
+    from detector.infer import load_yolo, load_error_reason
+    from vizecg.offline import import_ultralytics
 
+    ultralytics = import_ultralytics()  # a .pt to fine-tune goes through the restricted loader too
+    if cfg.train.model.endswith(".pt") and Path(cfg.train.model).is_file():
+        load_yolo(Path(cfg.train.model))  # refused before anything is written or rendered
     run_dir = Path(out).resolve()
     logger = start_run(run_dir, cfg, name="vizecg.detector")
     data = prepare_dataset(cfg.data, run_dir / "data", cfg.val_data, cfg.tile)
     logger.info("dataset: %s", data)
-    from detector.infer import load_error_reason
-    from vizecg.offline import import_ultralytics
-
-    ultralytics = import_ultralytics()  # a .pt to fine-tune goes through the restricted loader too
     ultralytics.settings.update({"sync": False})
     yaml_path = model_yaml(cfg, run_dir)
     try:

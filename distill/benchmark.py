@@ -130,14 +130,15 @@ def profile_path(name: str) -> Path:
 
 
 # --- stage 1: render ------------------------------------------------------------------------------------------
-def render_stage(cfg: BenchmarkConfig, out: Path, progress: bool, log: logging.Logger) -> dict[str, Any]:
+def render_stage(cfg: BenchmarkConfig, out: Path, progress: bool, log: logging.Logger,
+                 overwrite: bool = False) -> dict[str, Any]:
     from vizecg.data import load_source
     from vizecg.render.dataset import RenderJob, build_dataset
 
     n = cfg.pages or len(load_source(cfg.source).record_ids)
     job = RenderJob(source=cfg.source, n=n, layout=cfg.layout, photo=cfg.photo, seed=cfg.seed,
                     workers=cfg.render_workers, render=cfg.render)
-    summary = build_dataset(job, out, progress=progress)
+    summary = build_dataset(job, out, progress=progress, overwrite=overwrite)
     log.info("render: %s", {k: summary[k] for k in ("items", "rendered", "skipped_existing", "failed")})
     if summary["failed"]:
         raise DataError(f"{summary['failed']} page(s) failed to render (see {out / 'log.txt'}); "
@@ -163,9 +164,10 @@ def train_config(cfg: BenchmarkConfig, task: str, kind: str, render_dir: Path, o
 
 
 def stage_dependencies(cfg: BenchmarkConfig, task: str, kind: str, out: Path) -> list[Path]:
-    """The runs a stage is built from: retrained when any of them is newer."""
+    """The runs a stage is built from: retrained when any of them is newer. The render folder's fingerprint changes
+    only when its pages were redone with other settings (its summary.json is rewritten by every resume)."""
     kinds = ["teacher"] if kind == "student" else list(cfg.teacher_init) if kind == "teacher" else []
-    return [out / task / k / "summary.json" for k in kinds]
+    return [out / "render" / "fingerprint.json"] + [out / task / k / "summary.json" for k in kinds]
 
 
 def _stage_done(tcfg: TrainConfig, depends_on: list[Path]) -> bool:
@@ -358,7 +360,8 @@ def evaluate(preds: dict[str, dict[str, np.ndarray]], class_names: list[str], n_
             "models": models, "comparisons": comparisons}
 
 
-def run_benchmark(cfg: BenchmarkConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+def run_benchmark(cfg: BenchmarkConfig, out: str | Path, progress: bool = True, overwrite: bool = False
+                  ) -> dict[str, Any]:
     """Run (or resume) every stage into `out`; returns the results also written to OUT/results.json."""
     import torch
 
@@ -372,7 +375,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path, progress: bool = True) 
     timings: dict[str, float] = {}
     render_dir = out / "render"
     t0 = time.perf_counter()
-    render_summary = render_stage(cfg, render_dir, progress, log)
+    render_summary = render_stage(cfg, render_dir, progress, log, overwrite)
     timings["render_s"] = time.perf_counter() - t0
 
     results: dict[str, Any] = {

@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=out_dir, help="output folder (re-use it to resume)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set image.schedule.epochs=3 (repeatable)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="OUT/render holds pages made with other settings: render them anew (default: refuse)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     path = args.config or profile_path(args.profile)
     overrides = ([f"source={args.source}"] if args.source else []) + list(args.set)
     cfg = load_config(BenchmarkConfig, path, overrides)
-    run_benchmark(cfg, args.out, progress=not args.quiet)
+    run_benchmark(cfg, args.out, progress=not args.quiet, overwrite=args.overwrite)
     print((Path(args.out) / "results.md").read_text())
     print(f"-> {args.out}/results.json, results.md, roc.png")
     return 0

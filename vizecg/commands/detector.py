@@ -142,12 +142,12 @@ def _f(v, width: int = 8) -> str:
 def run_predict(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from detector.infer import BeatDetector
-    from vizecg.images import read_image
+    from detector.infer import BeatDetector, check_image
     from detector.overlay import draw_detections
+    from vizecg.images import read_image
     from vizecg.runs import atomic_write_bytes, write_json
 
-    image = read_image(args.image)
+    image = check_image(read_image(args.image), args.image)
     det = BeatDetector(_weights(args.weights), imgsz=args.imgsz, conf=args.conf, backend=args.backend, tile=args.tile)
     found = det.detect(image)
     out = Path(args.out)

@@ -73,8 +73,18 @@ def evaluate_folder(data_dir: str, config: Any, limit: int | None = None, progre
     manifest = root / "manifest.csv"
     if not manifest.is_file():
         raise DataError("no manifest.csv: not a folder written by `vizecg render`", root)
-    with open(manifest, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    try:
+        with open(manifest, newline="") as fh:
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            columns = set(reader.fieldnames or ())
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"not a readable CSV: {exc}", manifest) from None
+    missing = sorted({"id", "record_id", "image", "label"} - columns)
+    if missing:
+        raise DataError(f"lacks column(s) {', '.join(missing)}: not a manifest written by `vizecg render`", manifest)
+    if not rows:
+        raise DataError("lists no pages", manifest)
     if limit:
         rows = rows[:limit]
     pages = []
