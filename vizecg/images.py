@@ -38,9 +38,13 @@ def image_size(path: str | Path) -> tuple[int, int]:
     try:
         with _pil_open()(path) as im:
             return int(im.width), int(im.height)
-    except Image.DecompressionBombError:  # Pillow's own guard (2x its MAX_IMAGE_PIXELS), far beyond the budget
-        raise DataError(f"image of more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels exceeds "
-                        f"the {max_pixels() / 1e6:g}-megapixel limit (shrink the image)", path) from None
+    except Image.DecompressionBombError as exc:  # Pillow's own guard (2x its MAX_IMAGE_PIXELS): no size given back
+        import re
+
+        claimed = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(claimed.group(1)) / 1e6:.0f} megapixels" if claimed else "over 179 megapixels"
+        raise DataError(f"image of {size} exceeds the {max_pixels() / 1e6:g}-megapixel limit (Pillow refuses "
+                        f"images this large; shrink it)", path) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise DataError("not a readable image (PNG/JPEG/TIFF/WebP...)", path) from None
 
