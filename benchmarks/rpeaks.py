@@ -22,6 +22,10 @@ OUT = Path(__file__).resolve().parent / "results" / "rpeaks.json"
 TARGET = 0.995
 
 
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.2f}"  # None: nothing to count (0 of 0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=str(DEFAULT_ROOT))
@@ -36,10 +40,10 @@ def main() -> None:
     print(f"{'record':>7} {'TP':>6} {'FP':>5} {'FN':>5} {'Se %':>7} {'PPV %':>7}")
     worst = sorted(whole["records"].items(), key=lambda kv: -(kv[1]["fp"] + kv[1]["fn"]))
     for rid, r in worst:
-        print(f"{rid:>7} {r['tp']:>6} {r['fp']:>5} {r['fn']:>5} {100 * r['sensitivity']:>7.2f} {100 * r['ppv']:>7.2f}")
+        print(f"{rid:>7} {r['tp']:>6} {r['fp']:>5} {r['fn']:>5} {_pct(r['sensitivity']):>7} {_pct(r['ppv']):>7}")
     for name, res in (("whole records", whole), ("VFL excluded", ec57)):
-        print(f"{name:>15}: TP {res['tp']} FP {res['fp']} FN {res['fn']}  Se {100 * res['sensitivity']:.2f} %  "
-              f"PPV {100 * res['ppv']:.2f} %")
+        print(f"{name:>15}: TP {res['tp']} FP {res['fp']} FN {res['fn']}  Se {_pct(res['sensitivity'])} %  "
+              f"PPV {_pct(res['ppv'])} %")
     print(f"detection + scoring time, 48 records: {seconds:.1f} s")
     write_json(OUT, {
         "benchmark": "rpeaks", "dataset": "MIT-BIH Arrhythmia Database v1.0.0", "channel": args.channel,

@@ -41,6 +41,15 @@ class TrainConfig:
     cache: bool | Literal["ram", "disk"] = False  # "ram": decoded, resized pages (~1 MB each at 640) skip JPEG decoding
     val: bool = True
 
+    def __post_init__(self) -> None:  # ValueError -> ConfigError naming the key (vizecg.config.from_dict)
+        checks = [(self.imgsz % 32 == 0 and 64 <= self.imgsz <= 2048, "imgsz", "a multiple of 32 in [64, 2048]"),
+                  (self.epochs >= 1, "epochs", ">= 1"), (self.batch >= 1, "batch", ">= 1"),
+                  (0 <= self.seed < 2 ** 32, "seed", "in [0, 2**32 - 1]"), (self.workers >= 0, "workers", ">= 0"),
+                  (self.lr0 > 0, "lr0", "> 0"), (self.patience >= 0, "patience", ">= 0")]
+        for ok, key, rule in checks:
+            if not ok:
+                raise ValueError(f"{key} must be {rule}, got {getattr(self, key)!r}")
+
 
 @dataclass
 class InferConfig:
@@ -48,6 +57,15 @@ class InferConfig:
     conf: float = 0.25  # operating point: precision/recall in `eval` are reported at this score
     iou: float = 0.6  # NMS IoU; neighbouring beats touch but overlap little
     max_det: int = 300
+
+    def __post_init__(self) -> None:
+        if not (self.imgsz % 32 == 0 and 64 <= self.imgsz <= 2048):
+            raise ValueError(f"imgsz must be a multiple of 32 in [64, 2048], got {self.imgsz}")
+        for key in ("conf", "iou"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ValueError(f"{key} must lie in [0, 1], got {getattr(self, key)}")
+        if not 1 <= self.max_det <= 10000:
+            raise ValueError(f"max_det must lie in [1, 10000], got {self.max_det}")
 
 
 @dataclass

@@ -29,7 +29,7 @@ import yaml
 
 from distill.data import MULTILABEL, TASK_CLASSES, PageDataset, collate, digitizer_version
 from distill.train import (DataConfig, InitConfig, LossConfig, ModelConfig, OptimConfig, ScheduleConfig,
-                           TrainConfig, model_from_checkpoint, predict, train)
+                           TrainConfig, check_device, model_from_checkpoint, predict, train)
 from vizecg.config import to_dict
 from vizecg.errors import ConfigError, DataError, ModelError
 from vizecg.render.printout import RenderConfig
@@ -62,6 +62,10 @@ class StageConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(epochs=1, patience=0))
     batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
 
 
 def _stage(name: str, lr: float = 1e-3, batch_size: int = 8) -> StageConfig:
@@ -119,6 +123,8 @@ class BenchmarkConfig:
             raise ConfigError("train_folds, val_folds and test_folds must not overlap")
         if self.bootstrap < 1:
             raise ConfigError(f"bootstrap must be >= 1, got {self.bootstrap}")
+        if not 0 <= self.seed < 2 ** 32:
+            raise ConfigError(f"seed must lie in [0, 2**32 - 1], got {self.seed}")
 
 
 def profile_path(name: str) -> Path:
@@ -366,7 +372,8 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path, progress: bool = True, 
     import torch
 
     out = Path(out).resolve()
-    boxes_fn, boxes_tag, det_note = detector_boxes(cfg.detector_weights)  # bad weights: refused before any work
+    check_device(cfg.device)  # an unavailable device, like bad weights, is refused before any work
+    boxes_fn, boxes_tag, det_note = detector_boxes(cfg.detector_weights)
     log = start_run(out, cfg, name="vizecg.benchmark")
     log.info(det_note)
     if cfg.torch_threads:

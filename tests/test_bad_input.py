@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import struct
 import subprocess
 import sys
@@ -51,6 +52,12 @@ def inputs(tmp_path_factory) -> Path:
     (d / "truncated.png").write_bytes((d / "page.png").read_bytes()[:80])
     (d / "a_file").write_text("I am a file")
     cv2.imwrite(str(d / "thin.png"), np.full((10, 2000, 3), 255, np.uint8))
+    sample_mitdb = Path(__file__).resolve().parents[1] / "vizecg" / "sample_data" / "mitdb"
+    for kind, atr in (("empty_atr", b""), ("truncated_atr", (sample_mitdb / "100.atr").read_bytes()[:90])):
+        (d / kind).mkdir()
+        for ext in (".hea", ".dat"):
+            shutil.copyfile(sample_mitdb / f"100{ext}", d / kind / f"100{ext}")
+        (d / kind / "100.atr").write_bytes(atr)
     (d / "manifest_only").mkdir()
     (d / "manifest_only" / "manifest.csv").write_text("id,image\n00001_00000,images/00001_00000.png\n")
     (d / "binary.yaml").write_bytes(bytes(range(256)) * 4)
@@ -113,8 +120,17 @@ CASES: dict[str, Case] = {
                         "--seed"),
     "render-n": Case(("render", "--source", "sample", "--n", "0", "--out", "{tmp}/out"), "--n"),
     "render-dpi": Case(("render", "--source", "sample", "--n", "1", "--dpi", "5", "--out", "{tmp}/out"), "--dpi"),
+    "render-seed-config": Case(("render", "--source", "sample", "--set", "seed=-1", "--out", "{tmp}/out"), "seed"),
+    "detector-train-epochs": Case(("detector", "train", "--data", "{render}", "--set", "train.epochs=0",
+                                   "--out", "{tmp}/out"), "epochs"),
+    "benchmark-device": Case(("benchmark", "--profile", "smoke", "--set", "device=cuda:7", "--out", "{tmp}/out"),
+                             "device"),
+    "benchmark-batch": Case(("benchmark", "--profile", "smoke", "--set", "image.batch_size=0", "--out", "{tmp}/out"),
+                            "batch_size"),
     "render-gain": Case(("render", "--source", "sample", "--n", "1", "--set", "render.gain_mm_mv=-10",
                          "--out", "{tmp}/out"), "gain"),
+    "peaks-empty-atr": Case(("peaks", "eval", "--source", "mitdb:{in}/empty_atr"), "100.atr"),
+    "peaks-truncated-atr": Case(("peaks", "eval", "--source", "mitdb:{in}/truncated_atr"), "100.atr"),
     "peaks-tolerance": Case(("peaks", "eval", "--tolerance", "0"), "--tolerance"),
     "train-epochs": Case(("train", "signal", "--config", "{in}/train.yaml", "--out", "{tmp}/out"), "epochs"),
     "train-lr": Case(("train", "signal", "--set", "optim.lr=-1", "--out", "{tmp}/out"), "lr"),

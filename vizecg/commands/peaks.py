@@ -41,11 +41,14 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pct(v: float | None) -> str:
+    return f"{'-':>7}" if v is None else f"{100 * v:>7.2f}"  # None: nothing to count (0 of 0)
+
+
 def format_table(result: dict) -> str:
     lines = [f"{'record':>8} {'TP':>7} {'FP':>6} {'FN':>6} {'Se %':>7} {'PPV %':>7}"]
     for rid, r in result["records"].items():
-        lines.append(f"{rid:>8} {r['tp']:>7} {r['fp']:>6} {r['fn']:>6} "
-                     f"{100 * r['sensitivity']:>7.2f} {100 * r['ppv']:>7.2f}")
+        lines.append(f"{rid:>8} {r['tp']:>7} {r['fp']:>6} {r['fn']:>6} {_pct(r['sensitivity'])} {_pct(r['ppv'])}")
     lines.append(f"{'total':>8} {result['tp']:>7} {result['fp']:>6} {result['fn']:>6} "
-                 f"{100 * result['sensitivity']:>7.2f} {100 * result['ppv']:>7.2f}")
+                 f"{_pct(result['sensitivity'])} {_pct(result['ppv'])}")
     return "\n".join(lines)

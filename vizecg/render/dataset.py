@@ -53,6 +53,16 @@ class RenderJob:
     val_fraction: float = 0.2  # YOLO val share (by patient) for sources without strat_fold
     render: RenderConfig = field(default_factory=RenderConfig)
 
+    def __post_init__(self) -> None:  # ValueError -> ConfigError naming the key (vizecg.config.from_dict)
+        if not 1 <= self.n <= 1_000_000:
+            raise ValueError(f"n must lie in [1, 1000000], got {self.n}")
+        if not 0 <= self.seed < 2 ** 32:  # numpy's SeedSequence takes no negative seeds
+            raise ValueError(f"seed must lie in [0, 2**32 - 1], got {self.seed}")
+        if not 1 <= self.workers <= 64:
+            raise ValueError(f"workers must lie in [1, 64], got {self.workers}")
+        if not 0.0 <= self.val_fraction <= 1.0:
+            raise ValueError(f"val_fraction must lie in [0, 1], got {self.val_fraction}")
+
 
 @dataclass(frozen=True)
 class ItemPlan:
@@ -108,8 +118,6 @@ def select_records(ids: list[str], wanted: tuple[str, ...], source: str) -> list
 
 
 def plan_items(job: RenderJob, src: Any) -> list[ItemPlan]:
-    if job.n < 1:
-        raise RenderError(f"--n must be >= 1, got {job.n}")
     if job.photo not in PHOTO_PRESETS:
         raise RenderError(f"unknown photo preset {job.photo!r} (known: {', '.join(PHOTO_PRESETS)})")
     if job.layout not in (*LAYOUTS, "auto", "mixed"):
