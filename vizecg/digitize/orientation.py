@@ -1,7 +1,7 @@
 """Which way up a page lies (0, 90, 180 or 270 degrees), from cues that hold on any printout, not only ours.
 
-Across (0/180 against 90/270): the traces run along the page, so the ink's profile down the page shows rows
-(peaks at each trace's level, little ink between) while the profile along it is flat.
+Across (0/180 against 90/270): the traces run along the page: each is a function of time (one crossing per
+column), and the ink's profile down the page shows rows (peaks at each trace's level, little ink between).
 
 Up (0 against 180): a half turn negates the signal and runs time backwards. Three independent cues, each
 negated exactly by a half turn (each is measured on the page and on its half turn, and halved difference
@@ -26,7 +26,7 @@ from vizecg.digitize.layout import find_pulse, find_rows
 from vizecg.digitize.trace import pick_trace
 
 WORK_PX_PER_MM = 4.0  # cues are read on an ink mask pooled down to about this (a 1 mm wave is still 4 px)
-ACROSS_MIN = 0.5  # log-ratio margin of row structure for a sure 0/180 vs 90/270 call
+ACROSS_MIN = 0.5  # log-ratio margin (runs per line + row structure) for a sure 0/180 vs 90/270 call
 # Up margin: weighted sum of the cues (each in -1..1); calibrated on PTB-XL renders (see benchmarks/digitize.py
 # --rotate): below UP_REFUSE the page is refused, below UP_SURE every lead's confidence is lowered.
 UP_REFUSE = 0.08
@@ -64,15 +64,23 @@ def pooled(ink: np.ndarray, px_per_mm: float) -> tuple[np.ndarray, float]:
 
 
 def across_score(ink: np.ndarray, px_per_mm: float) -> float:
-    """Log margin (> 0) for traces running along x: the row structure (relative spread) of the ink's profile
-    down the page against that of its profile along it. (The direction of the strokes says less: a thin trace
-    seldom stays in one pixel row for 2 mm, and its QRS flanks are long vertical runs.)"""
+    """Log margin (> 0) for traces running along x, the sum of two:
+    - a trace is a function of time: a column crosses each row's trace once, while a line along the page
+      crosses it at every wiggle and twice at every QRS: the ink's runs per column against those per line;
+    - the row structure (relative spread) of the ink's profile down the page against that of its profile along
+      it. (Baseline wander blurs the rows, and at 20 mm/mV the QRS spikes give the profile along the page a
+      structure of its own: then the runs decide.)"""
+    def runs(m: np.ndarray) -> float:  # mean runs per column, over the columns holding ink
+        n = (np.diff(m.astype(np.int8), axis=0, prepend=0) == 1).sum(axis=0)
+        return float(n[n > 0].mean()) if (n > 0).any() else 1.0
+
     def structure(profile: np.ndarray) -> float:
         p = gaussian_filter1d(profile.astype(np.float64), px_per_mm)
         inner = p[len(p) // 20: len(p) - len(p) // 20]  # the sheet's rim and margins carry no rows
         return float(inner.std() / (inner.mean() + 1e-9))
 
-    return float(np.log((structure(ink.sum(axis=1)) + 1e-3) / (structure(ink.sum(axis=0)) + 1e-3)))
+    return float(np.log(runs(ink.T) / runs(ink)) +
+                 np.log((structure(ink.sum(axis=1)) + 1e-3) / (structure(ink.sum(axis=0)) + 1e-3)))
 
 
 def _row_traces(ink: np.ndarray, px_per_mm: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
