@@ -14,7 +14,7 @@ import numpy as np
 
 from detector.config import BEAT, CAL_PULSE, CLASS_NAMES, LEAD_LABEL, LEAD_PANEL
 from detector.geometry import letterbox, nms, tile_windows, unletterbox, weighted_boxes_fusion
-from vizecg.errors import DataError, ModelError
+from vizecg.errors import DataError, ModelError, first_line
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "beats_yolo.pt"
@@ -350,8 +350,7 @@ def load_error_reason(exc: Exception) -> str:
     text = str(exc).strip()
     if "outside the supported Ultralytics checkpoint format" in text:
         return "it holds objects other than known model classes, refused unopened (loading them could run code)"
-    text = text.splitlines()[0] if text else type(exc).__name__
-    return text.replace("ERROR ❌️ ", "").strip()
+    return first_line(exc, 300).replace("ERROR ❌️ ", "").strip()
 
 
 def _load_onnx(path: Path) -> tuple[Any, dict[str, Any]]:

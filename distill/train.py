@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from distill.data import MULTILABEL, TASK_CLASSES, BeatDataset, PageDataset, collate
 from distill.losses import DistillationLoss, NonFiniteLossError, TaskLoss, TeacherLoss, check_finite
 from vizecg.config import to_dict
-from vizecg.errors import ConfigError, ModelError
+from vizecg.errors import ConfigError, ModelError, first_line
 from vizecg.metrics import classification_metrics
 from vizecg.runs import atomic_write_bytes, start_run, write_json
 
@@ -205,7 +205,7 @@ def check_device(name: str) -> torch.device:
     try:
         torch.empty(1, device=device)
     except (RuntimeError, AssertionError) as exc:  # e.g. mps on Linux, a build without that backend
-        raise ConfigError(f"device {name!r} is not usable here ({str(exc).splitlines()[0][:200]}); "
+        raise ConfigError(f"device {name!r} is not usable here ({first_line(exc)}); "
                           "use device=cpu") from None
     return device
 
@@ -225,7 +225,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... on bad files
-        raise ModelError(f"unreadable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
+        raise ModelError(f"unreadable checkpoint ({first_line(exc, with_type=True)})",
                          path) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ModelError(f"not a VizECG training checkpoint (expected format {CHECKPOINT_FORMAT})", path)

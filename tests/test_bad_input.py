@@ -135,6 +135,7 @@ CASES: dict[str, Case] = {
     "train-epochs": Case(("train", "signal", "--config", "{in}/train.yaml", "--out", "{tmp}/out"), "epochs"),
     "train-lr": Case(("train", "signal", "--set", "optim.lr=-1", "--out", "{tmp}/out"), "lr"),
     "train-batch": Case(("train", "signal", "--set", "data.batch_size=0", "--out", "{tmp}/out"), "batch_size"),
+    "train-empty-teacher": Case(("train", "student", "--teacher", "{in}/a_file", "--out", "{tmp}/out"), "a_file"),
     "train-binary-config": Case(("train", "signal", "--config", "{in}/binary.yaml", "--out", "{tmp}/out"),
                                 "binary.yaml"),
     # --- output paths that cannot be written ---------------------------------------------------------------

@@ -31,3 +31,13 @@ class ModelError(VizEcgError):
 
 class DigitizeError(VizEcgError):
     """An image holds no ECG that can be digitized with the requested settings."""
+
+
+def first_line(exc: BaseException, limit: int = 200, with_type: bool = False) -> str:
+    """A library exception's reason on one line (many span several lines, some are empty): for our messages.
+    with_type: prefixed by the exception's class name ("EOFError", "ValueError: ...")."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    name = type(exc).__name__
+    if not lines:
+        return name
+    return f"{name}: {lines[0][:limit]}" if with_type else lines[0][:limit]

@@ -14,7 +14,7 @@ from timm.models.densenet import DenseNet
 from timm.models.resnet import BasicBlock, ResNet
 from torch import nn
 
-from vizecg.errors import ModelError
+from vizecg.errors import ModelError, first_line
 
 # num_classes=0: timm drops the classifier; forward() gives the pooled vector, forward_features() the map.
 BACKBONES: dict[str, Callable[[], nn.Module]] = {
@@ -49,7 +49,7 @@ def read_state_dict(path_or_state: str | Path | Mapping[str, torch.Tensor]) -> d
         try:
             state = torch.load(where, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a non-checkpoint file
-            raise ModelError(f"cannot read weights: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+            raise ModelError(f"cannot read weights: {first_line(exc, with_type=True)}",
                              where) from None  # torch's messages run to many lines; the CLI prints one
     if isinstance(state, Mapping):
         for key in ("state_dict", "model", "model_state"):
