@@ -5,7 +5,7 @@ JSON, YOLO view with EMPTY label files: ultralytics trains on them as background
 Kinds (item k is kind k mod len(KINDS), so every kind is present and balanced):
   text       printed pages in matplotlib's shipped TTF fonts: paragraphs, headings, one to three columns
   table      ruled tables of words and numbers, and forms (boxes, underlined fields, checkboxes)
-  grid       ECG paper from the renderer's own grid code, with no trace (several colours, some with the
+  grid       ECG paper as the renderer prints it (its paper constants), with no trace (several colours, some with the
              printed header text), graph paper and dot grids
   paper      blank and stained paper (shading, coffee rings, folds, pencil marks)
   checker    checkerboards of random cell size, colour and angle
@@ -235,13 +235,38 @@ def draw_table(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
     return np.asarray(img).copy(), {"form": form, "line_px": lw}
 
 
+def ecg_grid_page(width: int, height: int, color: str, s: float, box_mm: tuple[int, int, int, int]) -> np.ndarray:
+    """Empty ECG paper as the renderer prints it (vizecg.render.paper's colours and 1 mm / 5 mm squares, lines
+    0.08 / 0.2 mm, on whole page millimetres inside box_mm), with no trace. Drawn here, not borrowed from the
+    renderer's private grid cache, so the negatives stay the same bytes while the renderer's styles grow."""
+    from vizecg.render import paper
+
+    page = np.empty((height, width, 3), np.uint8)
+    page[:] = paper.PAPER_RGB
+    minor_rgb, major_rgb = paper.GRID_COLORS[color]
+    x0, y0, x1, y1 = box_mm
+    minor_t, major_t = max(1, int(round(0.08 * s))), max(1, int(round(0.2 * s)))
+    ys = (int(round(y0 * s)), int(round(y1 * s)) + 1)
+    xs = (int(round(x0 * s)), int(round(x1 * s)) + 1)
+    for major in (False, True):
+        rgb, t = (major_rgb, major_t) if major else (minor_rgb, minor_t)
+        for mm in range(x0, x1 + 1):
+            if (mm % int(paper.MAJOR_GRID_MM) == 0) == major:
+                c = int(round(mm * s)) - t // 2
+                page[ys[0]:ys[1], max(c, 0):c + t] = rgb
+        for mm in range(y0, y1 + 1):
+            if (mm % int(paper.MAJOR_GRID_MM) == 0) == major:
+                r = int(round(mm * s)) - t // 2
+                page[max(r, 0):r + t, xs[0]:xs[1]] = rgb
+    return page
+
+
 def draw_grid(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
     from vizecg.render import paper
-    from vizecg.render.printout import _grid_page
 
     style = str(rng.choice(["ecg", "ecg", "ecg_header", "graph", "dots"]))
     colors = [c for c, v in paper.GRID_COLORS.items() if v is not None]
-    if style.startswith("ecg"):  # the renderer's own grid: exactly the paper an ECG is printed on
+    if style.startswith("ecg"):  # the paper an ECG is printed on, as the renderer draws it
         color = str(rng.choice(colors))
         w_mm, h_mm = PAGE_SIZES_MM[str(rng.choice(list(PAGE_SIZES_MM)))]
         s = float(rng.uniform(100, 200)) / 25.4
@@ -250,7 +275,7 @@ def draw_grid(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
         y0 = int(rng.integers(5, 40))
         box = (x0, y0, min(int(w_mm) - 5, x0 + int(rng.integers(150, 262))),
                min(int(h_mm) - 5, y0 + int(rng.integers(60, 200))))
-        page = _grid_page(w, h, color, s, box)
+        page = ecg_grid_page(w, h, color, s, box)
         if style == "ecg_header":  # the printed header block above an empty grid (text, no trace)
             from PIL import Image, ImageDraw
 
