@@ -39,6 +39,8 @@ class PanelSlot:
     t_offset_s: float  # time of the panel's left edge, relative to the page's start time
     duration_s: float
     is_rhythm_strip: bool = False
+    label: str = ""  # the name as printed ("-aVR"); "" = lead
+    polarity: int = 1  # -1: printed inverted (-aVR)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class PageGeometry:
     n_rows: int
     total_s: float  # seconds of record the page shows
     slots: tuple[PanelSlot, ...]
+    cal_x0_mm: float = 0.0  # left edge of the calibration pulse area (left or right of the trace area)
+    cal_width_mm: float = 0.0  # 0: no pulse printed
 
 
 def check_layout(name: str) -> None:
@@ -60,21 +64,34 @@ def check_layout(name: str) -> None:
 
 def page_geometry(layout: str, paper_name: str, speed_mm_s: float, header: bool,
                   rhythm_lead: str) -> PageGeometry:
-    """Place every panel of `layout` on the page, in millimetres."""
+    """Place every panel of the named `layout` on the page, in millimetres (the RenderConfig layouts)."""
     check_layout(layout)
     rows, has_strip = LAYOUTS[layout]
-    strip_page = not rows
-    width_mm, height_mm = paper.page_size_mm(paper_name, strip=strip_page, header=header)
-    cal_mm = paper.cal_area_mm(speed_mm_s)
-    # Centre the calibration area + trace area horizontally.
-    trace_x0 = (width_mm - paper.TRACE_WIDTH_MM - cal_mm) / 2.0 + cal_mm
-    # Snap to whole millimetres so the grid lines fall on the panel edges and the 0 mV baselines.
-    trace_x0 = float(round(trace_x0))
+    width_mm, height_mm = paper.page_size_mm(paper_name, strip=not rows, header=header)
     top = paper.MARGIN_TOP_MM + (paper.HEADER_HEIGHT_MM if header else 0.0)
-    top = float(round(top))
-    n_rows = len(rows) + (1 if has_strip else 0)
-    row_h = (height_mm - paper.MARGIN_BOTTOM_MM - top) / n_rows
-    row_h = float(int(row_h))  # whole mm: baselines on grid lines
+    return place_panels(rows, (rhythm_lead,) if has_strip else (), width_mm, height_mm, top, paper.MARGIN_BOTTOM_MM,
+                        speed_mm_s, paper.cal_area_mm(speed_mm_s), "left")
+
+
+def place_panels(rows: tuple[tuple[str, ...], ...], rhythm: tuple[str, ...], width_mm: float, height_mm: float,
+                 top_mm: float, bottom_mm: float, speed_mm_s: float, cal_mm: float, pulse_side: str,
+                 max_row_mm: float | None = None) -> PageGeometry:
+    """Rows of panels (columns split the page's time span) and full-width rhythm strips under them.
+
+    Lead names may carry a leading '-' (printed inverted, Cabrera's -aVR): the slot's lead is the record's lead,
+    its label the printed name. The pulse area (cal_mm wide) sits at the rows' left or right end."""
+    if pulse_side == "none":
+        cal_mm = 0.0
+    # Centre the pulse area + trace area horizontally; whole millimetres so grid lines fall on panel edges and
+    # on the 0 mV baselines.
+    left = (width_mm - paper.TRACE_WIDTH_MM - cal_mm) / 2.0
+    trace_x0 = float(round(left + cal_mm)) if pulse_side == "left" else float(round(left))
+    cal_x0 = trace_x0 - cal_mm if pulse_side == "left" else trace_x0 + paper.TRACE_WIDTH_MM
+    top = float(round(top_mm))
+    n_rows = len(rows) + len(rhythm)
+    row_h = float(int((height_mm - bottom_mm - top) / n_rows))
+    if max_row_mm is not None:
+        row_h = min(row_h, float(max_row_mm))
     total_s = paper.TRACE_WIDTH_MM / speed_mm_s
     slots = []
     for r, leads in enumerate(rows):
@@ -83,14 +100,16 @@ def page_geometry(layout: str, paper_name: str, speed_mm_s: float, header: bool,
         for c, lead in enumerate(leads):
             slots.append(_slot(lead, r, c, trace_x0 + c * col_w, trace_x0 + (c + 1) * col_w, top + r * row_h,
                                row_h, c * total_s / n_cols, total_s / n_cols, False))
-    if has_strip:
-        r = len(rows)
-        slots.append(_slot(rhythm_lead, r, 0, trace_x0, trace_x0 + paper.TRACE_WIDTH_MM, top + r * row_h, row_h,
+    for i, lead in enumerate(rhythm):
+        r = len(rows) + i
+        slots.append(_slot(lead, r, 0, trace_x0, trace_x0 + paper.TRACE_WIDTH_MM, top + r * row_h, row_h,
                            0.0, total_s, True))
-    return PageGeometry(width_mm, height_mm, trace_x0, top, row_h, n_rows, total_s, tuple(slots))
+    return PageGeometry(width_mm, height_mm, trace_x0, top, row_h, n_rows, total_s, tuple(slots), cal_x0, cal_mm)
 
 
-def _slot(lead: str, row: int, col: int, x0: float, x1: float, y0: float, row_h: float, t_off: float,
+def _slot(name: str, row: int, col: int, x0: float, x1: float, y0: float, row_h: float, t_off: float,
           dur: float, strip: bool) -> PanelSlot:
     baseline = y0 + float(round(row_h * paper.BASELINE_FRACTION))
-    return PanelSlot(lead, row, col, x0, x1, y0, y0 + row_h, baseline, t_off, dur, strip)
+    inverted = name.startswith("-")
+    return PanelSlot(name.lstrip("-"), row, col, x0, x1, y0, y0 + row_h, baseline, t_off, dur, strip, name,
+                     -1 if inverted else 1)

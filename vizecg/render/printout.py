@@ -1,13 +1,15 @@
 """Render an EcgRecord as a clean ECG printout (RGB uint8) with exact ground truth in pixel coordinates.
 
-Fast path only: a cached pre-drawn grid, cv2.polylines with sub-pixel anti-aliased points, Hershey text.
+Fast path only: a cached pre-drawn grid, cv2.polylines with sub-pixel anti-aliased points, Hershey or TTF
+text. A RenderConfig (today's knobs) and a PrintStyle (style.py: the print-style space) share one renderer:
+`render_printout` maps its config onto a PrintStyle with `style_from_config`.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -17,14 +19,18 @@ from vizecg.errors import RenderError
 from vizecg.record import EcgRecord
 from vizecg.render import paper
 from vizecg.render.beats import panel_beats, record_beats
-from vizecg.render.layout import LAYOUTS, PageGeometry, check_layout, page_geometry
-from vizecg.render.truth import Box, LeadTruth, PageTruth, PixelMapping, Printout
+from vizecg.render.header import FOOTER_MM, draw_header
+from vizecg.render.layout import LAYOUTS, PageGeometry, check_layout, place_panels
+from vizecg.render.style import (EXTRA_LEADS, FIFTH_COLUMN_FALLBACK, GRID_PALETTES, PAPER_COLORS, TRACE_COLORS,
+                                 GridStyle, HeaderStyle, LeadGrid, PrintStyle, PulseStyle, TextStyle)
+from vizecg.render.text import TextLayer
+from vizecg.render.truth import Box, LeadTruth, PageTruth, PixelMapping, Printout, PulseTruth
 
 Layout = Literal["3x4+1", "3x4", "6x2", "12x1", "1x1"]
 GridColor = Literal["red", "pink", "green", "grey", "none"]
 
 _SHIFT = 4  # cv2 fixed-point bits: trace vertices placed to 1/16 px
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
+MAX_ROW_MM = 50.0  # a page of few rows leaves paper blank below them rather than print 80 mm rows
 MIN_RECORD_S = 1.0  # less than this after start_s and nothing meaningful fits: RenderError
 
 
@@ -97,48 +103,120 @@ def random_render_config(rng: np.random.Generator, base: RenderConfig = RenderCo
     )
 
 
+def style_from_config(config: RenderConfig) -> PrintStyle:
+    """The PrintStyle that prints exactly what `config` describes (today's look: the vizecg-classic family)."""
+    check_layout(config.layout)
+    paper.check_speed_gain(config.speed_mm_s, config.gain_mm_mv)
+    rows, has_strip = LAYOUTS[config.layout]
+    grid = GridStyle("none" if config.grid_color == "none" else "lines",
+                     "red" if config.grid_color == "none" else config.grid_color)
+    header = HeaderStyle("classic" if config.header else "none", paper.HEADER_HEIGHT_MM if config.header else 0.0,
+                         config.device_line, config.filter_low_hz, config.filter_high_hz, config.notch_hz)
+    return PrintStyle(
+        family="vizecg-classic", leads=LeadGrid(config.layout, rows, (config.rhythm_lead,) if has_strip else (),
+                                                strip_paper=not rows),
+        paper_size=config.paper, speed_mm_s=config.speed_mm_s, gain_mm_mv=config.gain_mm_mv,
+        pulse=PulseStyle("left", paper.CAL_PULSE_S * config.speed_mm_s, "square"),
+        separator="ticks" if config.separators else "none", grid=grid, line_width_mm=config.line_width_mm,
+        greyscale=config.bw, header=header)
+
+
 def render_printout(record: EcgRecord, config: RenderConfig = RenderConfig(), seed: int | None = None) -> Printout:
     """Print `record` on paper as `config` says. The seed only matters where the config leaves a choice open
     (start_s=None: a random window); the same inputs always give the same bytes."""
-    check_layout(config.layout)
-    paper.check_speed_gain(config.speed_mm_s, config.gain_mm_mv)
-    s = paper.px_per_mm(config.dpi)
+    style = style_from_config(config)
+    return _render(record, style, config.dpi, config.start_s, seed, to_dict(config))
+
+
+def render_print_style(record: EcgRecord, style: PrintStyle, dpi: int = 200, start_s: float | None = 0.0,
+                       seed: int | None = None) -> Printout:
+    """Print `record` in `style` at `dpi`. start_s: the record time at the page's left edge (None: a seeded
+    window). The seed also draws the plausible header measurements; the same inputs give the same bytes."""
+    if not paper.DPI_RANGE[0] <= dpi <= paper.DPI_RANGE[1]:
+        raise RenderError(f"dpi {dpi} outside the supported range {paper.DPI_RANGE[0]}-{paper.DPI_RANGE[1]}")
+    params = {"family": style.family, "print_style": to_dict(style), "dpi": int(dpi), "layout": style.leads.name,
+              "speed_mm_s": style.speed_mm_s, "gain_mm_mv": style.gain_mm_mv,
+              "chest_gain_mm_mv": style.chest_gain_mm_mv}
+    return _render(record, style, dpi, start_s, seed, params)
+
+
+def _resolve_leads(record: EcgRecord, style: PrintStyle, warnings: list[str]) -> tuple[tuple[tuple[str, ...], ...],
+                                                                                        tuple[str, ...]]:
+    """The rows and strips as this record can print them: a 15-lead page's extra leads (V4R, V8, V9) the record
+    lacks become real leads under their own names; a strip lead it lacks becomes its first lead."""
+    have = set(record.lead_names)
+    stand_in = dict(zip(EXTRA_LEADS, FIFTH_COLUMN_FALLBACK))
+    rows = tuple(tuple(stand_in[lead] if lead in stand_in and lead not in have else lead for lead in row)
+                 for row in style.leads.rows)
+    rhythm = []
+    for lead in style.leads.rhythm:
+        if lead.lstrip("-") in have:
+            rhythm.append(lead)
+        else:
+            rhythm.append(record.lead_names[0])
+            if style.leads.rows:  # a strip-only page just prints the record's first channel
+                warnings.append(f"rhythm lead {lead} missing: strip shows {record.lead_names[0]}")
+    return rows, tuple(rhythm)
+
+
+def _geometry(style: PrintStyle, rows, rhythm) -> PageGeometry:
+    header_mm = style.header.height_mm if style.header.kind != "none" else 0.0
+    footer_mm = FOOTER_MM if style.header.footer != "none" else 0.0
+    width_mm, height_mm = paper.PAPER_SIZES_MM[style.paper_size]
+    top = style.margin_top_mm + header_mm
+    bottom = style.margin_bottom_mm + footer_mm
+    if style.leads.strip_paper:
+        height_mm = float(round(top)) + paper.STRIP_ROW_HEIGHT_MM * len(rhythm) + bottom
+    return place_panels(rows, rhythm, width_mm, height_mm, top, bottom, style.speed_mm_s,
+                        cal_width_mm(style.pulse), style.pulse.side, MAX_ROW_MM)
+
+
+def cal_width_mm(pulse: PulseStyle) -> float:
+    """Width reserved beside the panels for the calibration pulse."""
+    lead = 2 * paper.CAL_LEAD_IN_MM if pulse.shape == "square" else 0.0
+    return lead + pulse.width_mm + paper.CAL_GAP_MM
+
+
+def _render(record: EcgRecord, style: PrintStyle, dpi: int, start: float | None, seed: int | None,
+            params: dict[str, Any]) -> Printout:
+    s = paper.px_per_mm(dpi)
     rid = record.record_id
+    name = style.leads.name
     warnings: list[str] = []
-    rhythm_lead = config.rhythm_lead if config.rhythm_lead in record.lead_names else record.lead_names[0]
-    rows, has_strip = LAYOUTS[config.layout]
-    if has_strip and rows and rhythm_lead != config.rhythm_lead:  # a 1x1 strip just prints the first channel
-        warnings.append(f"rhythm lead {config.rhythm_lead} missing: strip shows {rhythm_lead}")
-    geo = page_geometry(config.layout, config.paper, config.speed_mm_s, config.header, rhythm_lead)
-    start_s = _start_time(record, config, geo.total_s, seed)
+    rows, rhythm = _resolve_leads(record, style, warnings)
+    geo = _geometry(style, rows, rhythm)
+    start_s = _start_time(record, start, geo.total_s, seed)
     shown_s = record.duration_s - start_s
     if shown_s < MIN_RECORD_S:
         raise RenderError(f"record {rid}: only {max(shown_s, 0):.2f} s from start {start_s:g} s "
-                          f"(needs at least {MIN_RECORD_S:g} s; layout {config.layout} shows {geo.total_s:g} s)",
+                          f"(needs at least {MIN_RECORD_S:g} s; layout {name} shows {geo.total_s:g} s)",
                           record.source or None)
     if shown_s < geo.total_s - 1e-9:
-        warnings.append(f"record is {shown_s:.2f} s from {start_s:g} s but layout {config.layout} shows "
+        warnings.append(f"record is {shown_s:.2f} s from {start_s:g} s but layout {name} shows "
                         f"{geo.total_s:g} s: the last {geo.total_s - shown_s:.2f} s are left blank")
-    layout_leads = {slot.lead for slot in geo.slots}
-    missing = sorted(layout_leads - set(record.lead_names), key=lambda n: [sl.lead for sl in geo.slots].index(n))
+    order = [sl.lead for sl in geo.slots]
+    layout_leads = set(order)
+    missing = sorted(layout_leads - set(record.lead_names), key=order.index)
     if missing and len(missing) == len(layout_leads):
-        raise RenderError(f"record {rid}: has none of the leads layout {config.layout} prints "
+        raise RenderError(f"record {rid}: has none of the leads layout {name} prints "
                           f"(record has {', '.join(record.lead_names)})", record.source or None)
     for lead in missing:
         warnings.append(f"lead {lead} missing: panel left empty")
 
     width, height = int(round(geo.width_mm * s)), int(round(geo.height_mm * s))
-    image = _grid_page(width, height, config.grid_color, s, _grid_box_mm(geo, config.speed_mm_s))
-    ink = paper.INK_RGB
-    thickness = max(1, int(round(config.line_width_mm * s)))
-    px_per_mv = config.gain_mm_mv * s
-    px_per_s = config.speed_mm_s * s
-    text_scale = paper.TEXT_HEIGHT_MM * s / _cap_height_px()
-    text_thick = max(1, int(round(0.2 * s)))
+    paper_rgb = PAPER_COLORS[style.paper_color]
+    image = _grid_page(width, height, style.grid, paper_rgb, s, _grid_box_mm(geo, style.grid.extent))
+    ink = TRACE_COLORS[style.trace_color]
+    text_ink = paper.INK_RGB
+    thickness = max(1, int(round(style.line_width_mm * s)))
+    px_per_s = style.speed_mm_s * s
+    layer = TextLayer(image, s)
 
     leads: list[LeadTruth] = []
+    traces = []
     for slot in geo.slots:
         panel = Box(slot.x0_mm * s, slot.y0_mm * s, slot.x1_mm * s, slot.y1_mm * s)
+        gain = style.gain_of(slot.lead)
         t0 = start_s + slot.t_offset_s
         i0 = int(math.ceil(t0 * record.fs - 1e-6))
         i1 = int(math.ceil((t0 + slot.duration_s) * record.fs - 1e-6))  # exclusive: [t0, t0 + duration)
@@ -148,49 +226,97 @@ def render_printout(record: EcgRecord, config: RenderConfig = RenderConfig(), se
             row = record.signal[record.lead_names.index(slot.lead)]
             take = row[i0:min(i1, record.n_samples)]
             values[:len(take)] = take
+        # An inverted lead (-aVR) maps the record's own values with a negative scale: to_signal gives aVR back.
         mapping = PixelMapping(x_t0=panel.x0, t0_s=t0, baseline_y=slot.baseline_mm * s,
-                               px_per_s=px_per_s, px_per_mv=px_per_mv)
+                               px_per_s=px_per_s, px_per_mv=slot.polarity * gain * s)
         xy = mapping.to_pixels(np.arange(i0, i1) / record.fs, values)
         clipped = np.isfinite(xy[:, 1]) & ((xy[:, 1] < panel.y0) | (xy[:, 1] > panel.y1))
         xy[:, 1] = np.clip(xy[:, 1], panel.y0, panel.y1)  # NaN stays NaN
         xy[~np.isfinite(values)] = np.nan  # a gap is a gap in both coordinates
         if present:
-            _draw_trace(image, xy, ink, thickness)
+            traces.append(xy)
         if clipped.any():
             warnings.append(f"lead {slot.lead}{' (rhythm strip)' if slot.is_rhythm_strip else ''}: "
                             f"{int(clipped.sum())} samples beyond the panel, clipped")
-        label_box = _draw_text(image, slot.lead, panel.x0 + 1.0 * s, panel.y0 + 1.0 * s, text_scale, text_thick, ink)
+        label = slot.label or slot.lead
+        x, y = _label_origin(slot, style.text, s)
+        # Labels go down before the traces: a label on the trace start is overprinted by it, as printers do.
+        label_box = layer.put(label, x, y, style.text.size_mm, style.text.font, text_ink)
         trace = xy.astype(np.float32)
         leads.append(LeadTruth(
             lead=slot.lead, panel_box=panel, label_box=label_box,
             t_start_s=i0 / record.fs, t_end_s=(i1 - 1) / record.fs, sample_start=i0, mapping=mapping,
             trace=trace, visible=np.isfinite(trace).all(axis=1), clipped=clipped,
-            is_rhythm_strip=slot.is_rhythm_strip, present=present))
+            is_rhythm_strip=slot.is_rhythm_strip, present=present, label=label, gain_mm_mv=gain,
+            page_t_start_s=slot.t_offset_s, page_t_end_s=slot.t_offset_s + slot.duration_s,
+            row=slot.row, col=slot.col, inverted=slot.polarity < 0))
 
-    cal_boxes = _draw_calibration(image, geo, config, s, ink, thickness)
-    if config.separators:
-        _draw_separators(image, geo, s, ink, thickness)
     rbeats = record_beats(record)
-    if config.header:
-        _draw_header(image, record, config, s, text_scale, text_thick, ink, rbeats.r_sample)
+    texts = draw_header(layer, record, style, geo, s, text_ink, rbeats.r_sample, seed)
+    layer.finish()
+    for t in texts:
+        if t.kind == "redaction":
+            b = t.box
+            image[int(b.y0):int(math.ceil(b.y1)), int(b.x0):int(math.ceil(b.x1))] = (0, 0, 0)
+    for xy in traces:
+        _draw_trace(image, xy, ink, thickness)
+    pulses = _draw_calibration(image, geo, style, s, ink, thickness)
+    _draw_separators(image, geo, style.separator, s, ink, thickness)
     beats = [b for i, lt in enumerate(leads) for b in panel_beats(rbeats, lt, i, s)]
-    if config.bw:
+    if style.greyscale:
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         image = cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
 
-    params = to_dict(config) | {"start_s": start_s, "seed": seed, "px_per_mm": s, "beat_origin": rbeats.origin,
-                                "rhythm_lead": rhythm_lead}
+    params = params | {"start_s": start_s, "seed": seed, "px_per_mm": s, "beat_origin": rbeats.origin,
+                       "rhythm_lead": rhythm[0] if rhythm else None, "rhythm_leads": list(rhythm)}
     truth = PageTruth(width=width, height=height, px_per_mm=s, leads=leads, beats=beats,
-                      calibration_boxes=cal_boxes, record_id=rid, layout=config.layout, render_params=params,
-                      warnings=warnings, page_box=Box(0, 0, width, height))
-    return Printout(image=image, truth=truth)
+                      calibration_boxes=[p.box for p in pulses], record_id=rid, layout=name, render_params=params,
+                      warnings=warnings, page_box=Box(0, 0, width, height), pulses=pulses, texts=texts)
+    printout = Printout(image=image, truth=truth)
+    return _cut_by_frame(printout, style.crop) if any(style.crop) else printout
 
 
-def _start_time(record: EcgRecord, config: RenderConfig, total_s: float, seed: int | None) -> float:
-    if config.start_s is not None:
-        if config.start_s < 0:
-            raise RenderError(f"record {record.record_id}: start_s must be >= 0, got {config.start_s}")
-        return float(config.start_s)
+def _label_origin(slot, text: TextStyle, s: float) -> tuple[float, float]:
+    """Top-left corner (px) of a panel's label: at the band's top, above or below the baseline, or on it."""
+    cap = text.size_mm
+    x = slot.x0_mm + (0.5 if text.label_position == "on_trace" else 1.0)
+    y = {"top_left": slot.y0_mm + 1.0, "above_left": slot.baseline_mm - 3.0 - cap,
+         "below_left": slot.baseline_mm + 2.5, "on_trace": slot.baseline_mm - cap / 2.0}[text.label_position]
+    y = min(max(y, slot.y0_mm + 0.5), slot.y1_mm - cap - 0.8)
+    return x * s, y * s
+
+
+def _cut_by_frame(printout: Printout, crop: tuple[float, float, float, float]) -> Printout:
+    """The page as a frame that misses part of it shows it: the truth moves with the cut; beats, pulses and
+    text no longer wholly on the page are marked invisible or dropped."""
+    t = printout.truth
+    x0, y0 = int(round(crop[0] * t.width)), int(round(crop[1] * t.height))
+    x1, y1 = t.width - int(round(crop[2] * t.width)), t.height - int(round(crop[3] * t.height))
+    w, h = x1 - x0, y1 - y0
+    shift = np.array([x0, y0], np.float64)
+    moved = t.transformed(lambda p: p - shift, w, h)
+
+    def whole(b: Box) -> bool:
+        return x0 <= b.x0 and b.x1 <= x1 and y0 <= b.y0 and b.y1 <= y1
+
+    for new, old in zip(moved.beats, t.beats):
+        new.visible = new.visible and whole(old.box)
+    keep = [i for i, p in enumerate(moved.pulses) if p.box.width > 1 and p.box.height > 1]
+    moved.pulses = [moved.pulses[i] for i in keep]
+    moved.calibration_boxes = [moved.calibration_boxes[i] for i in keep]
+    moved.texts = [nt for nt, ot in zip(moved.texts, t.texts) if whole(ot.box)]
+    for lt in moved.leads:
+        if lt.label_box is not None and (lt.label_box.width <= 1 or lt.label_box.height <= 1):
+            lt.label_box = None
+    moved.render_params = moved.render_params | {"crop_px": [x0, y0, x1, y1]}
+    return Printout(np.ascontiguousarray(printout.image[y0:y1, x0:x1]), moved)
+
+
+def _start_time(record: EcgRecord, start_s: float | None, total_s: float, seed: int | None) -> float:
+    if start_s is not None:
+        if start_s < 0:
+            raise RenderError(f"record {record.record_id}: start_s must be >= 0, got {start_s}")
+        return float(start_s)
     latest = record.duration_s - total_s
     if latest <= 0 or seed is None:
         return 0.0
@@ -199,41 +325,63 @@ def _start_time(record: EcgRecord, config: RenderConfig, total_s: float, seed: i
     return int(rng.integers(0, int(latest * record.fs) + 1)) / record.fs
 
 
-def _grid_box_mm(geo: PageGeometry, speed_mm_s: float) -> tuple[int, int, int, int]:
-    x0 = int(math.floor(geo.trace_x0_mm - paper.cal_area_mm(speed_mm_s)))
-    return (x0, int(geo.rows_y0_mm), int(round(geo.trace_x0_mm + paper.TRACE_WIDTH_MM)),
-            int(round(geo.rows_y0_mm + geo.n_rows * geo.row_height_mm)))
+def _grid_box_mm(geo: PageGeometry, extent: str) -> tuple[int, int, int, int]:
+    if extent == "page":
+        return (0, 0, int(math.ceil(geo.width_mm)), int(math.ceil(geo.height_mm)))
+    x0 = int(math.floor(min(geo.trace_x0_mm, geo.cal_x0_mm if geo.cal_width_mm else geo.trace_x0_mm)))
+    x1 = int(round(max(geo.trace_x0_mm + paper.TRACE_WIDTH_MM, geo.cal_x0_mm + geo.cal_width_mm)))
+    return (x0, int(geo.rows_y0_mm), x1, int(round(geo.rows_y0_mm + geo.n_rows * geo.row_height_mm)))
 
 
-def _grid_page(width: int, height: int, color: str, s: float, box_mm: tuple[int, int, int, int]) -> np.ndarray:
-    return _cached_grid(width, height, color, round(s, 6), box_mm).copy()
+def _grid_page(width: int, height: int, grid: GridStyle, paper_rgb: tuple[int, int, int], s: float,
+               box_mm: tuple[int, int, int, int]) -> np.ndarray:
+    return _cached_grid(width, height, grid, paper_rgb, round(s, 6), box_mm).copy()
 
 
 @lru_cache(maxsize=16)
-def _cached_grid(width: int, height: int, color: str, s: float, box_mm: tuple[int, int, int, int]) -> np.ndarray:
-    """A blank page with its grid; grid lines lie on whole page millimetres (so on every panel baseline)."""
-    if color not in paper.GRID_COLORS:
-        raise RenderError(f"unknown grid colour {color!r} (known: {', '.join(paper.GRID_COLORS)})")
+def _cached_grid(width: int, height: int, grid: GridStyle, paper_rgb: tuple[int, int, int], s: float,
+                 box_mm: tuple[int, int, int, int]) -> np.ndarray:
+    """A blank page with its grid; grid lines lie on whole page millimetres (so on every panel baseline).
+
+    lines: minor + major lines; major_only; dotted_minor: major lines, minor lines dashed; dots (thermal paper):
+    major lines every 5 mm and a dot at every other 1 mm crossing; none."""
     page = np.empty((height, width, 3), np.uint8)
-    page[:] = paper.PAPER_RGB
-    colors = paper.GRID_COLORS[color]
-    if colors is not None:
-        minor_rgb, major_rgb = colors
+    page[:] = paper_rgb
+    if grid.kind != "none":
+        minor_rgb, major_rgb = GRID_PALETTES[grid.palette]
         x0, y0, x1, y1 = box_mm
-        minor_t = max(1, int(round(0.08 * s)))
-        major_t = max(1, int(round(0.2 * s)))
-        ys = (int(round(y0 * s)), int(round(y1 * s)) + 1)
-        xs = (int(round(x0 * s)), int(round(x1 * s)) + 1)
+        minor_t = max(1, int(round(grid.minor_width_mm * s)))
+        major_t = max(1, int(round(grid.major_width_mm * s)))
+        ys = (int(round(y0 * s)), min(int(round(y1 * s)) + 1, height))
+        xs = (int(round(x0 * s)), min(int(round(x1 * s)) + 1, width))
+        major_mm = int(paper.MAJOR_GRID_MM)
+        if grid.kind == "dots":
+            px = np.array([int(round(mm * s)) for mm in range(x0, x1 + 1) if mm % major_mm], int)
+            py = np.array([int(round(mm * s)) for mm in range(y0, y1 + 1) if mm % major_mm], int)
+            for dy in range(minor_t):
+                for dx in range(minor_t):
+                    yy, xx = py - minor_t // 2 + dy, px - minor_t // 2 + dx
+                    yy, xx = yy[(yy >= 0) & (yy < height)], xx[(xx >= 0) & (xx < width)]
+                    page[np.ix_(yy, xx)] = major_rgb
         for major in (False, True):
+            if not major and grid.kind in ("dots", "major_only"):
+                continue
             rgb, t = (major_rgb, major_t) if major else (minor_rgb, minor_t)
+            # Dashed minor lines: 0.4 mm on, 0.4 mm off along the line.
+            dash_y = dash_x = slice(None)
+            if not major and grid.kind == "dotted_minor":
+                dash_y = (np.arange(*ys) / (0.4 * s)).astype(int) % 2 == 0
+                dash_x = (np.arange(*xs) / (0.4 * s)).astype(int) % 2 == 0
             for mm in range(x0, x1 + 1):
-                if (mm % int(paper.MAJOR_GRID_MM) == 0) == major:
+                if (mm % major_mm == 0) == major:
                     c = int(round(mm * s)) - t // 2
-                    page[ys[0]:ys[1], max(c, 0):c + t] = rgb
+                    band = page[ys[0]:ys[1], max(c, 0):c + t]
+                    band[dash_y] = rgb
             for mm in range(y0, y1 + 1):
-                if (mm % int(paper.MAJOR_GRID_MM) == 0) == major:
+                if (mm % major_mm == 0) == major:
                     r = int(round(mm * s)) - t // 2
-                    page[max(r, 0):r + t, xs[0]:xs[1]] = rgb
+                    band = page[max(r, 0):r + t, xs[0]:xs[1]]
+                    band[:, dash_x] = rgb
     page.setflags(write=False)
     return page
 
@@ -249,70 +397,55 @@ def _draw_trace(image: np.ndarray, xy: np.ndarray, ink: tuple[int, int, int], th
     cv2.polylines(image, runs, False, ink, thickness, cv2.LINE_AA, _SHIFT)
 
 
-@lru_cache(maxsize=1)
-def _cap_height_px() -> int:
-    return cv2.getTextSize("H", _FONT, 1.0, 1)[0][1]
+def _polyline(image: np.ndarray, pts: np.ndarray, ink: tuple[int, int, int], thickness: int) -> None:
+    cv2.polylines(image, [np.round(np.asarray(pts) * (1 << _SHIFT)).astype(np.int32)], False, ink, thickness,
+                  cv2.LINE_AA, _SHIFT)
 
 
-def _draw_text(image: np.ndarray, text: str, x: float, y_top: float, scale: float, thick: int,
-               ink: tuple[int, int, int]) -> Box:
-    """Text whose top-left corner is (x, y_top); returns its box."""
-    (w, h), base = cv2.getTextSize(text, _FONT, scale, thick)
-    org = (int(round(x)), int(round(y_top + h)))
-    cv2.putText(image, text, org, _FONT, scale, ink, thick, cv2.LINE_AA)
-    pad = thick / 2.0
-    return Box(org[0] - pad, org[1] - h - pad, org[0] + w + pad, org[1] + base * 0.5 + pad)
-
-
-def _draw_calibration(image: np.ndarray, geo: PageGeometry, config: RenderConfig, s: float,
-                      ink: tuple[int, int, int], thickness: int) -> list[Box]:
-    """The 1 mV x 200 ms pulse at the start of each row; returns the pulses' boxes."""
-    boxes = []
-    pulse_w = paper.CAL_PULSE_S * config.speed_mm_s * s
-    pulse_h = paper.CAL_PULSE_MV * config.gain_mm_mv * s
-    lead_in = paper.CAL_LEAD_IN_MM * s
-    x_start = (geo.trace_x0_mm - paper.cal_area_mm(config.speed_mm_s)) * s
-    rows = sorted({(sl.row, sl.baseline_mm, sl.y0_mm) for sl in geo.slots})
+def _draw_calibration(image: np.ndarray, geo: PageGeometry, style: PrintStyle, s: float,
+                      ink: tuple[int, int, int], thickness: int) -> list[PulseTruth]:
+    """The 1 mV pulse at one end of each row, at the gain of the panel beside it; returns each pulse's truth."""
+    pulse = style.pulse
+    if pulse.side == "none" or not geo.cal_width_mm:
+        return []
+    out = []
+    lead_in = paper.CAL_LEAD_IN_MM * s if pulse.shape == "square" else 0.0
+    pulse_w = pulse.width_mm * s
+    # The pulse's lead-in starts at the area's left end (left side), or after the gap (right side).
+    x_start = geo.cal_x0_mm * s + (paper.CAL_GAP_MM * s if pulse.side == "right" else 0.0)
     half = thickness / 2.0
-    for _, baseline_mm, top_mm in rows:
-        base = baseline_mm * s
-        top = max(base - pulse_h, top_mm * s)  # a 20 mm/mV pulse in a short row is clipped like the trace
-        xa, xb = x_start + lead_in, x_start + lead_in + pulse_w
-        pts = np.array([[x_start, base], [xa, base], [xa, top], [xb, top], [xb, base], [xb + lead_in, base]])
-        cv2.polylines(image, [np.round(pts * (1 << _SHIFT)).astype(np.int32)], False, ink, thickness,
-                      cv2.LINE_AA, _SHIFT)
-        boxes.append(Box(xa - half, top - half, xb + half, base + half))
-    return boxes
-
-
-def _draw_separators(image: np.ndarray, geo: PageGeometry, s: float, ink: tuple[int, int, int],
-                     thickness: int) -> None:
-    half = 2.0 * s
+    rows: dict[int, list] = {}
     for sl in geo.slots:
-        if sl.col > 0:
-            x = sl.x0_mm * s
-            pts = np.array([[x, sl.baseline_mm * s - half], [x, sl.baseline_mm * s + half]])
-            cv2.polylines(image, [np.round(pts * (1 << _SHIFT)).astype(np.int32)], False, ink, thickness,
-                          cv2.LINE_AA, _SHIFT)
+        rows.setdefault(sl.row, []).append(sl)
+    for r in sorted(rows):
+        beside = min(rows[r], key=lambda sl: sl.col) if pulse.side == "left" else max(rows[r], key=lambda sl: sl.col)
+        gain = style.gain_of(beside.lead)
+        base = beside.baseline_mm * s
+        top = max(base - pulse.height_mv * gain * s, beside.y0_mm * s)  # a tall pulse in a short row is clipped
+        xa, xb = x_start + lead_in, x_start + lead_in + pulse_w
+        if pulse.shape == "square":
+            pts = [[x_start, base], [xa, base], [xa, top], [xb, top], [xb, base], [xb + lead_in, base]]
+        else:
+            pts = [[xa, base], [xa, top], [xb, top], [xb, base]]
+        _polyline(image, np.array(pts, np.float64), ink, thickness)
+        out.append(PulseTruth(Box(xa - half, top - half, xb + half, base + half), r, pulse.side, pulse.width_mm,
+                              (base - top) / s, pulse.height_mv, gain, pulse.shape))
+    return out
 
 
-def _draw_header(image: np.ndarray, record: EcgRecord, config: RenderConfig, s: float, scale: float, thick: int,
-                 ink: tuple[int, int, int], r_samples: np.ndarray) -> None:
-    """Printed text: device line, record id, rate, paper settings and filters (like a real printout)."""
-    if len(r_samples) > 1:
-        rate = f"Vent. rate {60.0 * record.fs / float(np.median(np.diff(r_samples))):.0f} BPM"
-    else:
-        rate = "Vent. rate --- BPM"
-    notch = f"   ~{config.notch_hz} Hz" if config.notch_hz else ""
-    left = [f"ID: {record.record_id}" + (f"   Patient: {record.patient_id}" if record.patient_id else ""),
-            rate, f"{record.fs:g} Hz   {', '.join(record.lead_names[:12])}"]
-    right = [config.device_line,
-             f"{config.speed_mm_s:g} mm/s   {config.gain_mm_mv:g} mm/mV",
-             f"{config.filter_low_hz:g}-{config.filter_high_hz:g} Hz{notch}"]
-    line_h = paper.TEXT_HEIGHT_MM * 2.0 * s
-    y = paper.MARGIN_TOP_MM * s
-    x_left = (image.shape[1] / s - paper.TRACE_WIDTH_MM) / 2.0 * s
-    x_right = image.shape[1] / 2.0 + 20 * s
-    for i, (a, b) in enumerate(zip(left, right)):
-        _draw_text(image, a, x_left, y + i * line_h, scale, thick, ink)
-        _draw_text(image, b, x_right, y + i * line_h, scale, thick, ink)
+def _draw_separators(image: np.ndarray, geo: PageGeometry, kind: str, s: float, ink: tuple[int, int, int],
+                     thickness: int) -> None:
+    """Marks where one column's lead ends and the next begins: short ticks, a dotted line, or a bar."""
+    if kind == "none":
+        return
+    for sl in geo.slots:
+        if sl.col == 0:
+            continue
+        x, base = sl.x0_mm * s, sl.baseline_mm * s
+        if kind == "ticks":
+            _polyline(image, [[x, base - 2.0 * s], [x, base + 2.0 * s]], ink, thickness)
+        elif kind == "bars":
+            _polyline(image, [[x, base - 5.0 * s], [x, base + 5.0 * s]], ink, max(1, thickness))
+        else:  # dotted, across the row band
+            for y in np.arange(sl.y0_mm + 1.0, sl.y1_mm - 1.0, 1.0):
+                _polyline(image, [[x, y * s], [x, (y + 0.35) * s]], ink, 1)

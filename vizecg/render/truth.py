@@ -99,6 +99,14 @@ class LeadTruth:
     clipped: np.ndarray  # (n,) bool: amplitude exceeded the panel and was clipped like a printer does
     is_rhythm_strip: bool = False
     present: bool = True  # False: the record lacks this lead; the panel is drawn empty
+    # Added with the print-style space; older label JSON reads back with these defaults.
+    label: str = ""  # the lead name as printed ("-aVR" on a Cabrera page whose `lead` is aVR); "" = `lead`
+    gain_mm_mv: float = 0.0  # this panel's gain (chest leads may print at half gain); 0 = unknown (older JSON)
+    page_t_start_s: float = 0.0  # the panel's window on the page's time axis (0 = the page's left edge)
+    page_t_end_s: float = 0.0
+    row: int = -1  # row band of the page, top to bottom (-1 = unknown, older JSON)
+    col: int = -1  # column within the row, left to right
+    inverted: bool = False  # printed upside down (-aVR): mapping.px_per_mv is negative, so to_signal gives aVR
 
     def transformed(self, fn: PointMap, width: int, height: int) -> "LeadTruth":
         trace = self.trace.astype(np.float64)
@@ -110,6 +118,35 @@ class LeadTruth:
         return replace(self, panel_box=self.panel_box.transformed(fn, width, height),
                        label_box=None if self.label_box is None else self.label_box.transformed(fn, width, height),
                        trace=moved.astype(np.float32), visible=self.visible & inside)
+
+
+@dataclass
+class PulseTruth:
+    """One calibration pulse as printed: its box and the geometry a digitizer reads the scale from."""
+
+    box: Box
+    row: int  # the row band it calibrates
+    side: str  # "left" / "right": which end of the row
+    width_mm: float  # the pulse's top, as printed
+    height_mm: float  # = height_mv x gain_mm_mv (less where the row clips it)
+    height_mv: float
+    gain_mm_mv: float
+    shape: str
+
+    def transformed(self, fn: PointMap, width: int, height: int) -> "PulseTruth":
+        return replace(self, box=self.box.transformed(fn, width, height))
+
+
+@dataclass
+class TextTruth:
+    """A printed text block (header/footer line, measurement, interpretation) or a redaction bar."""
+
+    kind: str  # "patient", "measurement", "interpretation", "device", "footer", "redaction"
+    text: str  # what is printed ("" for a redaction bar)
+    box: Box
+
+    def transformed(self, fn: PointMap, width: int, height: int) -> "TextTruth":
+        return replace(self, box=self.box.transformed(fn, width, height))
 
 
 @dataclass
@@ -148,6 +185,8 @@ class PageTruth:
     photo_params: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)  # e.g. "lead V3 missing: panel left empty"
     page_box: Box | None = None  # the paper's outline (the whole image for a clean render)
+    pulses: list[PulseTruth] = field(default_factory=list)  # calibration_boxes with their geometry
+    texts: list[TextTruth] = field(default_factory=list)  # header/footer text and redaction bars
 
     def transformed(self, fn: PointMap, width: int, height: int) -> "PageTruth":
         """The truth after a geometric step that moved every pixel p of the old image to fn(p)."""
@@ -157,7 +196,9 @@ class PageTruth:
             leads=[lead.transformed(fn, width, height) for lead in self.leads],
             beats=[b.transformed(fn, width, height) for b in self.beats],
             calibration_boxes=[b.transformed(fn, width, height) for b in self.calibration_boxes],
-            page_box=page.transformed(fn, width, height))
+            page_box=page.transformed(fn, width, height),
+            pulses=[p.transformed(fn, width, height) for p in self.pulses],
+            texts=[t.transformed(fn, width, height) for t in self.texts])
 
     # --- JSON (labels/<id>.json) -------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -184,6 +225,8 @@ class PageTruth:
             "beats": [{"box": b.box.as_list(), "lead": b.lead, "panel_index": b.panel_index,
                        "r_peak": list(b.r_peak), "r_sample": b.r_sample, "label": b.label, "aami": b.aami,
                        "visible": b.visible} for b in self.beats],
+            "pulses": [asdict(p) | {"box": p.box.as_list()} for p in self.pulses],
+            "texts": [{"kind": t.kind, "text": t.text, "box": t.box.as_list()} for t in self.texts],
         }
 
     @classmethod
@@ -197,7 +240,8 @@ class PageTruth:
                 mapping=PixelMapping(**ld["mapping"]),
                 trace=np.array(ld["trace"], dtype=np.float32).reshape(-1, 2),  # null -> NaN
                 visible=np.asarray(ld["visible"], bool), clipped=np.asarray(ld["clipped"], bool),
-                is_rhythm_strip=ld["is_rhythm_strip"], present=ld["present"]))
+                is_rhythm_strip=ld["is_rhythm_strip"], present=ld["present"],
+                **{k: ld[k] for k in _LEAD_EXTRAS if k in ld}))
         beats = [BeatTruth(box=Box.from_list(b["box"]), lead=b["lead"], panel_index=b["panel_index"],
                            r_peak=tuple(b["r_peak"]), r_sample=b["r_sample"], label=b["label"], aami=b["aami"],
                            visible=b["visible"]) for b in d["beats"]]
@@ -206,7 +250,12 @@ class PageTruth:
                    record_id=d.get("record_id", ""), layout=d.get("layout", ""),
                    render_params=d.get("render_params", {}), photo_params=d.get("photo_params"),
                    warnings=d.get("warnings", []),
-                   page_box=None if d.get("page_box") is None else Box.from_list(d["page_box"]))
+                   page_box=None if d.get("page_box") is None else Box.from_list(d["page_box"]),
+                   pulses=[PulseTruth(**(p | {"box": Box.from_list(p["box"])})) for p in d.get("pulses", [])],
+                   texts=[TextTruth(t["kind"], t["text"], Box.from_list(t["box"])) for t in d.get("texts", [])])
+
+
+_LEAD_EXTRAS = ("label", "gain_mm_mv", "page_t_start_s", "page_t_end_s", "row", "col", "inverted")
 
 
 @dataclass
