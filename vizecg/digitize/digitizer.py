@@ -73,15 +73,11 @@ class _Geometry:
 
     def __init__(self) -> None:
         self.homography: np.ndarray | None = None  # photo -> rectified
-        self.rotation: np.ndarray | None = None  # rectified -> upright (2x3): deskew, then any quarter turns
+        self.rotation: np.ndarray | None = None  # rectified -> upright (2x3)
         self.dewarp: tuple[np.ndarray, np.ndarray] | None = None  # (map_x, map_y): flat page px -> upright px
-        self.turn: np.ndarray | None = None  # flat page -> the page turned the right way up (2x3, quarter turns)
 
     def to_photo(self, pts: np.ndarray) -> np.ndarray:
         p = np.asarray(pts, np.float64).reshape(-1, 2)
-        if self.turn is not None:
-            inv = cv2.invertAffineTransform(self.turn)
-            p = p @ inv[:, :2].T + inv[:, 2]
         if self.dewarp is not None:
             mx, my = self.dewarp
             q = p.astype(np.float32).reshape(-1, 1, 2)
@@ -94,15 +90,6 @@ class _Geometry:
             p = cv2.perspectiveTransform(p.reshape(-1, 1, 2), np.linalg.inv(self.homography)).reshape(-1, 2)
         return p
 
-    def set_turn(self, quarters: int, shape: tuple[int, int]) -> None:
-        """The last step: np.rot90(page, quarters) of the flat (h, w) page."""
-        total = np.eye(3)
-        h, w = shape
-        for _ in range(quarters % 4):  # one counter-clockwise quarter: (x, y) -> (y, w - 1 - x)
-            total = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, w - 1.0], [0.0, 0.0, 1.0]]) @ total
-            h, w = w, h
-        self.turn = total[:2]
-
     def add_perspective(self, hmat: np.ndarray) -> None:
         """A further perspective (upright page -> new page), folded with the rotation into the homography."""
         total = np.eye(3) if self.homography is None else self.homography
@@ -113,8 +100,42 @@ class _Geometry:
 
 
 def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> DigitizedEcg:
-    """Digitize one page. Raises DigitizeError when the image holds no ECG this digitizer can read."""
+    """Digitize one page. Raises DigitizeError when the image holds no ECG this digitizer can read.
+
+    A page found lying on its side or upside down is read again from the photo turned upright (page finding,
+    deskew and flattening then see the page as they would an upright photo of it), and its traces are mapped
+    back onto the photo as given."""
     image = _check_image(image)
+    first = _digitize(image, config, None)
+    if isinstance(first, DigitizedEcg):
+        return first
+    quarters = -first.degrees // 90
+    result = _digitize(np.ascontiguousarray(np.rot90(image, quarters)), config, first)
+    assert isinstance(result, DigitizedEcg)
+    turn = _turn_matrix(quarters, image.shape[:2])
+    back = cv2.invertAffineTransform(turn)
+    result.traces = {lead: [(xy.astype(np.float64) @ back[:, :2].T + back[:, 2]).astype(np.float32) for xy in parts]
+                     for lead, parts in result.traces.items()}
+    result.found["input_size"] = [int(image.shape[1]), int(image.shape[0])]
+    if "page_quad" in result.found:
+        quad = np.asarray(result.found["page_quad"], np.float64)
+        result.found["page_quad"] = np.round(quad @ back[:, :2].T + back[:, 2], 1).tolist()
+    return result
+
+
+def _turn_matrix(quarters: int, shape: tuple[int, int]) -> np.ndarray:
+    """2x3: where np.rot90(image, quarters) of an (h, w) image puts each (x, y) of it."""
+    total = np.eye(3)
+    h, w = shape
+    for _ in range(quarters % 4):  # one counter-clockwise quarter: (x, y) -> (y, w - 1 - x)
+        total = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, w - 1.0], [0.0, 0.0, 1.0]]) @ total
+        h, w = w, h
+    return total[:2]
+
+
+def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | None) -> DigitizedEcg | Orientation:
+    """digitize() of a checked image; returns the Orientation instead where the page is not upright, unless
+    `known` says how the page lay before it was turned (then it is upright)."""
     found: dict[str, Any] = {"input_size": [int(image.shape[1]), int(image.shape[0])]}
     warnings: list[str] = []
     geo = _Geometry()
@@ -200,24 +221,20 @@ def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> Di
     # --- which way up: 0 / 90 / 180 / 270 (page finding, deskew and flattening hold for any) ---------------
     orient_conf = 1.0
     if config.find_orientation:
-        orient = find_orientation(ink, ppm_rough, config.speed_mm_s)
+        orient = known or find_orientation(ink, ppm_rough, config.speed_mm_s)
+        _refuse_unsure(orient)
+        if known is None and orient.degrees:
+            return orient  # read again from the photo turned upright
         found["orientation_deg"] = orient.degrees
         found["orientation"] = {"across_margin": round(orient.across, 3), "up_margin": round(orient.up, 3),
                                 "cues": orient.cues, "beats": orient.beats}
-        _refuse_unsure(orient)
         if orient.degrees:
-            quarters = -orient.degrees // 90
-            geo.set_turn(quarters, page.shape[:2])
-            page, norm, ink = (np.ascontiguousarray(np.rot90(a, quarters)) for a in (page, norm, ink))
-            if quarters % 2:
-                sx, sy = sy, sx
             warnings.append(f"the page lay turned by {orient.degrees} degrees: turned upright "
                             f"(up margin {orient.up:.2f})")
         orient_conf = 0.6 + 0.4 * orient.sure
         if orient.sure < 1.0:
             warnings.append(f"which way up the page lies is not sure (across margin {orient.across:.2f}, up "
                             f"margin {orient.up:.2f}): every lead's confidence lowered")
-    ppm_guess = _ppm_guess(page, margin)
     ppm_x = ppm_y = None
     if has_grid:
         ppm_x, ppm_y = float(sx.px_per_mm), float(sy.px_per_mm)
