@@ -1,0 +1,207 @@
+"""`vizecg predict`: a photo (or a folder of photos) of a paper ECG -> quality gate -> report.
+
+    vizecg predict IMAGE [--out DIR] [--json]
+    vizecg predict DIR [--out DIR] [--json]
+
+One image: OUT/report.json (schema: vizecg/predict/schema.py), OUT/report.html (self-contained, opens offline),
+the digitized signal as OUT/signal/<name>.hea/.dat (WFDB) and OUT/signal/<name>.csv, in mV.
+A folder: one OUT/<name>/ per image as above, OUT/summary.csv; a re-run skips pages whose report.json exists
+(the folder must have been made with the same weights: fingerprint.json). Doubts go to stderr as well.
+--json prints only JSON on stdout. Research software, not a medical device.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from vizecg.commands.options import out_dir
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("predict", help="a photo of a paper ECG -> quality gate, probabilities, signal, report",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", help="an image file (PNG/JPEG/TIFF/WebP) or a folder of them")
+    p.add_argument("--out", type=out_dir, help="output folder (default: runs/predict/<input name>)")
+    p.add_argument("--json", action="store_true", help="print only the report JSON on stdout")
+    p.add_argument("--classifier", help="classifier file (default: the shipped vizecg/predict/weights/student_small.pt)")
+    p.add_argument("--detector", help="beat detector weights (default: the shipped detector/weights/beats_yolo.pt)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def detector_beat_finder(weights: str | Path | None = None):
+    """The shipped YOLO beat detector as predict_page's beat finder (FoundBeats on an upright page)."""
+    import numpy as np
+
+    from detector.infer import DEFAULT_WEIGHTS, BeatDetector
+    from vizecg.predict import FoundBeats
+
+    with contextlib.redirect_stdout(sys.stderr):  # ultralytics' first-run notes never reach --json's stdout
+        det = BeatDetector(weights)
+    path = Path(weights) if weights else DEFAULT_WEIGHTS
+    info = {"name": "yolo beat detector", "weights": path.name, "sha256": _sha(path), "conf": det.conf,
+            "imgsz": det.imgsz}
+
+    def find(image: np.ndarray) -> FoundBeats:
+        with contextlib.redirect_stdout(sys.stderr):
+            d = det.detect(image)
+        return FoundBeats(boxes=d.beat_boxes.astype(np.float64), scores=d.scores[d.is_beat].astype(np.float64),
+                          leads=tuple(d.beat_leads), order_keys=d.order_keys(), layout=d.layout,
+                          panel_leads=tuple(d.panel_leads), info=info)
+
+    return find
+
+
+def build_readers(classifier: str | None = None, detector: str | None = None):
+    """(beat finder, classifier, settings that shape the outputs): what the CLI and `vizecg serve` hand in."""
+    from vizecg.predict.classifier import DEFAULT_CLASSIFIER, load_classifier
+
+    model = load_classifier(classifier)  # first: a missing or hostile file is refused before anything else
+    finder = detector_beat_finder(detector)
+    from detector.infer import DEFAULT_WEIGHTS
+
+    cpath = Path(classifier) if classifier else DEFAULT_CLASSIFIER
+    dpath = Path(detector) if detector else DEFAULT_WEIGHTS
+    settings = {"classifier_sha256": _sha(cpath), "detector_sha256": _sha(dpath),
+                "schema_version": __import__("vizecg.predict.schema", fromlist=["SCHEMA_VERSION"]).SCHEMA_VERSION}
+    return finder, model, settings
+
+
+def list_images(folder: Path) -> list[Path]:
+    from vizecg.errors import DataError
+
+    images = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in this folder", folder)
+    return images
+
+
+def write_page(out: Path, name: str, image: Any, pred: Any) -> dict[str, Any]:
+    """report.json, report.html and (when read) the signal as WFDB + CSV in OUT; returns the report dict."""
+    from vizecg.data import write_csv, write_wfdb
+    from vizecg.predict.html import report_html
+    from vizecg.runs import atomic_write_text, write_json
+
+    paths: dict[str, str] = {}
+    if pred.signal is not None:
+        rec = pred.signal.with_signal(pred.signal.signal, record_id=name, source="digitized photo")
+        hea = write_wfdb(rec, out / "signal")
+        csv = write_csv(rec, out / "signal" / f"{name}.csv")
+        paths = {"wfdb": str(hea.relative_to(out)), "csv": str(csv.relative_to(out))}
+    report = pred.to_json(paths)
+    atomic_write_text(out / "report.html", report_html(pred, image, report, title=f"VizECG report: {name}"))
+    write_json(out / "report.json", report)  # last: its presence marks the page done (resume)
+    return report
+
+
+def _say_doubts(where: str, pred: Any) -> None:
+    if not pred.ok:
+        print(f"{where}: refused: {pred.reason}", file=sys.stderr)
+    for w in pred.warnings:
+        print(f"{where}: warning: {w}", file=sys.stderr)
+
+
+def _one_line(pred: Any) -> str:
+    if not pred.ok:
+        return f"refused: {pred.reason}"
+    if pred.probabilities is None:
+        return "ok (no classifier)"
+    return ", ".join(f"{k} {v:.2f}" for k, v in pred.probabilities.items())
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from vizecg.commands.digitize import record_name
+    from vizecg.errors import DataError, VizEcgError
+    from vizecg.images import read_image
+    from vizecg.predict import predict_page
+    from vizecg.runs import claim_run
+
+    src = Path(args.input)
+    if not src.exists():
+        raise DataError("no such file or folder", src)
+    images = list_images(src) if src.is_dir() else [src]
+    if not src.is_dir():
+        read_image(src)  # a bad image is refused before any model is loaded or anything written
+    out = Path(args.out or Path("runs/predict") / record_name(src.stem if src.is_file() else src.name))
+    finder, model, settings = build_readers(args.classifier, args.detector)
+    with claim_run(out, settings):
+        if not src.is_dir():
+            image = read_image(src)
+            pred = predict_page(image, finder, model)
+            report = write_page(out, record_name(src.stem), image, pred)
+            _say_doubts(str(src), pred)
+            if args.json:
+                print(json.dumps(report, indent=2))
+            else:
+                print(f"{src}: {_one_line(pred)} -> {out / 'report.html'}")
+            return 0
+        return _folder(args, images, out, finder, model)
+
+
+def _folder(args: argparse.Namespace, images: list[Path], out: Path, finder: Any, model: Any) -> int:
+    import csv
+    import io
+    import json
+
+    from tqdm import tqdm
+
+    from vizecg.commands.digitize import record_name
+    from vizecg.errors import VizEcgError
+    from vizecg.images import read_image
+    from vizecg.predict import predict_page
+    from vizecg.runs import atomic_write_text
+
+    names: dict[str, int] = {}
+    rows, reports = [], []
+    classes = list(model.classes) if model is not None else []
+    done = 0
+    for path in tqdm(images, desc="predict", unit="page", disable=args.quiet or args.json, file=sys.stderr):
+        name = record_name(path.stem)
+        names[name] = names.get(name, 0) + 1
+        if names[name] > 1:  # a.png and a.jpg: both kept
+            name = f"{name}_{names[name]}"
+        page_out = out / name
+        row: dict[str, Any] = {"image": path.name, "folder": name}
+        if (page_out / "report.json").is_file():
+            report = json.loads((page_out / "report.json").read_text())
+            done += 1
+        else:
+            try:
+                image = read_image(path)
+                pred = predict_page(image, finder, model)
+            except VizEcgError as exc:  # one bad file does not stop the folder
+                print(f"{path}: error: {exc.problem}", file=sys.stderr)
+                rows.append(row | {"status": "error", "reason": exc.problem})
+                continue
+            report = write_page(page_out, name, image, pred)
+            _say_doubts(str(path), pred)
+        probs = report.get("probabilities") or {}
+        rows.append(row | {"status": report["status"], "reason": report["reason"] or "",
+                           "warnings": len(report["warnings"]), **{c: probs.get(c, "") for c in classes}})
+        reports.append({"image": path.name, "report": f"{name}/report.json", "status": report["status"]})
+    buf = io.StringIO()
+    fields = ["image", "folder", "status", "reason", "warnings", *classes]
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out / "summary.csv", buf.getvalue())
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "refused", "error")}
+    if args.json:
+        print(json.dumps({"pages": reports, "counts": counts, "resumed": done, "summary": "summary.csv"}, indent=2))
+    else:
+        print(f"{len(rows)} page(s): {counts['ok']} ok, {counts['refused']} refused, {counts['error']} error(s) "
+              f"({done} from an earlier run) -> {out / 'summary.csv'}")
+    return 1 if counts["error"] else 0

@@ -1,0 +1,137 @@
+"""`predict_page(image, beat_finder, model)`: one photographed page -> Prediction. The CLI, the web page and the
+benchmark hand in the beat finder and the classifier; the core imports neither detector/ nor distill/.
+
+    image checks (pixels alone) -> digitizer (paper, scale, layout, which way up, signal in mV)
+    -> page turned upright -> beat finder (beats, their leads) -> quality gate (ECG evidence, doubts)
+    -> classifier (calibrated probabilities) -> Prediction
+
+A page the gate refuses gets a reason and no probabilities; nothing after the refusal is run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from vizecg.errors import DataError, DigitizeError
+from vizecg.predict.quality import Evidence, Quality, assess_quality, image_checks
+from vizecg.predict.schema import Beat, Prediction
+
+
+@dataclass(frozen=True)
+class FoundBeats:
+    """What a beat finder returns for one upright page: beats in page pixels, in (lead, time) order."""
+
+    boxes: np.ndarray  # (n, 4) xyxy px
+    scores: np.ndarray  # (n,)
+    leads: tuple[str | None, ...]  # (n,) lead name of each beat's panel; None: no panel
+    order_keys: np.ndarray  # (n, 2) (panel index, x-centre): vizecg.crops.crop_beats's order
+    layout: str = "unknown"  # "3x4+1", "3x4" or "unknown"
+    panel_leads: tuple[str, ...] = ()
+    info: dict[str, Any] | None = None  # the finder's name and version, for the report
+
+    @staticmethod
+    def empty() -> "FoundBeats":
+        return FoundBeats(np.zeros((0, 4)), np.zeros(0), (), np.zeros((0, 2)))
+
+
+BeatFinder = Callable[[np.ndarray], FoundBeats]
+Digitizer = Callable[[np.ndarray], Any]  # image -> vizecg.digitize.DigitizedEcg, or raises DigitizeError
+
+
+def default_digitizer(image: np.ndarray) -> Any:
+    from vizecg.digitize import DigitizeConfig, digitize
+
+    return digitize(image, DigitizeConfig())
+
+
+def _check_image(image: Any) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8:
+        raise DataError(f"predict_page needs an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+    return np.ascontiguousarray(image[:, :, :3])
+
+
+def _named(lead: str | None) -> bool:
+    return bool(lead) and not str(lead).startswith("panel")
+
+
+def predict_page(image: np.ndarray, beat_finder: BeatFinder, model: Any | None,
+                 digitizer: Digitizer = default_digitizer, versions: dict[str, Any] | None = None) -> Prediction:
+    """Read one page. `model`: a vizecg.predict.classifier.PageClassifier (or anything with `classes`,
+    `probabilities(page, boxes, order_keys)`, `calibration`, `thresholds`, `info()`); None: no classifier is
+    installed, and an ECG page is answered with beats, signal and quality but no probabilities (a warning
+    says so). `versions`: extra model versions for the report (e.g. the detector's weights)."""
+    from vizecg.runs import code_version
+
+    image = _check_image(image)
+    h, w = image.shape[:2]
+    models = {"classifier": model.info() if model is not None else None,
+              "beat_finder": None, "digitizer": {"name": "vizecg.digitize"}, "vizecg": code_version()}
+    models.update(versions or {})
+    checks = image_checks(image)
+    if checks.refusal:
+        quality = assess_quality(checks, None)
+        return Prediction(status="refused", reason=quality.reason, quality=quality.to_json(), models=models,
+                          image_size=(w, h))
+
+    # --- digitizer: paper, scale, which way up, signal ------------------------------------------------------
+    digitized, dig_error = None, None
+    try:
+        digitized = digitizer(image)
+    except DigitizeError as exc:
+        dig_error = exc.problem
+    found = digitized.found if digitized is not None else {}
+    orientation = found.get("orientation_deg") if digitized is not None else None
+    upright = image if not orientation else np.ascontiguousarray(np.rot90(image, -int(orientation) // 90))
+    sure = not any("not sure" in w_ for w_ in (digitized.warnings if digitized is not None else []))
+
+    # --- beats on the upright page --------------------------------------------------------------------------
+    beats = beat_finder(upright)
+    models["beat_finder"] = beats.info
+    named = [l for l in beats.leads if _named(l)]
+    evidence = Evidence(lead_beats=len(named), beat_leads=tuple(sorted(set(named))), beats=len(beats.boxes),
+                        beat_score=float(np.median(beats.scores)) if len(beats.scores) else 0.0,
+                        layout=beats.layout, digitized=digitized is not None, digitize_error=dig_error,
+                        confidence=dict(digitized.confidence) if digitized is not None else {},
+                        px_per_mm=(found.get("scale") or {}).get("px_per_mm_x"), orientation_deg=orientation,
+                        orientation_sure=sure, digitizer_layout=found.get("layout"))
+    quality = assess_quality(checks, evidence)
+    layout = {"name": beats.layout if beats.layout != "unknown" else found.get("layout", "unknown"),
+              "detector_layout": beats.layout, "digitizer_layout": found.get("layout"),
+              "panel_leads": list(beats.panel_leads), "orientation_deg": orientation,
+              "boxes_in": "the upright page" if orientation else "the image as given"}
+    beat_list = tuple(Beat(box=tuple(float(v) for v in b), lead=l if _named(l) else None, score=float(s))
+                      for b, l, s in zip(beats.boxes, beats.leads, beats.scores))
+    if not quality.is_ecg:
+        return Prediction(status="refused", reason=quality.reason, quality=quality.to_json(), models=models,
+                          image_size=(w, h), layout=layout)
+
+    warnings = list(quality.warnings)
+    if digitized is not None:
+        warnings += [f"digitizer: {m}" for m in digitized.warnings]
+    probabilities = calibration = thresholds = None
+    if model is None:
+        warnings.insert(0, "no classifier installed: no probabilities (beats, signal and quality only)")
+    else:
+        probabilities = model.probabilities(upright, beats.boxes, beats.order_keys)
+        calibration, thresholds = model.calibration, model.thresholds
+    signal = digitized.record if digitized is not None else None
+    traces = digitized.traces if digitized is not None else {}
+    return Prediction(status="ok", reason=None, quality=quality.to_json(), warnings=tuple(warnings),
+                      probabilities=probabilities, calibration=calibration, thresholds=thresholds, layout=layout,
+                      beats=beat_list, signal=signal,
+                      signal_confidence=dict(digitized.confidence) if digitized is not None else {},
+                      models=models, image_size=(w, h), upright=upright, traces=traces)
+
+
+def quality_only(image: np.ndarray, beat_finder: BeatFinder, digitizer: Digitizer = default_digitizer) -> Quality:
+    """The gate's verdict alone (what benchmarks/quality_gate.py measures): predict_page without a classifier."""
+    pred = predict_page(image, beat_finder, None, digitizer)
+    q = pred.quality
+    return Quality(is_ecg=q["is_ecg"], reason=q["reason"], scores=q["scores"], orientation_deg=q["orientation_deg"],
+                   readable_leads=tuple(q["readable_leads"]), findings=tuple(q["findings"]),
+                   warnings=tuple(q.get("warnings", ())))

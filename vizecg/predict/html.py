@@ -1,0 +1,158 @@
+"""report.html: one self-contained file (figures inlined as data: URIs, no script, no external link), so it
+opens offline and can be mailed as is. Warnings come first, then the answer, the figures and every finding."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Any
+
+import numpy as np
+
+from vizecg.predict.schema import NOTICE, Prediction
+
+
+def _png_uri(image: np.ndarray, max_side: int = 1400) -> str:
+    import cv2
+
+    img = np.ascontiguousarray(image)
+    if max(img.shape[:2]) > max_side:
+        s = max_side / max(img.shape[:2])
+        img = cv2.resize(img, (int(img.shape[1] * s), int(img.shape[0] * s)), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    return "data:image/png;base64," + base64.b64encode(data.tobytes()).decode() if ok else ""
+
+
+def beats_figure(pred: Prediction, image: np.ndarray) -> np.ndarray:
+    """The upright page with each beat box outlined and its lead written beside it."""
+    import cv2
+
+    from vizecg.report import draw_boxes
+
+    page = pred.upright if pred.upright is not None else image
+    boxes = np.asarray([b.box for b in pred.beats], np.float64).reshape(-1, 4)
+    out = draw_boxes(page, boxes, color=(0, 90, 255))
+    scale = max(0.4, min(out.shape[:2]) / 1200)
+    for b in pred.beats:
+        if b.lead:
+            cv2.putText(out, b.lead, (int(b.box[0]), max(10, int(b.box[1]) - 3)), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                        (0, 60, 200), max(1, int(round(scale * 2))), cv2.LINE_AA)
+    return out
+
+
+def traces_figure(pred: Prediction, image: np.ndarray) -> np.ndarray:
+    """The photo as given with the digitizer's traces drawn over it (where it read each lead)."""
+    import cv2
+
+    out = np.ascontiguousarray(image).copy()
+    t = max(1, round(min(out.shape[:2]) / 500))
+    for pieces in pred.traces.values():
+        for pts in pieces:
+            p = np.asarray(pts, np.float64).reshape(-1, 2)
+            p = p[np.isfinite(p).all(1)]
+            if len(p) > 1:
+                cv2.polylines(out, [np.round(p).astype(np.int32).reshape(-1, 1, 2)], False, (230, 0, 180), t,
+                              cv2.LINE_AA)
+    return out
+
+
+def signal_figure(record: Any) -> str:
+    """The digitized leads re-plotted on ECG paper (one row per lead, in mV against s): a data: URI."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(record.lead_names)
+    t = np.arange(record.n_samples) / record.fs
+    fig, axes = plt.subplots(n, 1, figsize=(11, 0.9 * n + 0.6), sharex=True, squeeze=False)
+    for ax, name, x in zip(axes[:, 0], record.lead_names, record.signal):
+        ax.plot(t, x, color="black", lw=0.7)
+        ax.set_ylabel(name, rotation=0, ha="right", va="center")
+        ax.set_xticks(np.arange(0, t[-1] + 1e-9, 0.2), minor=True)
+        ax.grid(True, which="both", color="#f2b8b8", lw=0.4)
+        finite = x[np.isfinite(x)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
+        pad = max(0.25, 0.1 * (hi - lo))
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.tick_params(labelsize=6)
+        if not finite.size:
+            ax.text(0.5, 0.5, "not read", transform=ax.transAxes, ha="center", va="center", color="#a00")
+    axes[-1, 0].set_xlabel("time (s); each row in mV")
+    fig.tight_layout(h_pad=0.1)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+STYLE = ("body{font-family:sans-serif;max-width:1150px;margin:1.5em auto;padding:0 1em;line-height:1.4}"
+         "table{border-collapse:collapse;margin:.6em 0;font-size:.92em}td,th{border:1px solid #bbb;padding:3px 8px;"
+         "text-align:left}th{background:#eee}img{max-width:100%;border:1px solid #ddd}.notice{background:#fff4d6;"
+         "border:1px solid #e0b000;padding:.6em}.warn{background:#fde8e8;border:1px solid #d33;padding:.6em}"
+         ".refused{background:#fde8e8;border:2px solid #b00;padding:.8em;font-size:1.1em}"
+         "figcaption{color:#555;font-size:.9em}")
+
+
+def report_html(pred: Prediction, image: np.ndarray, report: dict[str, Any], title: str = "VizECG report") -> str:
+    """The whole report page. `report` is pred.to_json(...) as written beside it (its signal paths)."""
+    e = html.escape
+    parts = [f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{e(title)}</title>"
+             f"<style>{STYLE}</style></head><body>", f"<h1>{e(title)}</h1>",
+             f"<p class='notice'><b>Not a medical device.</b> {e(NOTICE)}</p>"]
+    if not pred.ok:
+        parts.append(f"<p class='refused'><b>Refused:</b> {e(pred.reason or '')}</p>")
+    if pred.warnings:
+        parts.append("<div class='warn'><b>Warnings</b><ul>" + "".join(f"<li>{e(w)}</li>" for w in pred.warnings)
+                     + "</ul></div>")
+    if pred.ok:
+        parts.append("<h2>Probabilities</h2>")
+        if pred.probabilities is None:
+            parts.append("<p>No classifier installed: no probabilities.</p>")
+        else:
+            th = pred.thresholds or {}
+            rows = [[c, f"{p:.3f}", f"{th[c]:.3f}" if c in th else "-",
+                     ("yes" if c in th and p >= th[c] else "no") if c in th else "-"]
+                    for c, p in pred.probabilities.items()]
+            parts.append(_table(["class", "probability", "threshold (validation F1)", "called"], rows))
+            cal = pred.calibration or {}
+            if cal.get("method") == "temperature":
+                parts.append(f"<p>Calibration: temperature scaling, T = {cal.get('temperature', 1):.3f}, fitted on "
+                             f"{e(str(cal.get('fitted_on', '?')))}; expected calibration error on that fold "
+                             f"{cal.get('ece_val_before', float('nan')):.3f} before, "
+                             f"{cal.get('ece_val_after', float('nan')):.3f} after"
+                             + (f"; on the test fold {cal['ece_test_after']:.3f}" if 'ece_test_after' in cal else "")
+                             + ". Classes are not exclusive (multi-label): probabilities do not sum to 1.</p>")
+            else:
+                parts.append("<p>Calibration: none (raw model probabilities).</p>")
+        parts.append(f"<figure><img src='{_png_uri(beats_figure(pred, image))}' alt='beats'><figcaption>"
+                     f"The page{' turned upright' if pred.layout.get('orientation_deg') else ''} with the "
+                     f"{len(pred.beats)} beats the detector found (blue) and the lead each belongs to."
+                     "</figcaption></figure>")
+        if pred.signal is not None:
+            parts.append(f"<figure><img src='{_png_uri(traces_figure(pred, image))}' alt='traces'><figcaption>"
+                         "Where the digitizer traced each lead on the photo (magenta).</figcaption></figure>")
+            parts.append(f"<figure><img src='{signal_figure(pred.signal)}' alt='signal'><figcaption>The digitized "
+                         "leads re-plotted (mV against seconds; blank where the page shows nothing or a lead was "
+                         "not trusted).</figcaption></figure>")
+            paths = (report.get("signal") or {}).get("paths") or {}
+            if paths:
+                parts.append("<p>Signal files: " + ", ".join(f"{e(k)} <code>{e(v)}</code>" for k, v in paths.items())
+                             + "</p>")
+    q = pred.quality
+    parts.append("<h2>Quality</h2>")
+    parts.append(_table(["finding"], [[f] for f in q.get("findings", [])]))
+    parts.append(_table(["score", "value"], [[k, "n/a" if v is None else f"{v:.4g}"]
+                                            for k, v in q.get("scores", {}).items()]))
+    if q.get("readable_leads") is not None and pred.ok:
+        parts.append(f"<p>Readable leads: {e(', '.join(q['readable_leads']) or 'none')}.</p>")
+    parts.append("<h2>Layout</h2>" + _table(["key", "value"], [[k, v] for k, v in pred.layout.items()]))
+    parts.append("<h2>Model versions</h2>" + _table(["part", "version"], [[k, v] for k, v in pred.models.items()]))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
