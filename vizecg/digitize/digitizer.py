@@ -410,6 +410,9 @@ def _refuse_unsure(orient: Orientation) -> None:
     if orient.across < 0.5 * ACROSS_MIN:
         raise DigitizeError(f"cannot tell whether the traces run across or down the page (row structure margin "
                             f"{orient.across:.2f} < {0.5 * ACROSS_MIN:g}){hint}")
+    if orient.up < UP_REFUSE and orient.beats == 0 and orient.cues.get("pulse", 0.0) == 0.0:
+        raise DigitizeError(f"cannot tell which way up the page lies: no QRS complex and no calibration pulse "
+                            f"could be traced (a faint or blurred trace?){hint}")
     if orient.up < UP_REFUSE:
         cues = ", ".join(f"{k} {v:+.2f}" for k, v in orient.cues.items())
         raise DigitizeError(f"cannot tell which way up the page lies (margin {orient.up:.2f} < {UP_REFUSE:g}; "
