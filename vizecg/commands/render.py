@@ -2,6 +2,8 @@
 
     vizecg render --source sample --n 20 --layout 3x4+1 --photo none --dpi 200 --seed 0 --workers 2 --out DIR
     vizecg render --gallery --out docs/gallery.png
+    vizecg render --gallery --style families --out docs/print_styles.png   # 24 random print styles + coverage
+    vizecg render --style families --set exclude_families=[thermal-dots] --n 100 --out DIR
 """
 from __future__ import annotations
 
@@ -22,11 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dpi", type=int_in(100, 300), help="100-300 (default 200)")
     p.add_argument("--seed", type=seed)
     p.add_argument("--workers", type=int_in(1, 64))
-    p.add_argument("--style", choices=("fixed", "random"), help="random: varied paper/grid/gain/line per page")
+    p.add_argument("--style", choices=("fixed", "random", "families"),
+                   help="random: varied paper/grid/gain/line per page; families: a print style per page drawn from "
+                        "the named families (--list-families; --set families=[..] / exclude_families=[..])")
+    p.add_argument("--list-families", action="store_true", help="print the print-style families and their shares")
     p.add_argument("--config", help="YAML file mapping onto RenderJob (keys: source, n, ..., render: {...})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. render.grid_color=green (repeatable)")
-    p.add_argument("--out", required=True, help="output folder (or the .png file with --gallery)")
+    p.add_argument("--out", help="output folder (or the .png file with --gallery)")
     p.add_argument("--overwrite", action="store_true",
                    help="--out holds pages made with other settings: delete them and render anew (default: refuse)")
     p.add_argument("--gallery", action="store_true", help="write one contact sheet of layouts x severities")
@@ -35,6 +40,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.list_families:
+        from vizecg.render.style import list_families
+
+        for fam in list_families().values():
+            print(f"{fam.name:16s} {fam.share:5.2f}  {fam.description}")
+        return 0
+    if not args.out:
+        from vizecg.errors import ConfigError
+
+        raise ConfigError("--out is required (a folder, or the .png file with --gallery)")
     check(args.out, out_file if args.gallery else out_dir, "--out")
     if args.gallery:
         return _gallery(args)
@@ -69,7 +84,14 @@ def _gallery(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise RenderError("--gallery writes a PNG: give --out FILE.png", out)
-    sheet, columns = render_gallery(seed=args.seed or 0)
+    if args.style == "families":
+        from vizecg.render.gallery import render_style_sheet
+        from vizecg.render.style import coverage, coverage_markdown
+
+        sheet, columns = render_style_sheet(seed=args.seed or 0)
+        print(coverage_markdown(coverage(seed=args.seed or 0)))
+    else:
+        sheet, columns = render_gallery(seed=args.seed or 0)
     sheet = (sheet // 4) * 4 + 2  # drop the 2 noise bits of the photos: keeps docs/gallery.png < 1.5 MB
     ok, data = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
     if not ok:

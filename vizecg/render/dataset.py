@@ -24,7 +24,8 @@ from vizecg.config import to_dict
 from vizecg.errors import RenderError, VizEcgError
 from vizecg.render.layout import LAYOUTS
 from vizecg.photo import photograph
-from vizecg.render.printout import RenderConfig, random_render_config, render_printout
+from vizecg.render.printout import RenderConfig, random_render_config, render_print_style, render_printout
+from vizecg.render.style import PrintStyle, as_strip, check_families, draw_print_style
 from vizecg.render.truth import Box, PageTruth, Printout
 from vizecg.runs import atomic_write_bytes, atomic_write_text, claim_run, start_run, write_json
 
@@ -46,7 +47,11 @@ class RenderJob:
     records: tuple[str, ...] = ()  # only these records of the source, in the source's order (empty: all)
     layout: str = "auto"  # a layout name, "mixed" (drawn per item), "auto" (1x1 for MIT-BIH, else 3x4+1)
     photo: Literal["none", "scan", "phone", "screen", "mixed"] = "none"
-    style: Literal["fixed", "random"] = "fixed"  # random: random_render_config per item
+    style: Literal["fixed", "random", "families"] = "fixed"  # random: random_render_config per item;
+    # families: a PrintStyle per item drawn from the print-style families (render/style.py); render.dpi and
+    # render.start_s still apply, the style decides the rest
+    families: tuple[str, ...] = ()  # style families: draw only from these (empty: every family, by share)
+    exclude_families: tuple[str, ...] = ()  # style families: never these (a held-out family for a benchmark)
     fast_paper_share: float = 0.1  # style random: the share of pages printed at 50 mm/s (else 25 mm/s)
     seed: int = 0
     workers: int = 1  # not part of the fingerprint: the pages do not depend on it
@@ -62,6 +67,15 @@ class RenderJob:
             raise ValueError(f"workers must lie in [1, 64], got {self.workers}")
         if not 0.0 <= self.val_fraction <= 1.0:
             raise ValueError(f"val_fraction must lie in [0, 1], got {self.val_fraction}")
+        try:
+            check_families(self.families, "families")
+            check_families(self.exclude_families, "exclude_families")
+        except RenderError as exc:
+            raise ValueError(exc.problem) from None
+        if (self.families or self.exclude_families) and self.style != "families":
+            raise ValueError(f"families/exclude_families need style: families (style is {self.style})")
+        if self.style == "families" and not set(self.families or _all_families()) - set(self.exclude_families):
+            raise ValueError("exclude_families leaves no family to draw from")
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,7 @@ class ItemPlan:
     photo: str
     split: str  # "train" / "val"
     ext: str  # png (clean) or jpg (photos)
+    style: PrintStyle | None = None  # style families: the page's print style (config then gives dpi and window)
 
 
 def _is_mitdb(src: Any) -> bool:
@@ -143,14 +158,32 @@ def plan_items(job: RenderJob, src: Any) -> list[ItemPlan]:
         cfg = replace(job.render, layout=layout)
         if mitdb:
             cfg = replace(cfg, start_s=None)  # a seeded 10 s window of the half-hour record
+        style = None
         if job.style == "random":
             cfg = random_render_config(rng, cfg, job.fast_paper_share)
+        elif job.style == "families":
+            style = draw_print_style(rng, include=job.families, exclude=job.exclude_families)
+            if mitdb:  # a two-lead record prints as a strip in the family's look
+                style = as_strip(style, cfg.rhythm_lead)
         photo = job.photo
         row = meta.loc[record_id] if record_id in meta.index else None
         split = _split_of(row, job.seed, job.val_fraction)
         plans.append(ItemPlan(f"{record_id}_{k:05d}", k, record_id, render_seed, photo_seed, cfg, photo, split,
-                              "png" if photo == "none" else "jpg"))
+                              "png" if photo == "none" else "jpg", style))
     return plans
+
+
+def _all_families() -> tuple[str, ...]:
+    from vizecg.render.style import list_families
+
+    return tuple(list_families())
+
+
+def render_plan(record: Any, plan: ItemPlan) -> Printout:
+    """The clean page of one planned item."""
+    if plan.style is not None:
+        return render_print_style(record, plan.style, plan.config.dpi, plan.config.start_s, seed=plan.render_seed)
+    return render_printout(record, plan.config, seed=plan.render_seed)
 
 
 # --- one item (runs in a worker) ------------------------------------------------------------------------------
@@ -191,7 +224,7 @@ def render_item(out: str, source_spec: str, plan: ItemPlan) -> dict[str, Any]:
     out_dir = Path(out)
     src = _source(source_spec)
     record = src.get(plan.record_id)
-    printout: Printout = render_printout(record, plan.config, seed=plan.render_seed)
+    printout: Printout = render_plan(record, plan)
     if plan.photo != "none":
         printout = photograph(printout, plan.photo, seed=plan.photo_seed)
     bgr = cv2.cvtColor(np.ascontiguousarray(printout.image), cv2.COLOR_RGB2BGR)
@@ -225,6 +258,8 @@ def render_item(out: str, source_spec: str, plan: ItemPlan) -> dict[str, Any]:
         "source": source_spec, "seed": plan.render_seed, "photo_seed": plan.photo_seed, "photo": plan.photo,
         "render_config": to_dict(plan.config), "fs": record.fs, "lead_names": list(record.lead_names),
     }
+    if plan.style is not None:
+        label |= {"print_style": to_dict(plan.style), "family": plan.style.family}
     # Compact (a page holds ~20k trace points); written last: its existence marks the item done.
     atomic_write_text(out_dir / "labels" / f"{plan.item_id}.json",
                       json.dumps(label, separators=(",", ":"), default=_json_plain))
@@ -257,6 +292,8 @@ def output_settings(job: RenderJob) -> dict[str, Any]:
     """The settings that determine the pages (the fingerprint of a render folder): all but `workers`."""
     settings = to_dict(job)
     del settings["workers"]
+    if job.style != "families":  # folders made before the style families existed keep their fingerprint
+        del settings["families"], settings["exclude_families"]
     return settings
 
 
@@ -333,7 +370,7 @@ def _write_manifest(path: Path, plans: list[ItemPlan], src: Any) -> None:
 
     meta = src.metadata
     cols = ["id", "record_id", "patient_id", "image", "label", "fold", "split", "layout", "photo", "seed",
-            *SUPERCLASSES, "normal"]
+            *SUPERCLASSES, "normal", "family"]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     writer.writeheader()
@@ -343,8 +380,10 @@ def _write_manifest(path: Path, plans: list[ItemPlan], src: Any) -> None:
         rec = {"id": p.item_id, "record_id": p.record_id,
                "patient_id": "" if row is None else row.get("patient_id", ""),
                "image": f"images/{p.item_id}.{p.ext}", "label": f"labels/{p.item_id}.json",
-               "fold": "" if fold is None else fold, "split": p.split, "layout": p.config.layout,
-               "photo": p.photo, "seed": p.render_seed}
+               "fold": "" if fold is None else fold, "split": p.split,
+               "layout": p.config.layout if p.style is None else p.style.leads.name,
+               "photo": p.photo, "seed": p.render_seed,
+               "family": "" if p.style is None else p.style.family}
         for c in (*SUPERCLASSES, "normal"):
             v = None if row is None else row.get(c)
             rec[c] = "" if v is None or (isinstance(v, float) and np.isnan(v)) else int(v)

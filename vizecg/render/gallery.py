@@ -1,4 +1,4 @@
-"""A contact sheet: every layout (rows) x photo severity (columns), from the embedded sample."""
+"""Contact sheets: every layout x photo severity (docs/gallery.png), and random print styles (docs/print_styles.png)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -52,3 +52,31 @@ def _pad(image: np.ndarray, height: int) -> np.ndarray:
     out[:, -2:] = 200  # thin cell border
     out[-2:, :] = 200
     return out
+
+
+def render_style_sheet(n: int = 24, columns: int = 4, cell_width: int = 380, seed: int = 0, dpi: int = 100,
+                       exclude: tuple[str, ...] = ()) -> tuple[np.ndarray, list[str]]:
+    """RGB contact sheet of `n` clean pages in print styles drawn as a `style: families` render draws them
+    (page k: style from SeedSequence([seed, k]), record k of the embedded PTB-XL sample); returns the families."""
+    from vizecg.data import load_source
+    from vizecg.render.printout import render_print_style
+    from vizecg.render.style import draw_print_style
+
+    src = load_source("sample")
+    cells, families = [], []
+    for k in range(n):
+        style_seed, render_seed = (int(v) for v in np.random.SeedSequence([seed, k]).generate_state(2))
+        style = draw_print_style(np.random.default_rng(style_seed), exclude=exclude)
+        record = src.get(src.record_ids[k % len(src.record_ids)])
+        page = render_print_style(record, style, dpi=dpi, seed=render_seed)
+        families.append(style.family)
+        cells.append(_thumbnail(page.image, cell_width, f"{style.family} / {style.leads.name}"))
+    rows = []
+    for r in range(0, n, columns):
+        row = cells[r:r + columns]
+        height = max(c.shape[0] for c in row)
+        padded = [_pad(im, height) for im in row]
+        while len(padded) < columns:
+            padded.append(np.full((height, cell_width, 3), 240, np.uint8))
+        rows.append(np.concatenate(padded, axis=1))
+    return np.concatenate(rows, axis=0), families
