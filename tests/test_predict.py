@@ -1,0 +1,167 @@
+"""vizecg predict: predict_page on real rendered photos and non-ECG images, the report schema, the CLI's files,
+and a folder that resumes. The beat finder is the shipped detector; the classifier a tiny untrained student
+written in the shipped file format (its numbers mean nothing: the tests check the path, not the diagnosis)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detector.infer import DEFAULT_WEIGHTS
+
+needs_detector = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="shipped detector weights missing")
+CLASSES = ["NORM", "MI", "STTC", "CD", "HYP"]
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tmp_path_factory) -> Path:
+    import torch
+
+    from vizecg.models import create_model
+    from vizecg.predict.export import export_classifier
+
+    torch.manual_seed(0)
+    m = create_model("student_tiny", num_classes=5, multilabel=True)
+    path = tmp_path_factory.mktemp("clf") / "tiny.pt"
+    export_classifier("student_tiny", m.model_args, m.state_dict(), CLASSES,
+                      {"page_height": 96, "page_width": 128, "crop_size": 32, "max_beats": 8, "grayscale": False},
+                      {"method": "temperature", "temperature": 2.0, "fitted_on": "test"}, {c: 0.5 for c in CLASSES},
+                      {"name": "tiny-untrained", "version": "test"}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    """A real PTB-XL record of the embedded sample, printed and photographed with a phone (seeded)."""
+    from vizecg.data import load_source
+    from vizecg.photo import photograph
+    from vizecg.render import RenderConfig, render_printout
+
+    src = load_source("sample")
+    page = render_printout(src.get(src.record_ids[2]), RenderConfig(dpi=150), seed=7)
+    return photograph(page, "phone", seed=7).image
+
+
+@pytest.fixture(scope="module")
+def readers(tiny_classifier):
+    from vizecg.commands.predict import detector_beat_finder
+    from vizecg.predict.classifier import load_classifier
+
+    return detector_beat_finder(), load_classifier(tiny_classifier)
+
+
+@pytest.fixture(scope="module")
+def ok_prediction(photo, readers):
+    from vizecg.predict import predict_page
+
+    return predict_page(photo, *readers)
+
+
+def _text_page() -> np.ndarray:
+    import cv2
+
+    page = np.full((900, 1200, 3), 255, np.uint8)
+    for i in range(30):
+        cv2.putText(page, "Lorem ipsum dolor sit amet, consectetur adipiscing elit 12345", (20, 30 + 29 * i),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
+    return page
+
+
+@needs_detector
+def test_a_photographed_page_is_answered_with_calibrated_probabilities_and_beats(ok_prediction, readers):
+    from vizecg.predict.calibration import sigmoid
+
+    pred = ok_prediction
+    assert pred.ok and pred.reason is None, pred.reason
+    assert list(pred.probabilities) == CLASSES
+    p = np.array(list(pred.probabilities.values()))
+    assert np.all((p > 0) & (p < 1)) and 0 < p.sum() < len(CLASSES)  # multi-label: independent sigmoids
+    _, clf = readers
+    upright = pred.upright
+    z = clf.logits(upright, np.array([b.box for b in pred.beats]).reshape(-1, 4), None)
+    assert pred.calibration["temperature"] == 2.0
+    assert len(pred.beats) >= 10
+    assert sum(b.lead is not None for b in pred.beats) >= 10, "beats carry the lead of their panel"
+    assert pred.quality["is_ecg"] and len(pred.quality["readable_leads"]) >= 3
+    assert pred.signal is not None and pred.signal.n_samples > 0
+    assert np.allclose(sigmoid(z / 2.0), p, atol=0.02) or len(pred.beats) > clf.max_beats  # same order keys
+
+
+@needs_detector
+@pytest.mark.parametrize("kind", ["text", "noise", "blank"])
+def test_non_ecg_images_are_refused_with_a_reason_and_no_probabilities(kind, readers):
+    from vizecg.predict import predict_page
+
+    rng = np.random.default_rng(0)
+    image = {"text": _text_page(), "noise": rng.integers(0, 256, (900, 1200, 3), dtype=np.uint8),
+             "blank": np.full((900, 1200, 3), 250, np.uint8)}[kind]
+    pred = predict_page(image, *readers)
+    assert pred.status == "refused" and pred.reason
+    assert pred.probabilities is None and pred.to_json()["probabilities"] is None
+    assert {"text": "ECG", "noise": "noise", "blank": "blank"}[kind] in pred.reason
+
+
+@needs_detector
+def test_report_json_follows_the_schema(ok_prediction):
+    from vizecg.predict import schema_errors
+
+    report = json.loads(json.dumps(ok_prediction.to_json({"csv": "signal/x.csv"})))
+    assert schema_errors(report) == []
+    assert report["schema_version"] == "1" and "not a medical device" in report["notice"]
+    broken = dict(report, status="maybe")
+    del broken["beats"]
+    errors = schema_errors(broken)
+    assert any("status" in e for e in errors) and any("beats" in e for e in errors)
+
+
+def test_a_missing_classifier_is_a_clear_refusal(tmp_path):
+    from vizecg.errors import ModelError
+    from vizecg.predict.classifier import load_classifier
+
+    with pytest.raises(ModelError, match="not found"):
+        load_classifier(tmp_path / "none.pt")
+    (tmp_path / "ckpt.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelError, match="unreadable"):
+        load_classifier(tmp_path / "ckpt.pt")
+
+
+def test_temperature_scaling_lowers_calibration_error():
+    from vizecg.predict.calibration import expected_calibration_error, fit_temperature, sigmoid
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 1.5, (400, 5))
+    y = (rng.random((400, 5)) < sigmoid(z)).astype(float)
+    over = 3.0 * z  # an overconfident model
+    t = fit_temperature(over, y)
+    assert 2.4 < t < 3.6
+    assert expected_calibration_error(sigmoid(over / t), y) < expected_calibration_error(sigmoid(over), y)
+
+
+@needs_detector
+def test_cli_writes_report_html_json_signal_and_a_folder_resumes(photo, tiny_classifier, tmp_path, capsys):
+    import cv2
+
+    from vizecg.cli import main
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "ecg.jpg"), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(folder / "blank.png"), np.full((600, 800, 3), 250, np.uint8))
+    out = tmp_path / "out"
+    assert main(["predict", str(folder), "--out", str(out), "--classifier", str(tiny_classifier), "--quiet"]) == 0
+    first = capsys.readouterr()
+    assert "1 ok, 1 refused" in first.out and "blank.png: refused" in first.err  # doubts reach stderr
+    report = json.loads((out / "ecg" / "report.json").read_text())
+    assert report["status"] == "ok" and report["signal"]["paths"]["wfdb"].endswith(".hea")
+    assert (out / "ecg" / report["signal"]["paths"]["csv"]).is_file()
+    html = (out / "ecg" / "report.html").read_text()
+    assert "not a medical device" in html.lower() and "data:image/png;base64," in html and "http" not in html
+    summary = (out / "summary.csv").read_text().splitlines()
+    assert summary[0].startswith("image,folder,status") and len(summary) == 3
+    mtime = (out / "ecg" / "report.json").stat().st_mtime_ns
+    assert main(["predict", str(folder), "--out", str(out), "--classifier", str(tiny_classifier), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)  # --json: stdout is only JSON
+    assert again["resumed"] == 2 and again["counts"] == {"ok": 1, "refused": 1, "error": 0}
+    assert (out / "ecg" / "report.json").stat().st_mtime_ns == mtime, "a finished page is not redone"
