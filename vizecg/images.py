@@ -35,9 +35,13 @@ def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) read from the file's header, without decoding its pixels."""
     from PIL import Image, UnidentifiedImageError
 
+    import warnings
+
     try:
-        with _pil_open()(path) as im:
-            return int(im.width), int(im.height)
+        with warnings.catch_warnings():  # the budget below speaks for big images; Pillow's warning is noise
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with _pil_open()(path) as im:
+                return int(im.width), int(im.height)
     except Image.DecompressionBombError as exc:  # Pillow's own guard (2x its MAX_IMAGE_PIXELS): no size given back
         import re
 
