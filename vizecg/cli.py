@@ -13,7 +13,7 @@ from vizecg.errors import VizEcgError
 from vizecg.offline import configure_offline
 
 # Order = order in `vizecg --help`.
-COMMAND_MODULES = ("predict", "demo", "data", "peaks", "render", "detector", "train", "benchmark", "digitize")
+COMMAND_MODULES = ("predict", "serve", "demo", "data", "peaks", "render", "detector", "train", "benchmark", "digitize")
 
 
 def build_parser() -> argparse.ArgumentParser:

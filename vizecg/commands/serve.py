@@ -1,0 +1,160 @@
+"""`vizecg serve`: a local web page for `vizecg predict` (FastAPI + uvicorn).
+
+    vizecg serve [--host 127.0.0.1] [--port 8000] [--max-upload-mb 20]
+
+GET /               an upload form (the report opens in the page)
+POST /report        multipart field `file` -> the HTML report (self-contained)
+POST /api/predict   multipart field `file` -> the report JSON (schema: vizecg/predict/schema.py)
+GET /health         {"ok": true, "classifier": ..., "max_upload_bytes": ...}
+
+Binds 127.0.0.1 unless told otherwise. An upload over --max-upload-mb is refused (413) before it is decoded;
+the image's size is checked against the pixel budget (VIZECG_MAX_PIXELS) from its header before its pixels are.
+Uploads live in memory only for the request; nothing from a request (file name, fields) is used as a path.
+One page is read at a time (the models are shared); other uploads wait their turn.
+Research software, not a medical device.
+"""
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations (UploadFile, Request), imported
+# inside create_app, as objects.
+
+import argparse
+import html
+import threading
+from typing import Any
+
+import numpy as np
+
+from vizecg.commands.options import float_in, int_in
+
+DEFAULT_MAX_UPLOAD_MB = 20.0
+
+FORM = """<!doctype html>
+<html><head><meta charset='utf-8'><title>VizECG</title>
+<style>body{font-family:sans-serif;max-width:800px;margin:2em auto;padding:0 1em}.notice{background:#fff4d6;
+border:1px solid #e0b000;padding:.6em}</style></head><body>
+<h1>VizECG: a photo of a paper ECG</h1>
+<p class='notice'><b>Research software, not a medical device.</b> The outputs are not a diagnosis.</p>
+<form action='report' method='post' enctype='multipart/form-data'>
+<p><input type='file' name='file' accept='image/*' required> <button type='submit'>Read the ECG</button></p>
+</form>
+<p>Photos up to {limit} MB. The photo is kept only while it is read. JSON: <code>POST /api/predict</code>.</p>
+</body></html>
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("serve", help="a local web page: upload a photo, get the report",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int_in(1, 65535), default=8000)
+    p.add_argument("--max-upload-mb", type=float_in(0.0, 1024.0, lo_open=True), default=DEFAULT_MAX_UPLOAD_MB,
+                   help=f"largest upload accepted, MB (default {DEFAULT_MAX_UPLOAD_MB:g}; larger: 413)")
+    p.add_argument("--classifier", help="classifier file (default: the shipped one)")
+    p.add_argument("--detector", help="beat detector weights (default: the shipped ones)")
+    p.set_defaults(func=run)
+
+
+def decode_upload(data: bytes) -> np.ndarray:
+    """Uploaded bytes -> (H, W, 3) uint8 RGB; DataError for a non-image or one over the pixel budget (read from
+    the header before any pixel is decoded)."""
+    import io
+
+    import cv2
+    from PIL import Image, UnidentifiedImageError
+
+    from vizecg.errors import DataError
+    from vizecg.images import _pil_open, check_pixel_budget
+
+    if not data:
+        raise DataError("the upload is empty")
+    try:
+        with _pil_open()(io.BytesIO(data)) as im:
+            width, height = int(im.width), int(im.height)
+    except Image.DecompressionBombError:
+        raise DataError("the image is larger than Pillow's own limit (~179 megapixels)") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise DataError("not a readable image (PNG/JPEG/TIFF/WebP...)") from None
+    check_pixel_budget(width, height)
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DataError("not a readable image (PNG/JPEG/TIFF/WebP...)")
+    check_pixel_budget(bgr.shape[1], bgr.shape[0])  # a header that lied
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def create_app(beat_finder: Any, model: Any, max_upload_bytes: int) -> Any:
+    """The FastAPI app around predict_page with these readers (tests hand in a tiny classifier)."""
+    from fastapi import FastAPI, File, Request, UploadFile
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    from vizecg.errors import VizEcgError
+    from vizecg.predict import predict_page
+    from vizecg.predict.html import report_html
+
+    app = FastAPI(title="VizECG", docs_url=None, redoc_url=None, openapi_url=None)
+    lock = threading.Lock()  # one page at a time: the detector and the classifier are shared
+
+    def too_large(request: Request) -> bool:
+        try:
+            return int(request.headers.get("content-length", "0")) > max_upload_bytes + 64 * 1024  # form overhead
+        except ValueError:
+            return False
+
+    def read_upload(file: UploadFile) -> bytes | None:
+        data = file.file.read(max_upload_bytes + 1)  # never more than the limit in memory
+        return None if len(data) > max_upload_bytes else data
+
+    def answer(request: Request, file: UploadFile) -> tuple[int, Any]:
+        if too_large(request):
+            return 413, {"error": f"upload larger than {max_upload_bytes / 1e6:g} MB"}
+        data = read_upload(file)
+        if data is None:
+            return 413, {"error": f"upload larger than {max_upload_bytes / 1e6:g} MB"}
+        try:
+            image = decode_upload(data)
+            with lock:
+                pred = predict_page(image, beat_finder, model)
+        except VizEcgError as exc:
+            return 400, {"error": exc.problem}
+        finally:
+            del data
+        return 200, (pred, image)
+
+    @app.get("/", response_class=HTMLResponse)
+    def form() -> str:
+        return FORM.replace("{limit}", f"{max_upload_bytes / 1e6:g}")
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"ok": True, "classifier": model.info() if model is not None else None,
+                "max_upload_bytes": max_upload_bytes}
+
+    @app.post("/api/predict")
+    def api_predict(request: Request, file: UploadFile = File(...)) -> Any:
+        status, result = answer(request, file)
+        if status != 200:
+            return JSONResponse(result, status_code=status)
+        pred, _ = result
+        return JSONResponse(pred.to_json())
+
+    @app.post("/report", response_class=HTMLResponse)
+    def report(request: Request, file: UploadFile = File(...)) -> Any:
+        status, result = answer(request, file)
+        if status != 200:
+            return HTMLResponse(f"<!doctype html><meta charset='utf-8'><p>Refused ({status}): "
+                                f"{html.escape(result['error'])}</p><p><a href='./'>back</a></p>", status_code=status)
+        pred, image = result
+        return HTMLResponse(report_html(pred, image, pred.to_json(), title="VizECG report"))
+
+    return app
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from vizecg.commands.predict import build_readers
+
+    finder, model, _ = build_readers(args.classifier, args.detector)
+    app = create_app(finder, model, int(args.max_upload_mb * 1e6))
+    print(f"vizecg serve: http://{args.host}:{args.port}/ (Ctrl+C stops; research use, not a medical device)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
