@@ -3,8 +3,8 @@
 `prepare_dataset` writes one ultralytics data.yaml with image-list files, choosing each page's split by its
 PTB-XL fold (label JSON `fold`): folds 1-8 train, 9 val, 10 never (the test fold stays unseen). Pages without a
 fold keep the render's own split, so a folder of background images from `detector.negatives` (no fold, empty
-YOLO labels, 90% train / 10% val) is one more --data folder. With tiling, each page is cut into overlapping tiles whose labels are
-clipped.
+YOLO labels, 90% train / 10% val) is one more --data folder. With tiling, each page is cut into overlapping
+tiles whose labels are clipped.
 """
 from __future__ import annotations
 
