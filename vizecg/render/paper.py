@@ -35,14 +35,23 @@ CAL_LEAD_IN_MM = 1.0
 TEXT_HEIGHT_MM = 2.6  # cap height of printed text (lead labels, header)
 BASELINE_FRACTION = 0.58  # baseline sits a little below the row centre: QRS complexes point mostly up
 
-# Grid colours, RGB: (minor line, major line). "none" prints no grid (plain paper, or a monitor capture).
-GRID_COLORS: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]] | None] = {
+# Grid palettes, RGB (minor line or dot, major line): the colours real printouts show (issue 13).
+GRID_PALETTES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "red": ((246, 190, 190), (226, 110, 110)),
     "pink": ((252, 218, 224), (240, 160, 176)),
-    "green": ((196, 232, 200), (120, 190, 130)),
+    "magenta": ((248, 204, 236), (222, 110, 196)),
+    "mauve": ((232, 214, 232), (188, 148, 190)),
+    "orange": ((252, 222, 194), (238, 158, 92)),
+    "brown": ((232, 214, 200), (176, 128, 98)),
     "grey": ((215, 215, 215), (160, 160, 160)),
-    "none": None,
+    "green": ((196, 232, 200), (120, 190, 130)),
 }
+# RenderConfig's grid colours. "none" prints no grid (plain paper, or a monitor capture).
+GRID_COLORS: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]] | None] = {
+    **{name: GRID_PALETTES[name] for name in ("red", "pink", "green", "grey")}, "none": None}
+TRACE_COLORS: dict[str, tuple[int, int, int]] = {"black": (0, 0, 0), "blue": (20, 40, 150), "green": (0, 110, 40)}
+PAPER_COLORS: dict[str, tuple[int, int, int]] = {"white": (255, 255, 255), "cream": (252, 249, 238),
+                                                 "thermal": (246, 246, 242)}
 PAPER_RGB = (255, 255, 255)
 INK_RGB = (0, 0, 0)
 

@@ -39,20 +39,7 @@ ROWS_LIMB: Rows = tuple((lead,) for lead in ("I", "II", "III", "aVR", "aVL", "aV
 EXTRA_LEADS = ("V4R", "V8", "V9")
 FIFTH_COLUMN_FALLBACK = ("II", "V1", "V5")
 
-# Grid palettes, RGB (minor line or dot, major line); the real pages show all of these.
-GRID_PALETTES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
-    "red": ((246, 190, 190), (226, 110, 110)),
-    "pink": ((252, 218, 224), (240, 160, 176)),
-    "magenta": ((248, 204, 236), (222, 110, 196)),
-    "mauve": ((232, 214, 232), (188, 148, 190)),
-    "orange": ((252, 222, 194), (238, 158, 92)),
-    "brown": ((232, 214, 200), (176, 128, 98)),
-    "grey": ((215, 215, 215), (160, 160, 160)),
-    "green": ((196, 232, 200), (120, 190, 130)),
-}
-TRACE_COLORS: dict[str, tuple[int, int, int]] = {"black": (0, 0, 0), "blue": (20, 40, 150), "green": (0, 110, 40)}
-PAPER_COLORS: dict[str, tuple[int, int, int]] = {"white": (255, 255, 255), "cream": (252, 249, 238),
-                                                 "thermal": (246, 246, 242)}
+GRID_PALETTES, TRACE_COLORS, PAPER_COLORS = paper.GRID_PALETTES, paper.TRACE_COLORS, paper.PAPER_COLORS
 # Fonts: "hershey" is OpenCV's stroke font (today's look); the others are TTF files matplotlib ships.
 FONTS = ("hershey", "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf", "DejaVuSerif.ttf",
          "STIXGeneral.ttf", "cmss10.ttf", "cmtt10.ttf")
@@ -266,11 +253,12 @@ def _hospital(rng: np.random.Generator) -> PrintStyle:
     leads = _lead_grid_3x4(rng)
     palette = _pick(rng, ("pink", "red", "magenta", "mauve", "orange", "brown", "grey"),
                     (0.25, 0.25, 0.12, 0.1, 0.12, 0.1, 0.06))
+    gain = float(_pick(rng, (10.0, 5.0, 20.0), (0.9, 0.05, 0.05)))
+    half_chest = bool(rng.random() < 0.1)  # chest leads at half the limb gain (10/5, 20/10)
     return PrintStyle(
         family="hospital-3x4+1", leads=leads, paper_size=_pick(rng, ("letter", "a4")),
         margin_top_mm=float(np.round(rng.uniform(3, 10), 1)), margin_bottom_mm=float(np.round(rng.uniform(4, 10), 1)),
-        speed_mm_s=25.0, gain_mm_mv=float(_pick(rng, (10.0, 5.0, 20.0), (0.9, 0.05, 0.05))),
-        chest_gain_mm_mv=_pick(rng, (None, 5.0), (0.9, 0.1)),
+        speed_mm_s=25.0, gain_mm_mv=gain, chest_gain_mm_mv=gain / 2 if half_chest and gain > 5.0 else None,
         pulse=PulseStyle(_pick(rng, ("left", "right", "none"), (0.85, 0.1, 0.05)), float(_pick(rng, (5.0, 3.5, 2.0), (0.5, 0.4, 0.1))),
                          _pick(rng, ("square", "bare"))),
         separator=_pick(rng, ("none", "ticks", "dotted", "bars"), (0.3, 0.35, 0.2, 0.15)),
