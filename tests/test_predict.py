@@ -157,7 +157,8 @@ def test_cli_writes_report_html_json_signal_and_a_folder_resumes(photo, tiny_cla
     assert report["status"] == "ok" and report["signal"]["paths"]["wfdb"].endswith(".hea")
     assert (out / "ecg" / report["signal"]["paths"]["csv"]).is_file()
     html = (out / "ecg" / "report.html").read_text()
-    assert "not a medical device" in html.lower() and "data:image/png;base64," in html and "http" not in html
+    assert "not a medical device" in html.lower() and "http" not in html  # self-contained: no external link
+    assert "data:image/jpeg;base64," in html and "data:image/png;base64," in html  # photo figures, re-plotted leads
     summary = (out / "summary.csv").read_text().splitlines()
     assert summary[0].startswith("image,folder,status") and len(summary) == 3
     mtime = (out / "ecg" / "report.json").stat().st_mtime_ns

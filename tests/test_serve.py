@@ -41,7 +41,7 @@ def test_form_and_json_report_of_an_uploaded_photo(client, photo):
     report = r.json()
     assert report["status"] == "ok" and schema_errors(report) == []
     html = client.post("/report", files={"file": ("x.jpg", _jpeg(photo), "image/jpeg")})
-    assert html.status_code == 200 and "data:image/png;base64," in html.text
+    assert html.status_code == 200 and "data:image/jpeg;base64," in html.text
 
 
 @needs_detector

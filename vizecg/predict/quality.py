@@ -37,6 +37,12 @@ DARK_PAPER = 110  # paper (90th percentile of brightness) darker than this: unde
 WASHED_CONTRAST = 70  # 1st-99th percentile brightness spread below this: washed out (overexposed or faded)
 GLARE_WARN = 0.02  # share of the image that is saturated, colourless, brighter than its surroundings
 MIN_PX_PER_MM = 3.0  # ~75 dpi on the paper: narrower waves (a 1 mm Q wave) are 3 px
+# Refusals after the page was read: below this scale (38 dpi on the paper) a 1 mm wave is under 1.5 px, and a
+# traced "lead" is more likely a texture than a trace; edges blurred over more than MAX_BLUR_MM of paper merge
+# the 1 mm grid and every wave shorter than the blur (found on the first evaluation run: a photograph of a
+# scene traced as 5 "leads" at 0.5 px/mm with edges spread over 6.5 mm; the set was then drawn anew).
+MIN_READABLE_PX_PER_MM = 1.5
+MAX_BLUR_MM = 1.0
 # ECG evidence
 ECG_MIN_LEADS = 3  # leads the digitizer traced with confidence >= READABLE_CONFIDENCE
 ECG_MIN_LEAD_BEATS = 12  # or: detector beats assigned to named leads ...
@@ -182,6 +188,19 @@ def assess_quality(checks: ImageChecks, evidence: Evidence | None = None) -> Qua
                        f"{ev.digitize_error}"))
     findings.append(f"beat detector: {ev.beats} beat(s) (median score {ev.beat_score:.2f}), {ev.lead_beats} in "
                     f"{len(ev.beat_leads)} named lead(s) (layout {ev.layout})")
+    ppm = ev.px_per_mm
+    spread_mm = checks.scores["edge_spread_px"] / ppm if ppm else None
+    scores["blur_mm"] = spread_mm
+    unreadable = None
+    if ppm is not None and ppm < MIN_READABLE_PX_PER_MM:
+        unreadable = (f"the page's resolution is too low to read an ECG: {ppm:.2f} px/mm on the paper "
+                      f"(< {MIN_READABLE_PX_PER_MM:g}); photograph the page closer or scan it at 100 dpi or more")
+    elif spread_mm is not None and spread_mm > MAX_BLUR_MM:
+        unreadable = (f"the photo is too blurred to read an ECG: edges spread over {spread_mm:.1f} mm of paper "
+                      f"(> {MAX_BLUR_MM:g} mm)")
+    if unreadable:
+        return Quality(is_ecg=False, reason=unreadable, scores=scores, orientation_deg=ev.orientation_deg,
+                       findings=tuple(findings))
     if not (by_digitizer or by_detector):
         why = ev.digitize_error or f"only {len(readable)} lead(s) could be traced"
         reason = (f"this does not look like an ECG page: no ECG leads could be traced ({why}) and the beat "
@@ -197,9 +216,6 @@ def assess_quality(checks: ImageChecks, evidence: Evidence | None = None) -> Qua
         findings.append(f"the page lay turned by {ev.orientation_deg} degrees: turned upright")
     if not ev.orientation_sure:
         warnings.append("which way up the page lies is not sure: check the re-plotted leads against the photo")
-    ppm = ev.px_per_mm
-    spread_mm = checks.scores["edge_spread_px"] / ppm if ppm else None
-    scores["blur_mm"] = spread_mm
     if ppm is not None:
         findings.append(f"resolution {ppm:.1f} px/mm ({ppm * 25.4:.0f} dpi on the paper)")
         if ppm < MIN_PX_PER_MM:
