@@ -1,5 +1,6 @@
 """The beat detector end to end: a tiny real ultralytics training run offline, the shipped weights on a real
-render, ONNX vs PyTorch agreement, crops, non-ECG images, bad inputs and the CLI."""
+render (beats, the 3x4+1 layout and lead names), ONNX vs PyTorch agreement, crops, non-ECG images (and the
+generator of background images trained on), the calibrated operating point, bad inputs and the CLI."""
 from __future__ import annotations
 
 import json
@@ -95,6 +96,17 @@ def _iou(a, b):
 
 
 @needs_weights
+def test_clean_render_gets_its_3x4_layout_and_lead_names(shipped, sample_page):
+    # the calibrated panel bar (sidecar "panel_conf"); at the old 0.05 a spurious edge panel broke the layout
+    assert shipped.panel_conf == json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())["panel_conf"]
+    found = shipped.detect(sample_page.image)
+    assert found.layout == "3x4+1" and len(found.panels) == 13
+    assert found.panel_leads == ["I", "aVR", "V1", "V4", "II", "aVL", "V2", "V5", "III", "aVF", "V3", "V6", "II"]
+    leads = found.beat_leads
+    assert sum(lead is not None for lead in leads) > 0.9 * len(leads)
+
+
+@needs_weights
 def test_crops_have_the_promised_shape_and_order(shipped, sample_page):
     found = shipped.detect(sample_page.image)
     crops, kept = shipped.crops(sample_page.image, found, size=(48, 80), max_beats=12)
@@ -104,6 +116,19 @@ def test_crops_have_the_promised_shape_and_order(shipped, sample_page):
     order = np.lexsort((keys[:, 1], keys[:, 0]))
     assert order.tolist() == list(range(len(kept)))  # lead first, then time
     assert len(np.unique(keys[:, 0])) >= 6  # the budget is spread over leads, not spent on the first one
+
+
+def _checkerboard() -> np.ndarray:
+    yy, xx = np.mgrid[0:900, 0:1200]
+    return np.where((((yy // 40) + (xx // 40)) % 2).astype(bool)[..., None], 255, 0).astype(np.uint8).repeat(3, 2)
+
+
+def _photo() -> np.ndarray:
+    """A real photograph (scikit-image's bundled coffee cup), scaled to a page's size."""
+    import cv2
+    import skimage.data
+
+    return cv2.resize(skimage.data.coffee(), (1200, 900), interpolation=cv2.INTER_LINEAR)
 
 
 def _text_page() -> np.ndarray:
@@ -116,16 +141,21 @@ def _text_page() -> np.ndarray:
     return page
 
 
+# The shipped stage-9 weights were trained without background images. A stage-10 fine-tune with them (not
+# shipped: fold-10 phone recall 0.975 < 0.98, see detector/weights/README.md) found no beats on any of these.
+_NO_NEGATIVES = pytest.mark.xfail(strict=True, reason="known gap: stage-9 weights trained without background "
+                                  "images find beats here; stage 10 with negatives fixed it but lost recall")
+
+
 @needs_weights
-@pytest.mark.parametrize("kind", ["blank", "noise", pytest.param("text", marks=pytest.mark.xfail(
-    strict=True, reason="known gap: weights trained without background images find beat-like boxes in "
-                        "printed text (stage 9: 8 boxes, stage 7: 0); next training stage adds negatives"))])
+@pytest.mark.parametrize("kind", ["blank", "noise", pytest.param("checker", marks=_NO_NEGATIVES),
+                                  pytest.param("photo", marks=_NO_NEGATIVES), pytest.param("text", marks=_NO_NEGATIVES)])
 def test_non_ecg_images_give_no_beats(shipped, kind):
     rng = np.random.default_rng(0)
-    image = {"blank": lambda: np.full((900, 1200, 3), 255, np.uint8), "text": _text_page,
-             "noise": lambda: rng.integers(0, 256, (900, 1200, 3), dtype=np.uint8)}[kind]()
+    image = {"blank": lambda: np.full((900, 1200, 3), 255, np.uint8), "text": _text_page, "checker": _checkerboard,
+             "photo": _photo, "noise": lambda: rng.integers(0, 256, (900, 1200, 3), dtype=np.uint8)}[kind]()
     found = shipped.detect(image)
-    assert int(found.is_beat.sum()) == 0
+    assert int(found.is_beat.sum()) == 0 and found.layout == "unknown"
     crops, kept = shipped.crops(image, found)
     assert crops.shape == (0, 3, 64, 64) and len(kept) == 0
 
@@ -147,6 +177,45 @@ def test_onnx_gives_the_same_boxes_as_pytorch(shipped, sample_page, tmp_path):
     best = pairwise_iou(ab, bb).max(1)
     assert np.mean(best > 0.9) > 0.95
     assert np.array_equal(a.panel_leads, b.panel_leads)
+
+
+def test_negatives_are_seeded_unlabelled_and_train_beside_a_render(tmp_path):
+    from detector.dataset import prepare_dataset, render_pages
+    from detector.negatives import KINDS, build_negatives, make_negative
+    from vizecg.render.dataset import RenderJob, build_dataset
+
+    summary = build_negatives(len(KINDS) + 3, seed=5, out=tmp_path / "neg", progress=False)
+    assert set(summary["kinds"]) == set(KINDS) and min(summary["kinds"].values()) >= 1
+    assert summary["val"] == 1 and summary["train"] == len(KINDS) + 2  # item 9 of every 10 is validation
+    labels = sorted((tmp_path / "neg" / "yolo" / "labels").glob("*/*.txt"))
+    assert len(labels) == len(KINDS) + 3 and all(f.read_text() == "" for f in labels)  # nothing to detect
+    pages = render_pages(tmp_path / "neg")
+    assert all(p["yolo_image"].is_file() and p["fold"] is None for p in pages)
+    first = make_negative(5, 0)
+    assert first.kind == KINDS[0] and first.image.dtype == np.uint8 and first.image.shape[2] == 3
+    assert np.array_equal(first.image, make_negative(5, 0).image)  # same seed, same bytes
+    assert not np.array_equal(make_negative(6, 4).image, make_negative(5, 4).image)
+    assert make_negative(5, 3, kind="photo").kind == "photo"
+    build_dataset(RenderJob(source="sample", n=2, seed=12, render=_small()), tmp_path / "r", progress=False)
+    counts = prepare_dataset([str(tmp_path / "r"), str(tmp_path / "neg")], tmp_path / "data")
+    assert counts["train_images"] >= len(KINDS) + 2 and counts["val_images"] >= 1
+    train = (tmp_path / "data" / "train.txt").read_text()
+    assert "neg_5_00000" in train and "neg_5_00009" not in train
+
+
+def test_panel_calibration_picks_the_middle_of_the_best_plateau():
+    from detector.evaluate import PagePanels, layout_found, panel_calibration
+
+    # 13 panels of a 3x4+1 page scored 0.6-0.9 and one spurious edge panel at 0.11: bars in (0.11, 0.6] are right
+    xs = [(40 + 300 * c, 40 + 300 * c + 280) for c in range(4)]
+    boxes = [[x0, 40 + 200 * r, x1, 220 + 200 * r] for r in range(3) for x0, x1 in xs] + [[40, 640, 1180, 820]]
+    scores = list(np.linspace(0.6, 0.9, 13))
+    page = PagePanels(np.asarray(boxes + [[1190, 40, 1199, 820]], float), np.asarray(scores + [0.11]), 13,
+                      "3x4+1", "none")
+    assert not layout_found(page, 0.05) and layout_found(page, 0.3) and not layout_found(page, 0.7)
+    blank = PagePanels(np.asarray([[0, 0, 100, 100]], float), np.asarray([0.08]), 0, "none", "none")
+    cal = panel_calibration([page, blank])
+    assert cal["recognised"] == 1.0 and cal["plateau"] == [0.12, 0.6] and cal["panel_conf"] == 0.36
 
 
 def test_bad_inputs_name_the_file(tmp_path):
@@ -181,7 +250,13 @@ def test_operating_point_travels_in_the_sidecar(tmp_path):
     assert BeatDetector(weights, imgsz=640, conf=0.3).imgsz == 640  # arguments win
     (tmp_path / "w.json").write_text(json.dumps({"conf": 0.3, "imgsz": 736}))
     assert BeatDetector(export_onnx(weights), backend="onnx").conf == 0.3  # a cached graph takes the newer sidecar
-    for bad, why in [({"conf": 0.4, "imgsz": 700}, "multiple of 32"), ({"imgsz": 736}, "conf"), ("{", "valid JSON")]:
+    assert plain.panel_conf == 0.05 and det.panel_conf == 0.05  # no "panel_conf": the old bar
+    (tmp_path / "w.json").write_text(json.dumps({"conf": 0.4, "imgsz": 736, "panel_conf": 0.35}))
+    assert BeatDetector(weights).panel_conf == 0.35
+    assert BeatDetector(weights, panel_conf=0.2).panel_conf == 0.2  # the argument wins
+    assert BeatDetector(export_onnx(weights), backend="onnx").panel_conf == 0.35
+    for bad, why in [({"conf": 0.4, "imgsz": 700}, "multiple of 32"), ({"imgsz": 736}, "conf"), ("{", "valid JSON"),
+                     ({"conf": 0.4, "panel_conf": 1.5}, "panel_conf")]:
         (tmp_path / "w.json").write_text(bad if isinstance(bad, str) else json.dumps(bad))
         with pytest.raises(ModelError, match=why) as err:
             BeatDetector(weights)
