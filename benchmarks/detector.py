@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"layout recognised (panel bar {det.panel_conf:g}): {lay['recognised']:.3f} of {lay['pages']} pages; "
           + ", ".join(f"{k} {v:.3f}" for k, v in lay["per_severity"].items()))
     if negatives:
-        print(f"background images (seed {args.negatives_seed}): kind, images, with beats, beats, panels, top beat score")
+        print(f"background images (seed {args.negatives_seed}): kind, images, with beats, beats, panels, "
+              "top beat score")
         for kind, r in negatives["per_kind"].items():
             print(f"  {kind:<8}{r['images']:>4}{r['with_beats']:>6}{r['beats']:>6}{r['panels']:>6}"
                   f"{r['max_beat_score']:>8.3f}")
