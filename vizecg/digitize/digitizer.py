@@ -408,7 +408,7 @@ def _refuse_unsure(orient: Orientation) -> None:
     confidently wrong (negated and backwards)."""
     hint = "; set find_orientation=false to read the page as it lies"
     if orient.across < 0.5 * ACROSS_MIN:
-        raise DigitizeError(f"cannot tell whether the traces run across or down the page (row structure margin "
+        raise DigitizeError(f"cannot tell whether the traces run across or down the page (across margin "
                             f"{orient.across:.2f} < {0.5 * ACROSS_MIN:g}){hint}")
     if orient.up < UP_REFUSE and orient.beats == 0 and orient.cues.get("pulse", 0.0) == 0.0:
         raise DigitizeError(f"cannot tell which way up the page lies: no QRS complex and no calibration pulse "
