@@ -29,8 +29,9 @@ from vizecg.digitize.trace import pick_trace
 WORK_PX_PER_MM = 4.0  # cues are read on an ink mask pooled down to about this (a 1 mm wave is still 4 px)
 ACROSS_MIN = 0.5  # log-ratio margin (runs per line + row structure) for a sure 0/180 vs 90/270 call
 # Up margin: weighted mean of the cues (each in -1..1): below UP_REFUSE the page is refused, below UP_SURE every
-# lead's confidence is lowered. Upright PTB-XL renders (benchmarks/digitize.py --rotate, seeds 500000 with
-# --random-style) measure 0.32-0.76 (0.07-0.51 without the pulse cue); a page that reads the same both ways, 0.
+# lead's confidence is lowered. Upright renders of PTB-XL and the sample (benchmarks/digitize.py --rotate, seeds
+# 500000 --random-style --sample 4) measure 0.15-0.76 (-0.10-0.51 without the pulse cue: the time cue is wrong
+# on a few badly read pages); a page that reads the same both ways, 0. The thresholds are set by judgement.
 UP_REFUSE = 0.08
 UP_SURE = 0.3
 CUE_WEIGHTS = {"time": 1.0, "polarity": 0.5, "pulse": 0.5}
