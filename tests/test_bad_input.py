@@ -8,15 +8,14 @@ from __future__ import annotations
 import os
 import resource
 import shutil
-import struct
 import subprocess
 import sys
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile_inputs import Payload, png_claiming
 
 MEMORY_LIMIT = 4 * 2 ** 30  # address space: torch + ultralytics import well within it; a runaway decode does not
 TIMEOUT_S = 120
@@ -29,14 +28,6 @@ class Case:
     env: tuple[tuple[str, str], ...] = ()
 
 
-def _png_claiming(width: int, height: int) -> bytes:
-    """A 60-byte PNG whose header claims width x height pixels (its data is a few zeros)."""
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
-
-
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> Path:
     """One folder of hostile and broken inputs, shared by every case (cases never write into it)."""
@@ -44,7 +35,7 @@ def inputs(tmp_path_factory) -> Path:
     import torch
 
     d = tmp_path_factory.mktemp("bad_inputs")
-    (d / "liar.png").write_bytes(_png_claiming(60000, 60000))
+    (d / "liar.png").write_bytes(png_claiming(60000, 60000))
     page = np.full((300, 400, 3), 255, np.uint8)
     page[150, :] = 0
     cv2.imwrite(str(d / "page.png"), page)
@@ -62,19 +53,9 @@ def inputs(tmp_path_factory) -> Path:
     (d / "manifest_only" / "manifest.csv").write_text("id,image\n00001_00000,images/00001_00000.png\n")
     (d / "binary.yaml").write_bytes(bytes(range(256)) * 4)
     (d / "train.yaml").write_text("schedule:\n  epochs: -5\n")
-    torch.save({"model": _Payload(str(d / "PWNED"))}, d / "evil.pt")
+    torch.save({"model": Payload(str(d / "PWNED"))}, d / "evil.pt")
     torch.save({"model": {"weight": torch.zeros(2)}}, d / "not_yolo.pt")
     return d
-
-
-class _Payload:
-    """Pickles to os.system('touch MARKER'): runs if anything unpickles it without weights_only."""
-
-    def __init__(self, marker: str):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 WEIGHTS = "{in}/evil.pt"

@@ -5,13 +5,12 @@ import argparse
 import json
 import os
 import shutil
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hostile_inputs import Payload, png_claiming
 
 from detector.infer import DEFAULT_WEIGHTS, BeatDetector
 from vizecg.errors import DataError, ModelError
@@ -19,19 +18,11 @@ from vizecg.errors import DataError, ModelError
 needs_weights = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="shipped detector weights missing")
 
 
-class _Payload:
-    def __init__(self, marker: Path):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 def test_weights_holding_a_payload_are_refused_without_running_it(tmp_path, monkeypatch):
     # The user's environment cannot turn the restricted loader off.
     monkeypatch.setenv("ULTRALYTICS_SAFE_LOAD", "0")
     evil = tmp_path / "evil.pt"
-    torch.save({"model": _Payload(tmp_path / "PWNED"), "ema": None}, evil)
+    torch.save({"model": Payload(tmp_path / "PWNED"), "ema": None}, evil)
     with pytest.raises(ModelError, match="evil.pt.*refused unopened"):
         BeatDetector(evil)
     from detector.export import export_onnx
@@ -85,24 +76,17 @@ def test_onnx_cache_is_private_and_checked_against_the_weights(tmp_path, monkeyp
         onnx_cache_dir()
 
 
-def _png_claiming(width: int, height: int) -> bytes:
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
-
-
 def test_image_size_is_checked_from_the_header_before_decoding(tmp_path, monkeypatch):
     import cv2
 
     from vizecg.images import DEFAULT_MAX_PIXELS, read_image
 
     liar = tmp_path / "liar.png"
-    liar.write_bytes(_png_claiming(10000, 10000))  # 100 MP claimed by a 70-byte file
+    liar.write_bytes(png_claiming(10000, 10000))  # 100 MP claimed by a 70-byte file
     with pytest.raises(DataError, match=r"liar.png.*10000x10000.*60-megapixel limit.*VIZECG_MAX_PIXELS"):
         read_image(liar)
     bomb = tmp_path / "bomb.png"
-    bomb.write_bytes(_png_claiming(60000, 60000))  # beyond Pillow's own guard too
+    bomb.write_bytes(png_claiming(60000, 60000))  # beyond Pillow's own guard too
     with pytest.raises(DataError, match=r"bomb.png: image of 3600 megapixels exceeds the 60-megapixel limit"):
         read_image(bomb)
     page = tmp_path / "page.png"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from vizecg.commands.options import float_in, input_size, int_in, out_dir, out_file, tile_size
+from vizecg.commands.options import float_in, input_size, out_dir, out_file, tile_size
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -75,7 +75,7 @@ def _writable_ancestor(path: Path) -> None:
     try:
         with tempfile.TemporaryFile(dir=probe):
             pass
-    except OSError as exc:
+    except OSError:
         raise argparse.ArgumentTypeError(f"{path}: cannot create files in {probe}") from None
 
 
