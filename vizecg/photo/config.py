@@ -1,5 +1,6 @@
 """PhotoConfig: every effect of the photo simulator, each with its chance `p` (0 = off, 1 = always) and the
-ranges its strengths are drawn from; and the named presets (scan, phone, screen).
+ranges its strengths are drawn from; and the named presets (scan, phone, screen, and the harder conditions real
+pages show: phone-hard, photocopy, lowres, screen-moire).
 
 Lengths on the paper are in mm (converted with the page's px_per_mm), so a preset looks the same at any dpi.
 """
@@ -21,7 +22,7 @@ class FramingConfig:
     frame_aspect: float = 0.0  # output width / height, flipped to the page's orientation; 0 keeps the page's
     fill: Span = (1.0, 1.0)  # page's projected extent / frame's (< 1: background shows around the page)
     offset: float = 0.0  # max shift of the page centre, fraction of the frame: a margin may leave the frame
-    backgrounds: tuple[str, ...] = ("white",)  # drawn from: white, table, wood, cloth, dark, bezel
+    backgrounds: tuple[str, ...] = ("white",)  # drawn from: white, table, wood, cloth, dark, bezel, photo, papers
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,158 @@ class JpegConfig:
     p: float = 0.0
     quality: tuple[int, int] = (70, 95)
 
+# --- conditions added for real pages (issue 13) ------------------------------------------------------------------
+# Each checks its bounds on construction: a range outside them would break an invariant (an invertible sheet map,
+# a visible page), not just look odd. Their numbers come from a Generator of their own (see simulate.py), so
+# adding them never shifts the draws of the effects above.
+
+def _check_p(owner: str, **ps: float) -> None:
+    for name, v in ps.items():
+        if not 0.0 <= v <= 1.0:
+            raise ValueError(f"{owner}.{name} must lie in [0, 1], got {v}")
+
+
+def _check_span(owner: str, name: str, span, lo: float, hi: float) -> None:
+    if len(span) != 2 or not lo <= span[0] <= span[1] <= hi:
+        raise ValueError(f"{owner}.{name} must be (low, high) with {lo} <= low <= high <= {hi}, got {span}")
+
+
+@dataclass(frozen=True)
+class FoldConfig:
+    """A sheet that was folded and does not lie flat again: past the fold line the paper rises at an angle, so
+    the camera sees that part foreshortened (a bend of the whole part, not a crease's small step)."""
+
+    p: float = 0.0
+    count: tuple[int, int] = (1, 1)  # folds at halves or thirds, along or across the sheet
+    angle_deg: Span = (0.0, 0.0)  # how far the far part rises: <= 40 keeps 1/cos - 1 <= 0.31 (map invertible)
+    facet: Span = (0.0, 0.0)  # brightness change of the risen part (sign drawn: lit or shaded)
+    ridge: Span = (0.0, 0.0)  # brightening or darkening on the fold line itself
+    strength: ClassVar[tuple[str, ...]] = ("angle_deg", "facet", "ridge")
+
+    def __post_init__(self) -> None:
+        _check_p("folds", p=self.p)
+        _check_span("folds", "count", self.count, 0, 3)
+        _check_span("folds", "angle_deg", self.angle_deg, 0.0, 40.0)
+        _check_span("folds", "facet", self.facet, 0.0, 0.5)
+        _check_span("folds", "ridge", self.ridge, 0.0, 0.5)
+
+
+@dataclass(frozen=True)
+class FingerConfig:
+    """Fingers holding the sheet down or up for the photo: skin-coloured, shaded, reaching in from the frame's
+    edge onto the page margin and sometimes over the traces. They hide the paper; the truth does not move."""
+
+    p: float = 0.0
+    count: tuple[int, int] = (1, 2)
+    width_mm: Span = (14.0, 20.0)  # fingertip width on the paper (index 15-18 mm, thumb 18-22 mm)
+    reach_mm: Span = (5.0, 35.0)  # how far the tip reaches past the page's edge onto the sheet
+    shadow: Span = (0.1, 0.35)  # darkening of the soft shadow the finger casts beside itself
+    strength: ClassVar[tuple[str, ...]] = ("reach_mm", "shadow")
+
+    def __post_init__(self) -> None:
+        _check_p("fingers", p=self.p)
+        _check_span("fingers", "count", self.count, 0, 4)
+        _check_span("fingers", "width_mm", self.width_mm, 5.0, 40.0)
+        _check_span("fingers", "reach_mm", self.reach_mm, 0.0, 120.0)
+        _check_span("fingers", "shadow", self.shadow, 0.0, 0.8)
+
+
+PEN_KINDS = ("handwriting", "circle", "underline", "tick", "scribble")
+
+
+@dataclass(frozen=True)
+class PenConfig:
+    """Ballpoint marks a reader left on the printout: handwritten notes, circled beats, underlines, ticks and
+    scribbles, drawn on the paper (they bend with it) and often right over the traces."""
+
+    p: float = 0.0
+    count: tuple[int, int] = (1, 4)
+    kinds: tuple[str, ...] = PEN_KINDS
+    width_mm: Span = (0.3, 0.6)  # ballpoint / felt-tip line width: as wide as a trace, so a detector can mix them
+    over_trace: float = 0.6  # chance that a mark lands on a lead panel rather than anywhere on the sheet
+    colors: tuple[str, ...] = ("blue", "black", "red")
+
+    def __post_init__(self) -> None:
+        _check_p("pen", p=self.p, over_trace=self.over_trace)
+        _check_span("pen", "count", self.count, 0, 20)
+        _check_span("pen", "width_mm", self.width_mm, 0.1, 2.0)
+        bad = [k for k in self.kinds if k not in PEN_KINDS] + [c for c in self.colors if c not in PEN_COLORS]
+        if bad or not self.kinds or not self.colors:
+            raise ValueError(f"pen: unknown or empty kinds/colors {bad} (kinds: {PEN_KINDS}, colors: "
+                             f"{tuple(PEN_COLORS)})")
+
+
+PEN_COLORS: dict[str, tuple[int, int, int]] = {"blue": (25, 45, 150), "black": (30, 30, 35), "red": (175, 30, 35)}
+
+
+@dataclass(frozen=True)
+class StainConfig:
+    """Coffee / water stains on the paper: an irregular tinted blot with a darker dried rim (coffee ring)."""
+
+    p: float = 0.0
+    count: tuple[int, int] = (1, 2)
+    radius_mm: Span = (6.0, 25.0)
+    density: Span = (0.0, 0.0)  # light taken away inside the blot (0.3: ink still shows, paper turns brown)
+    ring: Span = (0.0, 0.0)  # extra darkening on the rim
+    strength: ClassVar[tuple[str, ...]] = ("density", "ring")
+
+    def __post_init__(self) -> None:
+        _check_p("stains", p=self.p)
+        _check_span("stains", "count", self.count, 0, 10)
+        _check_span("stains", "radius_mm", self.radius_mm, 1.0, 100.0)
+        _check_span("stains", "density", self.density, 0.0, 0.8)
+        _check_span("stains", "ring", self.ring, 0.0, 0.8)
+
+
+@dataclass(frozen=True)
+class GlareConfig:
+    """A lamp's or window's reflection on glossy (thermal) paper: a soft whitened ellipse with a brighter core
+    that washes the traces out; where it whitens past half, the beats under it are recorded as occluded."""
+
+    p: float = 0.0
+    size: Span = (0.08, 0.3)  # half-axes of the ellipse, fraction of the frame
+    peak: Span = (0.0, 0.0)  # whitening at the centre (1: pure white, nothing left of the ink)
+    strength: ClassVar[tuple[str, ...]] = ("peak",)
+
+    def __post_init__(self) -> None:
+        _check_p("glare", p=self.p)
+        _check_span("glare", "size", self.size, 0.01, 1.0)
+        _check_span("glare", "peak", self.peak, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class PhotocopyConfig:
+    """A photocopy (or a fax) of the printout: grey toner, a hard tone curve that drops the light grid, toner
+    specks and drum streaks."""
+
+    p: float = 0.0
+    white: Span = (0.7, 0.9)  # grey level (fraction of 255) and lighter that prints as paper: a pink grid is lost
+    black: Span = (0.1, 0.35)  # grey level and darker that prints as full toner
+    speck: Span = (0.0, 0.0)  # fraction of pixels with a toner speck
+    streak_p: float = 0.4  # chance of 1-2 faint streaks along the paper feed
+    strength: ClassVar[tuple[str, ...]] = ("speck",)
+
+    def __post_init__(self) -> None:
+        _check_p("photocopy", p=self.p, streak_p=self.streak_p)
+        _check_span("photocopy", "white", self.white, 0.3, 1.0)
+        _check_span("photocopy", "black", self.black, 0.0, 0.6)
+        _check_span("photocopy", "speck", self.speck, 0.0, 0.02)
+        if self.black[1] >= self.white[0]:
+            raise ValueError(f"photocopy.black {self.black} must lie below photocopy.white {self.white}")
+
+
+@dataclass(frozen=True)
+class DownsampleConfig:
+    """The image itself comes at low resolution (a thumbnail, a messaging app, a far phone): unlike
+    `resolution` (down and back up) the output is smaller, and the truth is scaled with it."""
+
+    p: float = 0.0
+    px_per_mm: Span = (2.0, 3.0)  # final pixels per paper mm; at or above the photo's own: no change
+
+    def __post_init__(self) -> None:
+        _check_p("downsample", p=self.p)
+        _check_span("downsample", "px_per_mm", self.px_per_mm, 0.5, 40.0)
+
 
 @dataclass(frozen=True)
 class PhotoConfig:
@@ -161,6 +314,14 @@ class PhotoConfig:
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     color: ColorConfig = field(default_factory=ColorConfig)
     jpeg: JpegConfig = field(default_factory=JpegConfig)
+    # Added for real pages; at their defaults (off) they are left out of photo_params (see NEW_STEPS).
+    folds: FoldConfig = field(default_factory=FoldConfig)
+    fingers: FingerConfig = field(default_factory=FingerConfig)
+    pen: PenConfig = field(default_factory=PenConfig)
+    stains: StainConfig = field(default_factory=StainConfig)
+    glare: GlareConfig = field(default_factory=GlareConfig)
+    photocopy: PhotocopyConfig = field(default_factory=PhotocopyConfig)
+    downsample: DownsampleConfig = field(default_factory=DownsampleConfig)
 
     def scaled(self, k: float) -> "PhotoConfig":
         """The same effects with every strength range multiplied by k (JPEG: the quality loss)."""
@@ -217,15 +378,61 @@ SCREEN = PhotoConfig(
     jpeg=JpegConfig(p=0.95, quality=(55, 90)),
 )
 
-PRESETS: dict[str, PhotoConfig] = {"scan": SCAN, "phone": PHONE, "screen": SCREEN}
-PRESET_NAMES: tuple[str, ...] = ("none", "scan", "phone", "screen", "mixed")
+# --- harder conditions real pages show (issue 13: 28 phone photos, 7 scans among 52 real pages) -------------------
+# Strengths are chosen so that mixed-all's scaling (x 1.25 at most) stays inside every bound.
+PHONE_HARD = replace(
+    PHONE,
+    framing=FramingConfig(frame_aspect=4 / 3, fill=(0.55, 0.95), offset=0.08,
+                          backgrounds=("table", "wood", "cloth", "dark", "white", "photo", "papers")),
+    perspective=PerspectiveConfig(p=1.0, tilt_deg=(15.0, 30.0), fov_deg=(60.0, 80.0)),  # keystone is the rule
+    rotation=RotationConfig(p=1.0, deg=(0.0, 12.0)),
+    creases=CreaseConfig(p=0.5, count=(1, 2), shift_mm=(0.1, 0.5), line_dark=(0.1, 0.3), facet=(0.0, 0.1)),
+    folds=FoldConfig(p=0.5, count=(1, 2), angle_deg=(10.0, 32.0), facet=(0.03, 0.15), ridge=(0.05, 0.25)),
+    fingers=FingerConfig(p=0.5, count=(1, 2)),
+    pen=PenConfig(p=0.5, count=(1, 5)),
+    stains=StainConfig(p=0.3, density=(0.1, 0.35), ring=(0.1, 0.35)),
+    glare=GlareConfig(p=0.35, peak=(0.3, 0.75)),
+    resolution=ResolutionConfig(p=0.4, dpi=(60.0, 150.0)),
+)
+
+PHOTOCOPY = PhotoConfig(
+    framing=FramingConfig(frame_aspect=0.0, fill=(0.94, 1.0), offset=0.015, backgrounds=("white",)),
+    rotation=RotationConfig(p=1.0, deg=(0.0, 2.5)),
+    pen=PenConfig(p=0.3, count=(1, 3)),  # marks on the original are copied with it
+    photocopy=PhotocopyConfig(p=1.0, speck=(0.0002, 0.003)),
+    resolution=ResolutionConfig(p=0.7, dpi=(100.0, 200.0)),
+    blur=BlurConfig(p=0.7, sigma_mm=(0.03, 0.1)),
+    noise=NoiseConfig(p=0.3, std=(0.005, 0.015)),
+    jpeg=JpegConfig(p=0.9, quality=(50, 90)),
+)
+
+# A phone photo that reaches the reader as a small image (messaging app, thumbnail): 2-3 px per paper mm.
+LOWRES = replace(PHONE, downsample=DownsampleConfig(p=1.0, px_per_mm=(2.0, 3.0)), jpeg=JpegConfig(p=1.0,
+                                                                                               quality=(40, 80)))
+
+# A monitor photographed close enough for its pixel grid to alias into strong colour bands.
+SCREEN_MOIRE = replace(
+    SCREEN,
+    screen=ScreenConfig(p=1.0, pixel_pitch_mm=(0.2, 0.35), grid_dark=(0.15, 0.3), moire=(0.12, 0.28),
+                        moire_period_mm=(2.0, 8.0), glare_p=0.8, glare=(0.2, 0.6)),
+)
+
+PRESETS: dict[str, PhotoConfig] = {"scan": SCAN, "phone": PHONE, "screen": SCREEN, "phone-hard": PHONE_HARD,
+                                   "photocopy": PHOTOCOPY, "lowres": LOWRES, "screen-moire": SCREEN_MOIRE}
+PRESET_NAMES: tuple[str, ...] = ("none", "scan", "phone", "screen", "mixed", "phone-hard", "photocopy", "lowres",
+                                 "screen-moire", "mixed-all")
 # mixed: a seeded choice of base preset, then every strength scaled by a factor drawn from MIXED_STRENGTH.
+# It draws only the four original presets, so its pages stay byte-identical; mixed-all draws every preset.
 MIXED_WEIGHTS: dict[str, float] = {"none": 0.08, "scan": 0.27, "phone": 0.45, "screen": 0.20}
+MIXED_ALL_WEIGHTS: dict[str, float] = {"none": 0.05, "scan": 0.15, "phone": 0.27, "screen": 0.08, "phone-hard": 0.2,
+                                       "photocopy": 0.08, "lowres": 0.12, "screen-moire": 0.05}
 MIXED_STRENGTH: Span = (0.4, 1.25)
+# The steps added after the presets above were pinned: left out of photo_params while at their defaults (off).
+NEW_STEPS: tuple[str, ...] = ("folds", "fingers", "pen", "stains", "glare", "photocopy", "downsample")
 
 
 def preset_config(name: str) -> PhotoConfig:
-    """The PhotoConfig of a fixed preset ('scan', 'phone', 'screen'); 'none' is the all-off config."""
+    """The PhotoConfig of a fixed preset (any name in PRESETS); 'none' is the all-off config."""
     if name == "none":
         return PhotoConfig()
     if name not in PRESETS:

@@ -60,6 +60,10 @@ def background(kind: str, size: tuple[int, int], rng: np.random.Generator) -> tu
     elif kind == "bezel":  # monitor frame and a dark room
         base = _hsv_rgb(rng.uniform(0, 1), rng.uniform(0, 0.15), rng.uniform(0.03, 0.12))
         tex = 1.0 + 0.3 * smooth_noise(rng, (hw, hh), 3)
+    elif kind == "photo":
+        return _photo_background(size, rng)
+    elif kind == "papers":
+        return _papers_background(size, rng)
     else:
         raise ValueError(f"unknown background {kind!r}")
     grain = rng.standard_normal((hh, hw), dtype=np.float32) * grain_std
@@ -164,3 +168,60 @@ def glare_alpha(cfg: ScreenConfig, grid: tuple[int, int], rng: np.random.Generat
     peak = float(rng.uniform(*cfg.glare))
     return peak * np.exp(-r2), {"centre": [cx / gw, cy / gh], "axes": [ax / gw, ay / gh],
                                 "angle_deg": float(np.degrees(ang)), "peak": peak}
+
+
+# Real photographs bundled inside scikit-image's wheel (no download): a desk with a cup, brick, gravel, printed text.
+PHOTO_BACKGROUNDS = ("coffee", "brick", "gravel", "text", "page")
+
+
+def _photo_background(size: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+    """A random crop of a bundled real photo, flipped/rotated, tinted when grey, out of focus like a background."""
+    import skimage.data  # only here: a second's import most photos never need
+
+    W, H = size
+    name = PHOTO_BACKGROUNDS[int(rng.integers(len(PHOTO_BACKGROUNDS)))]
+    im = getattr(skimage.data, name)()
+    if im.ndim == 2:
+        tint = _hsv_rgb(rng.uniform(0, 1), rng.uniform(0.05, 0.35), 1.0) / 255.0
+        im = np.clip(im[..., None] * tint, 0, 255).astype(np.uint8)
+    im = np.rot90(im, int(rng.integers(4)))
+    if rng.random() < 0.5:
+        im = im[:, ::-1]
+    h, w = im.shape[:2]
+    frac = rng.uniform(0.5, 1.0)
+    ch, cw = max(8, int(h * frac)), max(8, int(w * frac))
+    y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    crop = np.ascontiguousarray(im[y0:y0 + ch, x0:x0 + cw])
+    img = cv2.resize(crop, (W, H), interpolation=cv2.INTER_LINEAR)
+    gain = float(rng.uniform(0.6, 1.05))
+    img = np.clip(img.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    return img, {"kind": "photo", "photo": name, "crop": [x0, y0, cw, ch], "gain": gain}
+
+
+def _papers_background(size: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+    """A desk with other sheets lying on it: forms and letters (lines of grey 'text'), rotated, half in view.
+    Around a real ECG page the camera often sees more paper, not a clean table."""
+    W, H = size
+    img, desk = background(("table", "wood", "dark")[int(rng.integers(3))], size, rng)
+    sheets = []
+    for _ in range(int(rng.integers(2, 6))):
+        c = rng.uniform([-0.1 * W, -0.1 * H], [1.1 * W, 1.1 * H])
+        sw, sh = rng.uniform(0.3, 0.7) * W, rng.uniform(0.3, 0.7) * H
+        ang = rng.uniform(-40, 40)
+        rect = cv2.boxPoints(((float(c[0]), float(c[1])), (float(sw), float(sh)), float(ang)))
+        paper = _hsv_rgb(rng.uniform(0, 1), rng.uniform(0, 0.12), rng.uniform(0.75, 0.97))
+        cv2.fillPoly(img, [np.round(rect).astype(np.int32)], paper.tolist(), cv2.LINE_AA)
+        # lines of text: short dark strokes along the sheet's own axes
+        u = (rect[1] - rect[0]) / max(np.linalg.norm(rect[1] - rect[0]), 1)
+        v = (rect[3] - rect[0]) / max(np.linalg.norm(rect[3] - rect[0]), 1)
+        lu, lv = np.linalg.norm(rect[1] - rect[0]), np.linalg.norm(rect[3] - rect[0])
+        pitch = rng.uniform(0.02, 0.05) * min(W, H)
+        ink = (paper * rng.uniform(0.2, 0.5)).tolist()
+        thick = max(1, int(round(pitch * 0.25)))
+        for t in np.arange(0.1 * lv, 0.9 * lv, pitch):
+            a0 = rng.uniform(0.08, 0.2) * lu
+            a1 = a0 + rng.uniform(0.3, 0.75) * lu
+            p0, p1 = rect[0] + u * a0 + v * t, rect[0] + u * a1 + v * t
+            cv2.line(img, tuple(np.round(p0).astype(int)), tuple(np.round(p1).astype(int)), ink, thick, cv2.LINE_AA)
+        sheets.append({"centre": c.tolist(), "size": [float(sw), float(sh)], "angle_deg": float(ang)})
+    return img, {"kind": "papers", "desk": desk, "sheets": sheets}

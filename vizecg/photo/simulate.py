@@ -4,6 +4,11 @@ Order of a photo: draw every parameter from one seeded Generator; build the shee
 camera) and apply it in one cv2.remap over a procedural background; move the truth with the same point map;
 then light (one gain field: light, shadows, paper shading, white balance, moire), glare, resolution loss, and
 albumentations for blur, colour jitter, sensor noise and JPEG (their values drawn here, their noise seeded here).
+
+The conditions added for real pages (folds, stains, pen marks, fingers, paper glare, photocopy, downsampling to
+2-3 px/mm) draw from a second Generator seeded from (seed, 13), so the presets that predate them give the same
+bytes as before. Occluders do not move the truth; they are listed in `photo_params["occlusions"]` (kind, box
+in photo pixels, the beats they cover) and summed up in `truth.warnings`.
 """
 from __future__ import annotations
 
@@ -15,27 +20,35 @@ import cv2
 import numpy as np
 
 from vizecg.config import to_dict
-from vizecg.photo import light
-from vizecg.photo.config import (MIXED_STRENGTH, MIXED_WEIGHTS, PhotoConfig, preset_config)
-from vizecg.photo.warp import GRID_STEP_MM, Crease, EdgeCurl, SheetWarp, Waves, Wrinkle, camera_homography
+from vizecg.photo import light, marks
+from vizecg.photo.config import (MIXED_ALL_WEIGHTS, MIXED_STRENGTH, MIXED_WEIGHTS, NEW_STEPS, PhotoConfig,
+                                 preset_config)
+from vizecg.photo.marks import Occlusion
+from vizecg.photo.warp import GRID_STEP_MM, Crease, EdgeCurl, Fold, SheetWarp, Waves, Wrinkle, camera_homography
 from vizecg.render.truth import Box, PageTruth, Printout
 
 MAX_FIELD_SLOPE = 0.3  # cap on |grad d| of the smooth waves: keeps the fixed-point inversion fast and exact
 
 
+EXTRA_STREAM = 13  # spawn key of the Generator the conditions added for real pages draw from
+
+
 def photograph(printout: Printout, preset: str | PhotoConfig = "phone", seed: int = 0) -> Printout:
-    """Simulate a photo of `printout`. preset: 'none', 'scan', 'phone', 'screen', 'mixed' or a PhotoConfig.
+    """Simulate a photo of `printout`. preset: any name in PRESET_NAMES ('none', 'scan', 'phone', 'screen',
+    'mixed', 'phone-hard', 'photocopy', 'lowres', 'screen-moire', 'mixed-all') or a PhotoConfig.
 
     Every drawn parameter is stored in `truth.photo_params`; the same (printout, preset, seed) gives the same
     bytes. The output may be larger or smaller than the page (a 4:3 phone frame), with about the same pixels.
     """
     rng = np.random.default_rng(seed)
+    extra = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(EXTRA_STREAM,)))
     params: dict[str, Any] = {"seed": int(seed)}
     if isinstance(preset, PhotoConfig):
         name, cfg = "custom", preset
-    elif preset == "mixed":
-        kinds = list(MIXED_WEIGHTS)
-        name = kinds[int(rng.choice(len(kinds), p=np.array(list(MIXED_WEIGHTS.values())) / sum(MIXED_WEIGHTS.values())))]
+    elif preset in ("mixed", "mixed-all"):
+        weights = MIXED_WEIGHTS if preset == "mixed" else MIXED_ALL_WEIGHTS
+        kinds = list(weights)
+        name = kinds[int(rng.choice(len(kinds), p=np.array(list(weights.values())) / sum(weights.values())))]
         k = float(rng.uniform(*MIXED_STRENGTH))
         cfg = preset_config(name).scaled(k)
         params["mixed"] = {"base": name, "strength": k}
@@ -45,10 +58,36 @@ def photograph(printout: Printout, preset: str | PhotoConfig = "phone", seed: in
     if name == "none":
         params["steps"] = {}
         return Printout(printout.image.copy(), replace(printout.truth, photo_params=params))
-    params["config"] = to_dict(cfg)
-    image, truth, steps = _simulate(printout, cfg, rng)
+    params["config"] = _config_params(cfg)
+    image, truth, steps, occlusions = _simulate(printout, cfg, rng, extra)
     params["steps"] = steps
+    if occlusions:
+        params["occlusions"], warnings = _record_occlusions(truth, occlusions)
+        truth = replace(truth, warnings=list(truth.warnings) + warnings)
     return Printout(image, replace(truth, photo_params=params))
+
+
+def _config_params(cfg: PhotoConfig) -> dict[str, Any]:
+    """to_dict(cfg) without the steps added for real pages while they are off (p = 0): the truth JSON of the
+    presets that predate them stays byte-identical."""
+    d = to_dict(cfg)
+    for name in NEW_STEPS:
+        if getattr(cfg, name).p == 0:
+            del d[name]
+    return d
+
+
+def _record_occlusions(truth: PageTruth, occlusions: list[Occlusion]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Occlusions as JSON with the visible beats each covers (>= 30 % of a beat's box), and one warning per kind."""
+    rows, hidden = [], {}
+    for o in occlusions:
+        beats = marks.beats_covered(truth, o.box)
+        rows.append({"kind": o.kind, "box": o.box.as_list(), "beats": beats})
+        hidden.setdefault(o.kind, [0, set()])
+        hidden[o.kind][0] += 1
+        hidden[o.kind][1].update(beats)
+    warnings = [f"occluded by {kind}: {n} region(s) covering {len(b)} beat(s)" for kind, (n, b) in hidden.items()]
+    return rows, warnings
 
 
 def _u(rng: np.random.Generator, span) -> float:
@@ -116,7 +155,32 @@ def _sheet_fields(cfg: PhotoConfig, w: int, h: int, mm: float, rng: np.random.Ge
     return fields
 
 
-def _simulate(printout: Printout, cfg: PhotoConfig, rng: np.random.Generator):
+def _folds(cfg: PhotoConfig, w: int, h: int, mm: float, rng: np.random.Generator) -> list[Fold]:
+    """Folds at halves or thirds of the sheet, along or across it; one side rises, foreshortened."""
+    out = []
+    if _on(rng, cfg.folds.p):
+        for _ in range(int(rng.integers(cfg.folds.count[0], cfg.folds.count[1] + 1))):
+            across = rng.random() < 0.5
+            frac = float(rng.choice([0.5, 1 / 3, 2 / 3])) + rng.uniform(-0.03, 0.03)
+            point = np.array([frac * w, h / 2]) if across else np.array([w / 2, frac * h])
+            a = np.radians(rng.uniform(-2, 2)) + (0.0 if across else np.pi / 2)
+            normal = np.array([np.cos(a), np.sin(a)]) * float(rng.choice([-1, 1]))
+            angle = np.radians(_u(rng, cfg.folds.angle_deg))
+            out.append(Fold(point, normal, float(rng.uniform(1.0, 3.0) * mm), float(1 / np.cos(angle) - 1),
+                            float(_u(rng, cfg.folds.facet) * rng.choice([-1, 1])),
+                            float(_u(rng, cfg.folds.ridge) * rng.choice([-1, 1]))))
+    return out
+
+
+def _whiten(out: np.ndarray, alpha: np.ndarray, size: tuple[int, int]) -> None:
+    """out += alpha (upsampled from the coarse grid) x (255 - out), in place: a reflection over everything."""
+    a8 = cv2.resize(np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8), size, interpolation=cv2.INTER_LINEAR)
+    whiten = cv2.multiply(cv2.subtract(255, out), cv2.merge([a8, a8, a8]), scale=1 / 255)
+    cv2.add(out, whiten, dst=out)
+
+
+def _simulate(printout: Printout, cfg: PhotoConfig, rng: np.random.Generator, xrng: np.random.Generator):
+    """xrng: the Generator of the steps added for real pages (see the module docstring)."""
     img, truth = printout.image, printout.truth
     h, w = img.shape[:2]
     mm = float(truth.px_per_mm)
@@ -131,7 +195,7 @@ def _simulate(printout: Printout, cfg: PhotoConfig, rng: np.random.Generator):
     fill = _u(rng, cfg.framing.fill)
     offset = tuple(float(v) for v in rng.uniform(-1, 1, 2) * cfg.framing.offset)
     Hm = camera_homography((w, h), (W, H), tilt, tilt_dir, roll, fov, fill, offset)
-    fields = _sheet_fields(cfg, w, h, mm, rng)
+    fields = _sheet_fields(cfg, w, h, mm, rng) + _folds(cfg, w, h, mm, xrng)
     sheet = SheetWarp(fields, Hm, (w, h), (W, H), step)
     corners = cv2.perspectiveTransform(np.float64([[[0, 0], [w, 0], [w, h], [0, h]]]), Hm)[0]
     scale = float(np.sqrt(cv2.contourArea(corners.astype(np.float32)) / (w * h)))  # frame px per page px
@@ -146,6 +210,13 @@ def _simulate(printout: Printout, cfg: PhotoConfig, rng: np.random.Generator):
         screen = True
     else:
         screen = False
+    page_occ: list[Occlusion] = []  # stains and pen marks lie on the paper: drawn flat, they bend with it
+    if _on(xrng, cfg.stains.p):
+        src, steps["stains"], occ = marks.draw_stains(src, cfg.stains, mm, xrng)
+        page_occ += occ
+    if _on(xrng, cfg.pen.p):
+        src, steps["pen"], occ = marks.draw_pen_marks(src, cfg.pen, truth, mm, xrng)
+        page_occ += occ
     if scale < 0.6:  # anti-alias before shrinking: bilinear sampling alone would drop thin traces
         src = cv2.GaussianBlur(src, (0, 0), 0.45 / scale)
     kinds = cfg.framing.backgrounds
@@ -155,6 +226,11 @@ def _simulate(printout: Printout, cfg: PhotoConfig, rng: np.random.Generator):
     cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, dst=out, borderMode=cv2.BORDER_TRANSPARENT)
     sheet.prepare(truth_points(truth))  # one batched inversion for all of transformed()'s queries
     truth = truth.transformed(sheet.forward, W, H)
+    occlusions = [Occlusion(o.kind, o.box.transformed(sheet.forward, W, H)) for o in page_occ]
+    if _on(xrng, cfg.fingers.p):  # in the scene, so the light below falls on them too
+        page_corners = sheet.forward(np.float64([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]]))
+        steps["fingers"], occ = marks.draw_fingers(out, cfg.fingers, page_corners, mm * scale, xrng)
+        occlusions += occ
 
     # --- light: one multiplicative field on the coarse grid ---------------------------------------------------
     gw, gh = grid
@@ -185,9 +261,16 @@ def _simulate(printout: Printout, cfg: PhotoConfig, rng: np.random.Generator):
         cv2.multiply(out, cv2.resize(gain_u8, (W, H), interpolation=cv2.INTER_LINEAR), dst=out, scale=1 / 128)
     if screen and _on(rng, cfg.screen.glare_p):
         alpha, steps["glare"] = light.glare_alpha(cfg.screen, grid, rng)
-        a8 = cv2.resize(np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8), (W, H), interpolation=cv2.INTER_LINEAR)
-        whiten = cv2.multiply(cv2.subtract(255, out), cv2.merge([a8, a8, a8]), scale=1 / 255)
-        cv2.add(out, whiten, dst=out)
+        _whiten(out, alpha, (W, H))
+    if _on(xrng, cfg.glare.p):
+        alpha, steps["paper_glare"] = marks.paper_glare_alpha(cfg.glare, grid, xrng)
+        _whiten(out, alpha, (W, H))
+        gy, gx = np.nonzero(alpha > 0.5)  # past half whitening the trace keeps under half its contrast
+        if len(gx):
+            occlusions.append(Occlusion("glare", Box(float(gx.min() * step), float(gy.min() * step),
+                                                     float((gx.max() + 1) * step), float((gy.max() + 1) * step))))
+    if _on(xrng, cfg.photocopy.p):
+        out, steps["photocopy"] = marks.photocopy(out, cfg.photocopy, mm * scale, xrng)
 
     # --- optics and sensor -----------------------------------------------------------------------------------
     if _on(rng, cfg.resolution.p):
@@ -197,8 +280,22 @@ def _simulate(printout: Printout, cfg: PhotoConfig, rng: np.random.Generator):
         if f < 0.97:  # down then up with pixel-centre alignment: the point map is the identity
             small = cv2.resize(out, (max(1, round(W * f)), max(1, round(H * f))), interpolation=cv2.INTER_AREA)
             out = cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR)
+    ds = 1.0  # downsampling factor of the output (1: the frame keeps its size)
+    if _on(xrng, cfg.downsample.p):
+        target = _u(xrng, cfg.downsample.px_per_mm)
+        f = target / (mm * scale)
+        if f < 0.97:  # pixel-centre aligned resize: a point p moves to (p + 0.5) f - 0.5
+            W2, H2 = max(1, round(W * f)), max(1, round(H * f))
+            out = cv2.resize(out, (W2, H2), interpolation=cv2.INTER_AREA)
+            sx, sy = W2 / W, H2 / H
+            fn = lambda p: (np.asarray(p, np.float64).reshape(-1, 2) + 0.5) * [sx, sy] - 0.5  # noqa: E731
+            truth = truth.transformed(fn, W2, H2)
+            occlusions = [Occlusion(o.kind, o.box.transformed(fn, W2, H2)) for o in occlusions]
+            W, H, ds = W2, H2, float(np.sqrt(sx * sy))
+        steps["downsample"] = {"target_px_per_mm": target, "factor": min(f, 1.0), "size": [W, H],
+                               "px_per_mm": mm * scale * ds}
     ops: list = []
-    px = mm * scale
+    px = mm * scale * ds
     if _on(rng, cfg.blur.p):
         sigma = _u(rng, cfg.blur.sigma_mm) * px
         steps["blur"] = {"sigma_px": sigma}
@@ -235,7 +332,8 @@ def _simulate(printout: Printout, cfg: PhotoConfig, rng: np.random.Generator):
         out = cv2.add(out, noise, dtype=cv2.CV_8U)
     if jpeg is not None:
         out = A.Compose([jpeg], seed=aug_seed)(image=out)["image"]
-    return np.ascontiguousarray(out), truth, steps
+    occlusions = [o for o in occlusions if o.box.width > 0 and o.box.height > 0]
+    return np.ascontiguousarray(out), truth, steps, occlusions
 
 
 def sensor_noise(rng: np.random.Generator, size: tuple[int, int], std: float, grain: float) -> np.ndarray:

@@ -129,6 +129,36 @@ class Crease:
         return {"kind": "crease", **_plain(asdict(self))}
 
 
+@dataclass
+class Fold:
+    """A folded sheet that stays bent: past the fold line the paper rises by an angle, so the camera sees it
+    foreshortened by cos(angle): the sheet point at signed distance s shows the page at s / cos(angle).
+    A softplus over `width` rounds the bend, so |grad d| rises smoothly to `stretch` = 1/cos - 1 (< 0.5)."""
+
+    point: np.ndarray  # (2,) a point on the fold line, px
+    normal: np.ndarray  # (2,) unit, pointing into the risen part
+    width: float  # px: how round the bend is
+    stretch: float  # 1 / cos(angle) - 1
+    facet: float  # brightness change of the risen part
+    ridge: float  # brightening (+) or darkening (-) on the fold line
+
+    def _s(self, u: np.ndarray) -> np.ndarray:
+        return ((u[:, 0] - self.point[0]) * self.normal[0] + (u[:, 1] - self.point[1]) * self.normal[1]) / self.width
+
+    def displacement(self, u: np.ndarray) -> np.ndarray:
+        s = self._s(u)
+        return (self.stretch * self.width * np.logaddexp(0.0, s))[:, None] * self.normal
+
+    def evaluate(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = self._s(u)
+        d = (self.stretch * self.width * np.logaddexp(0.0, s))[:, None] * self.normal
+        risen = 0.5 * (1.0 + np.tanh(0.5 * s))  # the sigmoid: 0 on the flat part, 1 on the risen one
+        return d.astype(u.dtype), ((1.0 + self.facet * risen) * (1.0 + self.ridge * np.exp(-s * s))).astype(u.dtype)
+
+    def params(self) -> dict[str, Any]:
+        return {"kind": "fold", **_plain(asdict(self))}
+
+
 def _plain(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else float(v)) for k, v in d.items()}
 
@@ -137,7 +167,7 @@ def _plain(d: dict[str, Any]) -> dict[str, Any]:
 class SheetWarp:
     """The composed geometry of one photo: deformation fields on the sheet, then the homography H."""
 
-    fields: list  # Waves | EdgeCurl | Wrinkle | Crease
+    fields: list  # Waves | EdgeCurl | Wrinkle | Crease | Fold
     H: np.ndarray  # (3, 3) sheet u -> frame q
     page_size: tuple[int, int]  # (w, h) of the flat page
     frame_size: tuple[int, int]  # (W, H) of the output, multiples of step
