@@ -187,7 +187,7 @@ class FingerConfig:
 
     p: float = 0.0
     count: tuple[int, int] = (1, 2)
-    width_mm: Span = (14.0, 20.0)  # fingertip width on the paper (index 15-18 mm, thumb 18-22 mm)
+    width_mm: Span = (16.0, 23.0)  # fingertip width on the paper (index 16-19 mm, thumb 19-23 mm)
     reach_mm: Span = (5.0, 35.0)  # how far the tip reaches past the page's edge onto the sheet
     shadow: Span = (0.1, 0.35)  # darkening of the soft shadow the finger casts beside itself
     strength: ClassVar[tuple[str, ...]] = ("reach_mm", "shadow")
@@ -414,7 +414,7 @@ LOWRES = replace(PHONE, downsample=DownsampleConfig(p=1.0, px_per_mm=(2.0, 3.0))
 SCREEN_MOIRE = replace(
     SCREEN,
     screen=ScreenConfig(p=1.0, pixel_pitch_mm=(0.2, 0.35), grid_dark=(0.15, 0.3), moire=(0.12, 0.28),
-                        moire_period_mm=(2.0, 8.0), glare_p=0.8, glare=(0.2, 0.6)),
+                        moire_period_mm=(3.0, 10.0), glare_p=0.8, glare=(0.2, 0.6)),
 )
 
 PRESETS: dict[str, PhotoConfig] = {"scan": SCAN, "phone": PHONE, "screen": SCREEN, "phone-hard": PHONE_HARD,

@@ -29,7 +29,8 @@ from vizecg.render.style import PrintStyle, as_strip, check_families, draw_print
 from vizecg.render.truth import Box, PageTruth, Printout
 from vizecg.runs import atomic_write_bytes, atomic_write_text, claim_run, start_run, write_json
 
-PHOTO_PRESETS = ("none", "scan", "phone", "screen", "mixed")
+PHOTO_PRESETS = ("none", "scan", "phone", "screen", "mixed", "phone-hard", "photocopy", "lowres", "screen-moire",
+                 "mixed-all")
 YOLO_NAMES = ("beat", "lead_label", "calibration_pulse", "lead_panel")
 _TWELVE_LEAD_LAYOUTS = ("3x4+1", "3x4", "6x2", "12x1")
 _LAYOUT_WEIGHTS = (0.55, 0.15, 0.2, 0.1)
@@ -46,7 +47,8 @@ class RenderJob:
     n: int = 10  # pages; item k prints record k mod len(source)
     records: tuple[str, ...] = ()  # only these records of the source, in the source's order (empty: all)
     layout: str = "auto"  # a layout name, "mixed" (drawn per item), "auto" (1x1 for MIT-BIH, else 3x4+1)
-    photo: Literal["none", "scan", "phone", "screen", "mixed"] = "none"
+    photo: Literal["none", "scan", "phone", "screen", "mixed", "phone-hard", "photocopy", "lowres", "screen-moire",
+                   "mixed-all"] = "none"
     style: Literal["fixed", "random", "families"] = "fixed"  # random: random_render_config per item;
     # families: a PrintStyle per item drawn from the print-style families (render/style.py); render.dpi and
     # render.start_s still apply, the style decides the rest
