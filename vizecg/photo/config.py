@@ -285,6 +285,25 @@ class PhotocopyConfig:
 
 
 @dataclass(frozen=True)
+class MoireConfig:
+    """Strong moire of a phone photographing a monitor: the sensor's grid beats against the screen's, giving
+    broad colour bands, curved by the lens (centre of curvature outside the frame) and modulated by a second,
+    slightly rotated beat. Added on top of `screen.moire`."""
+
+    p: float = 0.0
+    amplitude: Span = (0.0, 0.0)  # peak gain swing of the bands
+    period_mm: Span = (4.0, 15.0)  # band spacing on the displayed page
+    bend: Span = (0.0, 0.3)  # band curvature: frame diagonals / radius of curvature
+    strength: ClassVar[tuple[str, ...]] = ("amplitude",)
+
+    def __post_init__(self) -> None:
+        _check_p("moire", p=self.p)
+        _check_span("moire", "amplitude", self.amplitude, 0.0, 0.5)
+        _check_span("moire", "period_mm", self.period_mm, 0.5, 100.0)
+        _check_span("moire", "bend", self.bend, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
 class DownsampleConfig:
     """The image itself comes at low resolution (a thumbnail, a messaging app, a far phone): unlike
     `resolution` (down and back up) the output is smaller, and the truth is scaled with it."""
@@ -322,6 +341,7 @@ class PhotoConfig:
     glare: GlareConfig = field(default_factory=GlareConfig)
     photocopy: PhotocopyConfig = field(default_factory=PhotocopyConfig)
     downsample: DownsampleConfig = field(default_factory=DownsampleConfig)
+    moire: MoireConfig = field(default_factory=MoireConfig)
 
     def scaled(self, k: float) -> "PhotoConfig":
         """The same effects with every strength range multiplied by k (JPEG: the quality loss)."""
@@ -413,8 +433,9 @@ LOWRES = replace(PHONE, downsample=DownsampleConfig(p=1.0, px_per_mm=(2.0, 3.0))
 # A monitor photographed close enough for its pixel grid to alias into strong colour bands.
 SCREEN_MOIRE = replace(
     SCREEN,
-    screen=ScreenConfig(p=1.0, pixel_pitch_mm=(0.2, 0.35), grid_dark=(0.15, 0.3), moire=(0.12, 0.28),
-                        moire_period_mm=(3.0, 10.0), glare_p=0.8, glare=(0.2, 0.6)),
+    screen=ScreenConfig(p=1.0, pixel_pitch_mm=(0.2, 0.35), grid_dark=(0.15, 0.3), moire=(0.02, 0.06),
+                        glare_p=0.8, glare=(0.2, 0.6)),
+    moire=MoireConfig(p=1.0, amplitude=(0.12, 0.3)),
 )
 
 PRESETS: dict[str, PhotoConfig] = {"scan": SCAN, "phone": PHONE, "screen": SCREEN, "phone-hard": PHONE_HARD,
@@ -428,7 +449,7 @@ MIXED_ALL_WEIGHTS: dict[str, float] = {"none": 0.05, "scan": 0.15, "phone": 0.27
                                        "photocopy": 0.08, "lowres": 0.12, "screen-moire": 0.05}
 MIXED_STRENGTH: Span = (0.4, 1.25)
 # The steps added after the presets above were pinned: left out of photo_params while at their defaults (off).
-NEW_STEPS: tuple[str, ...] = ("folds", "fingers", "pen", "stains", "glare", "photocopy", "downsample")
+NEW_STEPS: tuple[str, ...] = ("folds", "fingers", "pen", "stains", "glare", "photocopy", "downsample", "moire")
 
 
 def preset_config(name: str) -> PhotoConfig:

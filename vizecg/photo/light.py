@@ -11,7 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vizecg.photo.config import LightingConfig, ScreenConfig
+from vizecg.photo.config import LightingConfig, MoireConfig, ScreenConfig
 
 
 def smooth_noise(rng: np.random.Generator, size: tuple[int, int], cells: int) -> np.ndarray:
@@ -155,6 +155,31 @@ def moire_gain(cfg: ScreenConfig, q: np.ndarray, grid: tuple[int, int], px_per_m
                   "fringe": fringe}
 
 
+def strong_moire_gain(cfg: MoireConfig, q: np.ndarray, grid: tuple[int, int], px_per_mm: float,
+                      rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+    """(gh, gw, 3) gain of broad curved moire bands (MoireConfig). The bands are circles about a centre outside
+    the frame (radius = diagonal / bend), so they bend without ever closing into a bullseye."""
+    gw, gh = grid
+    qq = q.reshape(gh, gw, 2).astype(np.float64)
+    diag = float(np.hypot(*(qq[-1, -1] - qq[0, 0])))
+    period = float(rng.uniform(*cfg.period_mm)) * px_per_mm
+    ang = rng.uniform(0, 2 * np.pi)
+    bend = float(rng.uniform(*cfg.bend))
+    radius = diag / max(bend, 1e-3)
+    mid = qq.reshape(-1, 2).mean(0)
+    centre = mid - radius * np.array([np.cos(ang), np.sin(ang)])
+    r = np.hypot(qq[..., 0] - centre[0], qq[..., 1] - centre[1])
+    phase = 2 * np.pi * r / period
+    tilt = np.radians(rng.uniform(3, 15))  # the second beat: a grating rotated a little, 2-4 times coarser
+    k2 = np.array([np.cos(ang + np.pi / 2 + tilt), np.sin(ang + np.pi / 2 + tilt)]) / (period * rng.uniform(2, 4))
+    beat = 0.6 + 0.4 * np.cos(2 * np.pi * (qq @ k2) + rng.uniform(0, 2 * np.pi))
+    amp = float(rng.uniform(*cfg.amplitude))
+    fringe = float(rng.uniform(0.5, 1.5))
+    gain = np.stack([1.0 + amp * beat * np.cos(phase + c * fringe) for c in range(3)], -1).astype(np.float32)
+    return gain, {"amplitude": amp, "period_px": period, "direction_deg": float(np.degrees(ang)), "bend": bend,
+                  "fringe": fringe, "beat_tilt_deg": float(np.degrees(tilt))}
+
+
 def glare_alpha(cfg: ScreenConfig, grid: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     """(gh, gw) whitening of a light's reflection on the screen: a soft rotated ellipse."""
     gw, gh = grid
@@ -212,16 +237,21 @@ def _papers_background(size: tuple[int, int], rng: np.random.Generator) -> tuple
         paper = _hsv_rgb(rng.uniform(0, 1), rng.uniform(0, 0.12), rng.uniform(0.75, 0.97))
         cv2.fillPoly(img, [np.round(rect).astype(np.int32)], paper.tolist(), cv2.LINE_AA)
         # lines of text: short dark strokes along the sheet's own axes
-        u = (rect[1] - rect[0]) / max(np.linalg.norm(rect[1] - rect[0]), 1)
-        v = (rect[3] - rect[0]) / max(np.linalg.norm(rect[3] - rect[0]), 1)
-        lu, lv = np.linalg.norm(rect[1] - rect[0]), np.linalg.norm(rect[3] - rect[0])
-        pitch = rng.uniform(0.02, 0.05) * min(W, H)
+        e1, e2 = rect[1] - rect[0], rect[3] - rect[0]
+        if np.linalg.norm(e1) < np.linalg.norm(e2):
+            e1, e2 = e2, e1
+        lu, lv = float(np.linalg.norm(e1)), float(np.linalg.norm(e2))
+        u, v = e1 / max(lu, 1), e2 / max(lv, 1)  # lines run along the sheet's long side
+        pitch = rng.uniform(0.012, 0.025) * min(W, H)
         ink = (paper * rng.uniform(0.2, 0.5)).tolist()
-        thick = max(1, int(round(pitch * 0.25)))
+        thick = max(1, int(round(pitch * 0.15)))
         for t in np.arange(0.1 * lv, 0.9 * lv, pitch):
-            a0 = rng.uniform(0.08, 0.2) * lu
-            a1 = a0 + rng.uniform(0.3, 0.75) * lu
-            p0, p1 = rect[0] + u * a0 + v * t, rect[0] + u * a1 + v * t
-            cv2.line(img, tuple(np.round(p0).astype(int)), tuple(np.round(p1).astype(int)), ink, thick, cv2.LINE_AA)
+            a, end = rng.uniform(0.08, 0.2) * lu, rng.uniform(0.4, 0.9) * lu
+            while a < end:  # words with gaps
+                b = min(end, a + rng.uniform(0.02, 0.08) * lu)
+                p0, p1 = rect[0] + u * a + v * t, rect[0] + u * b + v * t
+                cv2.line(img, tuple(np.round(p0).astype(int)), tuple(np.round(p1).astype(int)), ink, thick,
+                         cv2.LINE_AA)
+                a = b + rng.uniform(0.01, 0.02) * lu
         sheets.append({"centre": c.tolist(), "size": [float(sw), float(sh)], "angle_deg": float(ang)})
     return img, {"kind": "papers", "desk": desk, "sheets": sheets}

@@ -248,6 +248,9 @@ def _simulate(printout: Printout, cfg: PhotoConfig, rng: np.random.Generator, xr
     if screen:
         g, steps["moire"] = light.moire_gain(cfg.screen, q, grid, mm * scale, rng)
         gain *= g
+    if _on(xrng, cfg.moire.p):
+        g, steps["strong_moire"] = light.strong_moire_gain(cfg.moire, q, grid, mm * scale, xrng)
+        gain *= g
     color_on = _on(rng, cfg.color.p)
     if color_on:
         wb = _u(rng, cfg.color.white_balance)
