@@ -18,10 +18,12 @@ from vizecg.photo.simulate import photograph
 
 TILE = (360, 270)
 BASE = PhotoConfig(framing=FramingConfig(frame_aspect=4 / 3, fill=(0.85, 0.85), offset=0.02, backgrounds=("table",)),
-                   perspective=PerspectiveConfig(p=1.0, tilt_deg=(8.0, 8.0)), rotation=RotationConfig(p=1.0, deg=(2, 2)),
+                   perspective=PerspectiveConfig(p=1.0, tilt_deg=(8.0, 8.0)),
+                   rotation=RotationConfig(p=1.0, deg=(2, 2)),
                    lighting=LightingConfig(p=1.0, gradient=(0.1, 0.1), vignette=(0.1, 0.1)))
 CONDITIONS: list[tuple[str, str | PhotoConfig, int]] = [
-    ("keystone 30 deg", replace(BASE, perspective=PerspectiveConfig(p=1.0, tilt_deg=(30.0, 30.0), fov_deg=(78, 78))), 1),
+    ("keystone 30 deg", replace(BASE, perspective=PerspectiveConfig(p=1.0, tilt_deg=(30.0, 30.0),
+                                                                    fov_deg=(78, 78))), 1),
     ("fold 35 deg", replace(BASE, folds=FoldConfig(p=1.0, angle_deg=(35.0, 35.0), facet=(0.12, 0.12),
                                                    ridge=(0.2, 0.2))), 0),
     ("fingers", replace(BASE, fingers=FingerConfig(p=1.0, count=(2, 2), reach_mm=(30.0, 50.0))), 3),
