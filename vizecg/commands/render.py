@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int_in(1, 1_000_000), help="number of pages (item k prints record k mod len)")
     p.add_argument("--records", help="only these records of the source, comma-separated ids (e.g. 00103,00108)")
     p.add_argument("--layout", help="3x4+1 | 3x4 | 6x2 | 12x1 | 1x1 | mixed | auto (1x1 for MIT-BIH, else 3x4+1)")
-    p.add_argument("--photo", help="none | scan | phone | screen | mixed")
+    p.add_argument("--photo", help="none | scan | phone | screen | mixed | phone-hard | photocopy | lowres | "
+                   "screen-moire | mixed-all (see docs/photo_conditions.md)")
     p.add_argument("--dpi", type=int_in(100, 300), help="100-300 (default 200)")
     p.add_argument("--seed", type=seed)
     p.add_argument("--workers", type=int_in(1, 64))
