@@ -40,7 +40,9 @@ MIN_PX_PER_MM = 3.0  # ~75 dpi on the paper: narrower waves (a 1 mm Q wave) are 
 # Refusals after the page was read: below this scale (38 dpi on the paper) a 1 mm wave is under 1.5 px, and a
 # traced "lead" is more likely a texture than a trace; edges blurred over more than MAX_BLUR_MM of paper merge
 # the 1 mm grid and every wave shorter than the blur (found on the first evaluation run: a photograph of a
-# scene traced as 5 "leads" at 0.5 px/mm with edges spread over 6.5 mm; the set was then drawn anew).
+# scene traced as 5 "leads" at 0.5 px/mm with edges spread over 6.5 mm; the set was then drawn anew). Where the
+# beat detector confirms the page (confident beats), the scale is the digitizer's error: a warning, not a refusal
+# (the second evaluation run refused 4 of 180 ECG photos on a mis-measured scale).
 MIN_READABLE_PX_PER_MM = 1.5
 MAX_BLUR_MM = 1.0
 # ECG evidence
@@ -198,9 +200,14 @@ def assess_quality(checks: ImageChecks, evidence: Evidence | None = None) -> Qua
     elif spread_mm is not None and spread_mm > MAX_BLUR_MM:
         unreadable = (f"the photo is too blurred to read an ECG: edges spread over {spread_mm:.1f} mm of paper "
                       f"(> {MAX_BLUR_MM:g} mm)")
-    if unreadable:
+    if unreadable and not by_detector:
         return Quality(is_ecg=False, reason=unreadable, scores=scores, orientation_deg=ev.orientation_deg,
                        findings=tuple(findings))
+    if unreadable and ppm is not None and ppm < MIN_READABLE_PX_PER_MM:
+        # the detector confirms ECG beats: the digitizer's scale is what is wrong, not the page
+        warnings.append(f"the digitizer measured an implausible scale ({ppm:.2f} px/mm): the digitized signal's "
+                        "time and amplitude scales are doubtful")
+        ppm = spread_mm = scores["blur_mm"] = None
     if not (by_digitizer or by_detector):
         why = ev.digitize_error or f"only {len(readable)} lead(s) could be traced"
         reason = (f"this does not look like an ECG page: no ECG leads could be traced ({why}) and the beat "
