@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-from tests.test_predict import needs_detector, photo, readers, tiny_classifier  # noqa: E402,F401  (fixtures)
+from test_predict import needs_detector, photo, readers, tiny_classifier  # noqa: E402,F401  (fixtures)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -31,26 +32,27 @@ def max_pixels() -> int:
     return value
 
 
-def image_size(path: str | Path) -> tuple[int, int]:
-    """(width, height) read from the file's header, without decoding its pixels."""
-    from PIL import Image, UnidentifiedImageError
-
+def image_size(source: str | Path | BinaryIO, name: str | Path | None = None) -> tuple[int, int]:
+    """(width, height) read from an image file's (or an open binary stream's) header, without decoding pixels;
+    `name` is what an error names (the path by default)."""
+    import re
     import warnings
 
+    from PIL import Image, UnidentifiedImageError
+
+    name = source if name is None and isinstance(source, (str, Path)) else name
     try:
         with warnings.catch_warnings():  # the budget below speaks for big images; Pillow's warning is noise
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with _pil_open()(path) as im:
+            with _pil_open()(source) as im:
                 return int(im.width), int(im.height)
     except Image.DecompressionBombError as exc:  # Pillow's own guard (2x its MAX_IMAGE_PIXELS): no size given back
-        import re
-
         claimed = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"{int(claimed.group(1)) / 1e6:.0f} megapixels" if claimed else "over 179 megapixels"
         raise DataError(f"image of {size} exceeds the {max_pixels() / 1e6:g}-megapixel limit (Pillow refuses "
-                        f"images this large; shrink it)", path) from None
+                        f"images this large; shrink it)", name) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise DataError("not a readable image (PNG/JPEG/TIFF/WebP...)", path) from None
+        raise DataError("not a readable image (PNG/JPEG/TIFF/WebP...)", name) from None
 
 
 def _pil_open():
@@ -77,20 +79,30 @@ def check_pixel_budget(width: int, height: int, path: str | Path | None = None) 
 def read_image(path: str | Path) -> np.ndarray:
     """An image file as (H, W, 3) uint8 RGB; DataError naming the file if it is missing, not an image, or larger
     than the pixel budget (checked from the header, before any pixel is decoded)."""
-    import cv2
-
     path = Path(path)
     if not path.is_file():
         raise DataError("image file not found", path)
     check_pixel_budget(*image_size(path), path)
-    data = np.fromfile(str(path), np.uint8)  # imdecode, unlike imread, copes with any path encoding
+    return decode_image(np.fromfile(str(path), np.uint8).tobytes(), path)  # any path encoding, unlike imread
+
+
+def decode_image(data: bytes, name: str | Path | None = None) -> np.ndarray:
+    """Encoded image bytes (a file's, an upload's) as (H, W, 3) uint8 RGB, the pixel budget checked from the header
+    before decoding and again after (a header that lied); DataError naming `name`."""
+    import io
+
+    import cv2
+
+    if not data:
+        raise DataError("empty image file", name)
+    check_pixel_budget(*image_size(io.BytesIO(data), name), name)
     try:
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error:
         bgr = None
     if bgr is None:
-        raise DataError("not a readable image (PNG/JPEG/TIFF/WebP...)", path)
-    check_pixel_budget(bgr.shape[1], bgr.shape[0], path)  # a header that lied about its size
+        raise DataError("not a readable image (PNG/JPEG/TIFF/WebP...)", name)
+    check_pixel_budget(bgr.shape[1], bgr.shape[0], name)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -56,29 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def decode_upload(data: bytes) -> np.ndarray:
     """Uploaded bytes -> (H, W, 3) uint8 RGB; DataError for a non-image or one over the pixel budget (read from
     the header before any pixel is decoded)."""
-    import io
+    from vizecg.images import decode_image
 
-    import cv2
-    from PIL import Image, UnidentifiedImageError
-
-    from vizecg.errors import DataError
-    from vizecg.images import _pil_open, check_pixel_budget
-
-    if not data:
-        raise DataError("the upload is empty")
-    try:
-        with _pil_open()(io.BytesIO(data)) as im:
-            width, height = int(im.width), int(im.height)
-    except Image.DecompressionBombError:
-        raise DataError("the image is larger than Pillow's own limit (~179 megapixels)") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise DataError("not a readable image (PNG/JPEG/TIFF/WebP...)") from None
-    check_pixel_budget(width, height)
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise DataError("not a readable image (PNG/JPEG/TIFF/WebP...)")
-    check_pixel_budget(bgr.shape[1], bgr.shape[0])  # a header that lied
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return decode_image(data, "the upload")
 
 
 def create_app(beat_finder: Any, model: Any, max_upload_bytes: int) -> Any:
