@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
 
-import resource
-import struct
-import zlib
-
 import numpy as np
 import pytest
+from hostile_inputs import Payload, png_claiming
 
 TIMEOUT_S = 180
 MEMORY_LIMIT = 4 * 2 ** 30  # address space, as tests/test_bad_input.py: a runaway decode does not fit
@@ -22,36 +20,18 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
-def _png_claiming(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims width x height pixels."""
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
-
-
-class _Payload:
-    """Pickles to os.system('touch MARKER'): runs if anything unpickles it without weights_only."""
-
-    def __init__(self, marker: str):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> Path:
     import cv2
     import torch
 
     d = tmp_path_factory.mktemp("predict_bad")
-    (d / "liar.png").write_bytes(_png_claiming(60000, 60000))
+    (d / "liar.png").write_bytes(png_claiming(60000, 60000))
     (d / "not_an_image.png").write_text("hello")
     cv2.imwrite(str(d / "page.png"), np.full((400, 600, 3), 250, np.uint8))
     (d / "empty").mkdir()
     (d / "a_file").write_text("I am a file")
-    torch.save({"model": _Payload(str(d / "PWNED"))}, d / "evil.pt")
+    torch.save({"model": Payload(str(d / "PWNED"))}, d / "evil.pt")
     return d
 
 
