@@ -49,8 +49,22 @@ def main() -> None:
                     help="draw each page's print style (speed, grid colour, pen, header...) from its seed")
     ap.add_argument("--sample", type=int, default=0, metavar="N",
                     help="add the first N records of the package's embedded sample (source `sample`)")
+    ap.add_argument("--folders", nargs="+", default=[], metavar="DIR",
+                    help="instead of rendering here: digitize the pages of folders written by `vizecg render "
+                         "--style families` and print a table and a reliability table per print-style family")
+    ap.add_argument("--families", nargs="*", default=None, metavar="FAMILY",
+                    help="with --folders: only pages of these families")
+    ap.add_argument("--limit", type=int, default=0, help="with --folders: at most this many pages per folder")
+    ap.add_argument("--features", default="", metavar="OUT.jsonl",
+                    help="with --folders: write each page's lead features and SNRs (the calibrator's input: "
+                         "python -m vizecg.digitize.confidence fit OUT.jsonl)")
+    ap.add_argument("--from-features", nargs="*", default=None, metavar="JSONL",
+                    help="re-score features files with the shipped calibration (no digitizing) and print the tables")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "digitize.json"))
     args = ap.parse_args()
+    if args.folders or args.from_features is not None:
+        family_benchmark(args)
+        return
     src = load_source(f"ptbxl:{args.data}")
     meta = src.metadata
     ids = [i for i in src.record_ids if int(meta.loc[i, "strat_fold"]) == 10][: args.n]
@@ -120,6 +134,130 @@ def orientation_table(pages: list[dict], severities: list[str], rotations: list[
             print(f"{rot:>4} {sev:<7} {row['pages']:>5} {row['right']:>5} {row['refused']:>7} {row['wrong']:>5} "
                   f"{row['snr_db']:>7.2f} {row['confidence']:>5.2f}")
     return out
+
+
+def folder_pages(folders: list[str], families: list[str] | None, limit: int, features: str) -> list[dict]:
+    """Digitize every page of rendered folders (min_confidence 0, so every traced lead is scored) and keep, per
+    page, its family, photo, refusal, per lead SNR, confidence and features."""
+    import csv
+    import json
+
+    from vizecg.data import read_npz
+    from vizecg.images import read_image
+    from vizecg.render.truth import PageTruth
+
+    out = []
+    sink = open(features, "w") if features else None
+    for folder in folders:
+        root = Path(folder)
+        rows = list(csv.DictReader(open(root / "manifest.csv")))
+        if families:
+            rows = [r for r in rows if r.get("family") in families]
+        if limit:
+            rows = rows[:limit]
+        for row in tqdm(rows, desc=root.name):
+            truth = PageTruth.from_json(json.loads((root / row["label"]).read_text()))
+            record = read_npz(root / "signals" / f"{row['record_id']}.npz")
+            image = read_image(root / row["image"])
+            entry = {"id": row["id"], "folder": root.name, "family": row.get("family", ""), "photo": row["photo"],
+                     "layout_true": truth.render_params.get("layout", row.get("layout", ""))}
+            t0 = time.perf_counter()
+            try:
+                result = digitize(image, DigitizeConfig(fs=record.fs, min_confidence=0.0))
+                scored = score_page(result, record, truth)
+                entry.update(ok=True, layout=result.found["layout"], rows=result.found.get("layout_rows"),
+                             # every returned lead: one the page does not print is wrong (0 dB)
+                             snr={k: scored["leads"][k]["snr_db"] if k in scored["leads"] else 0.0
+                                  for k in result.confidence},
+                             snr_all={k: v["snr_db"] for k, v in scored["leads"].items()},
+                             confidence=result.confidence, page_confidence=result.page_confidence,
+                             lead_features=result.found["lead_features"], page_features=result.found["page_features"],
+                             warnings=result.warnings)
+            except DigitizeError as exc:
+                entry.update(ok=False, error=exc.problem, snr={}, confidence={}, lead_features={})
+            entry["seconds"] = time.perf_counter() - t0
+            out.append(entry)
+            if sink:
+                sink.write(json.dumps(entry, default=float) + "\n")
+                sink.flush()
+    if sink:
+        sink.close()
+    return out
+
+
+def rescore(pages: list[dict]) -> list[dict]:
+    """Confidences recomputed from stored features with the shipped calibration (what digitize() now returns)."""
+    from vizecg.digitize.confidence import lead_confidence, page_confidence
+
+    for p in pages:
+        if p.get("ok"):
+            p["confidence"] = {k: lead_confidence({**p["page_features"], **f}) for k, f in p["lead_features"].items()}
+            p["page_confidence"] = page_confidence(p["page_features"], list(p["confidence"].values()))
+    return pages
+
+
+CONF_BINS = (0.0, 0.2, 0.5, 0.8, 0.9, 1.0001)
+
+
+def family_tables(pages: list[dict]) -> dict[str, dict]:
+    """Per family: pages, refused, leads right (SNR >= 10 dB), confident (>= 0.8) and wrong, mean SNR of
+    returned leads; and the reliability table (confidence bins vs share of leads reaching 10 dB)."""
+    fams = sorted({p["family"] for p in pages}) + ["all"]
+    out: dict[str, dict] = {}
+    print(f"\n{'family':<16} {'pages':>5} {'refused':>7} {'leads':>5} {'right':>5} {'conf>=.8':>8} {'wrong':>5} "
+          f"{'share ok':>8} {'SNR dB':>7} {'page conf':>9} {'page ok':>7}")
+    for fam in fams:
+        ps = [p for p in pages if fam == "all" or p["family"] == fam]
+        # a lead returned under a name the page does not print is wrong: it scores 0 dB
+        leads = [(c, p["snr"].get(k, 0.0)) for p in ps if p["ok"] for k, c in p["confidence"].items()]
+        conf = [(c, s) for c, s in leads if c >= 0.8]
+        wrong = sum(s < 10 for _, s in conf)
+        ok_pages = [p for p in ps if p["ok"]]
+        page_ok = [np.mean([p["snr"].get(k, 0.0) >= 10 for k in p["confidence"]]) >= 0.8 for p in ok_pages
+                   if p["confidence"]]
+        row = {"pages": len(ps), "refused": len(ps) - len(ok_pages), "leads": len(leads),
+               "right": sum(s >= 10 for _, s in leads), "confident": len(conf), "confident_wrong": wrong,
+               "confident_share_ok": (1 - wrong / len(conf)) if conf else float("nan"),
+               "snr_db": float(np.mean([s for _, s in leads])) if leads else float("nan"),
+               "page_confidence": float(np.mean([p["page_confidence"] for p in ok_pages])) if ok_pages else float("nan"),
+               "pages_ok": float(np.mean(page_ok)) if page_ok else float("nan")}
+        bins = []
+        for lo, hi in zip(CONF_BINS[:-1], CONF_BINS[1:]):
+            b = [s for c, s in leads if lo <= c < hi]
+            bins.append({"bin": f"{lo:.1f}-{min(hi, 1):.1f}", "leads": len(b),
+                         "share_ok": float(np.mean([s >= 10 for s in b])) if b else float("nan")})
+        row["reliability"] = bins
+        out[fam] = row
+        print(f"{fam:<16} {row['pages']:>5} {row['refused']:>7} {row['leads']:>5} {row['right']:>5} "
+              f"{row['confident']:>8} {row['confident_wrong']:>5} {row['confident_share_ok']:>8.3f} "
+              f"{row['snr_db']:>7.2f} {row['page_confidence']:>9.2f} {row['pages_ok']:>7.2f}")
+    print(f"\nreliability (confidence bin: leads, share with SNR >= 10 dB)")
+    print(f"{'family':<16} " + " ".join(f"{b['bin']:>13}" for b in out['all']['reliability']))
+    for fam, row in out.items():
+        print(f"{fam:<16} " + " ".join(f"{b['leads']:>4} {b['share_ok']:>8.3f}" if b["leads"] else f"{b['leads']:>4} {'-':>8}"
+                                      for b in row["reliability"]))
+    return out
+
+
+def family_benchmark(args: argparse.Namespace) -> None:
+    import json
+
+    if args.from_features is not None:
+        pages = [json.loads(line) for f in args.from_features for line in open(f) if line.strip()]
+        if args.families:
+            pages = [p for p in pages if p["family"] in args.families]
+        pages = rescore(pages)
+    else:
+        pages = folder_pages(args.folders, args.families, args.limit, args.features)
+    tables = family_tables(pages)
+    by_photo = {}
+    for ph in sorted({p["photo"] for p in pages}):
+        print(f"\nphoto {ph}:")
+        by_photo[ph] = family_tables([p for p in pages if p["photo"] == ph])["all"]
+    write_json(args.out, {"by_family": tables, "by_photo": by_photo, "folders": args.folders,
+                          "from_features": args.from_features, "families": args.families,
+                          "pages_detail": [{k: v for k, v in p.items() if k not in ("lead_features",)} for p in pages]})
+    print(f"-> {args.out}")
 
 
 if __name__ == "__main__":

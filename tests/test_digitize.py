@@ -128,7 +128,8 @@ def test_cli_writes_readable_wfdb(tmp_path, clean_page):
     shown = np.isfinite(rec.p_signal).mean(axis=0)  # 3x4+1: each lead 2.5 s of 10 s, lead II the whole strip
     assert shown[rec.sig_name.index("II")] > 0.97 and (shown > 0.24).all()
     found = json.loads((out / "digitize.json").read_text())
-    assert found["layout"] == "3x4+1" and set(found["confidence"]) == set(rec.sig_name)
+    assert found["layout"]["name"] == "3x4+1" and set(found["confidence"]) == set(rec.sig_name)
+    assert found["layout"]["rows"][-1] == ["II"] and 0.0 <= found["page_confidence"] <= 1.0  # strip matched to II
     assert (out / "page_overlay.png").stat().st_size > 0 and (out / "config.yaml").is_file()
 
 
@@ -480,3 +481,93 @@ def test_cli_refuses_an_out_of_range_setting(tmp_path, clean_page, capsys):
     assert main(["digitize", str(img), "--set", "fs=1e7", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert "fs" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+# --- calibrated confidence and layout honesty ----------------------------------------------------------------
+def test_calibration_file_loads_and_holds_plain_numbers():
+    import json
+
+    from vizecg.digitize.confidence import CALIBRATION_FILE, lead_vector, load_calibration, page_vector
+
+    raw = json.loads(CALIBRATION_FILE.read_text())  # JSON, not a pickle
+    cal = load_calibration()
+    assert raw == cal
+    assert cal["lead"]["features"] == list(lead_vector({})) and cal["page"]["features"] == list(page_vector({}, [0.5]))
+    for model in (cal["lead"], cal["page"]):
+        assert all(type(v) in (int, float) for k in ("mean", "scale", "coef") for v in model[k])
+        assert all(s > 0 for s in model["scale"])
+
+
+def test_confidence_is_a_probability_and_drops_on_a_damaged_page(record, small_page, small_upright):
+    """Erasing most of the bottom three rows' ink (the pen skipped) must lower those leads' confidence."""
+    clean, _ = small_upright
+    assert all(0.0 <= c <= 1.0 for c in clean.confidence.values()) and 0.0 <= clean.page_confidence <= 1.0
+    image = small_page.image.copy()
+    for lt in small_page.truth.leads:
+        if lt.row >= 1 and lt.present:
+            x0, y0, x1, y1 = (int(v) for v in lt.panel_box.as_list())
+            xs = np.arange(x0, x1)
+            image[y0:y1, xs[(xs // 12) % 3 != 0]] = 255  # two of every three 12 px columns blanked
+    damaged = digitize(image, DigitizeConfig(fs=record.fs))
+    hit = [lead for lead in ("II", "aVL", "V2", "V5", "III", "aVF", "V3", "V6") if lead in damaged.confidence]
+    assert hit and all(0.0 <= damaged.confidence[k] <= 1.0 for k in damaged.confidence)
+    assert np.mean([damaged.confidence[k] for k in hit]) < np.mean([clean.confidence[k] for k in hit]) - 0.2
+    assert damaged.page_confidence < clean.page_confidence
+
+
+def _strip_case(strip_signal: np.ndarray, fs: float = 500.0):
+    """_assemble on synthetic traces of a 3x4+1 page: panels hold a simultaneous 12-lead record, the strip what
+    it is given."""
+    from vizecg.digitize.digitizer import _assemble, _PanelTrace, _TraceContext
+    from vizecg.digitize.layout import layout_panels
+
+    rng = np.random.default_rng(0)
+    n = int(10 * fs)
+    t = np.arange(n) / fs
+    i_, ii = np.sin(2 * np.pi * 1.1 * t) + 0.1 * rng.standard_normal(n), np.cos(2 * np.pi * 0.7 * t)
+    truth = {"I": i_, "II": ii, "III": ii - i_, "aVR": -(i_ + ii) / 2, "aVL": i_ - ii / 2, "aVF": ii - i_ / 2}
+    truth.update({f"V{k}": np.sin(2 * np.pi * (0.3 + 0.37 * k) * t + k) for k in range(1, 7)})
+    panels = layout_panels("3x4+1", np.array([100.0, 200, 300, 400]), 50.0, 8.0, 8.0, 25.0, [100.0, 200, 300, 400])
+    traced = []
+    for p in panels:
+        sig = np.full(n, np.nan)
+        w = slice(int(p.t_offset_s * fs), int((p.t_offset_s + p.duration_s) * fs))
+        sig[w] = (strip_signal if p.is_rhythm_strip else truth[p.lead])[w]
+        traced.append(_PanelTrace(p, sig, 1.0, 1.0, None))
+    ctx = _TraceContext(ink=np.zeros((2, 2), bool), norm=np.zeros((2, 2)), ppm_x=8.0, ppm_y=8.0, speed=25.0,
+                        gain=10.0, thickness=2.0, level=0.5, fs=fs, max_gap_s=0.06, jump_weight=1.0,
+                        baseline_weight=0.02, geo=None)  # type: ignore[arg-type]
+    warnings: list[str] = []
+    return _assemble("3x4+1", traced, ctx, DigitizeConfig(fs=fs), warnings), truth, warnings
+
+
+def test_a_rhythm_strip_is_named_only_by_the_panel_it_repeats():
+    """A V1 strip is V1 (it repeats the V1 panel), never II; a strip repeating no panel stays unnamed."""
+    done, truth, _ = _strip_case(np.sin(2 * np.pi * (0.3 + 0.37) * np.arange(5000) / 500.0 + 1))
+    assert done.rows[-1] == ["V1"] and np.isfinite(done.signal[done.leads.index("V1")]).mean() > 0.99
+    assert np.isfinite(done.signal[done.leads.index("II")]).mean() < 0.3  # II only from its own 2.5 s panel
+    assert done.limb < 0.01  # the panels' limb leads obey Einthoven's law
+    other, _, warnings = _strip_case(np.random.default_rng(1).standard_normal(5000))
+    assert other.rows[-1] == [None] and len(other.unnamed) == 1 and other.unnamed[0]["rhythm_strip"]
+    assert np.isfinite(other.signal[other.leads.index("II")]).mean() < 0.3
+    assert any("unnamed" in w for w in warnings)
+
+
+def test_limb_residual_catches_swapped_limb_leads():
+    from vizecg.digitize.digitizer import LIMB_AGREE, limb_residual
+
+    done, truth, _ = _strip_case(np.zeros(5000))
+    right, _ = limb_residual({k: truth[k] for k in ("I", "II", "III")}, 500.0)
+    # a Cabrera 6x2 column (aVL, I, -aVR, II, aVF, III) read in standard order
+    cabrera = dict(zip(("I", "II", "III", "aVR", "aVL", "aVF"), (truth["aVL"], truth["I"], -truth["aVR"], truth["II"],
+                                                               truth["aVF"], truth["III"])))
+    swapped, _ = limb_residual(cabrera, 500.0)
+    assert right < 1e-3 and swapped > 5 * LIMB_AGREE
+
+
+def test_a_row_count_no_layout_prints_is_refused():
+    from vizecg.digitize.layout import layout_candidates
+
+    with pytest.raises(DigitizeError, match="fits no known layout"):
+        layout_candidates(7, "auto")
+    assert layout_candidates(6, "auto")[:2] == ["6x1", "3x4+3"] and layout_candidates(5, "auto") == ["3x4+2"]

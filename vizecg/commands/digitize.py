@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("digitize", help="digitize an ECG image to a signal in mV (or `eval --data DIR`)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("image", help="image file (PNG/JPEG), or the word `eval` to score on a rendered set")
-    p.add_argument("--layout", help="auto | 3x4+1 | 3x4 | 6x2 | 12x1 | 1x1 (default auto)")
+    p.add_argument("--layout", help="auto | 3x4+1 | 3x5+1 | cabrera-3x4+1 | 3x4 | 3x5 | cabrera-3x4 | 3x1 | 3x4+2 | "
+                                    "6x1 | 3x4+3 | 6x2 | cabrera-6x2 | 12x1 | 1x1 (default auto)")
     p.add_argument("--fs", type=float_in(50, 2000), help="output sampling rate, Hz (default 500; eval: the truth's rate)")
     p.add_argument("--config", help="YAML file mapping onto DigitizeConfig (e.g. configs/digitize.yaml)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
@@ -38,6 +39,9 @@ def _config(args: argparse.Namespace):
     if args.fs:
         overrides.append(f"fs={args.fs}")
     return load_config(DigitizeConfig, args.config, overrides)
+
+
+UNSURE_BELOW = 0.8  # leads and pages below this confidence are named on stderr
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,14 +76,33 @@ def run(args: argparse.Namespace) -> int:
     overlay = draw_overlay(image, result, out / f"{stem}_overlay.png")
     summary = {"image": str(args.image), "ok": True, "wfdb": str(hea), "csv": str(csv), "overlay": str(overlay),
                **result.summary()}
+    if result.unnamed:  # traces whose lead was not read: kept, in their own file, under no lead's name
+        import numpy as np
+
+        path = out / f"{stem}_unnamed.csv"
+        cols = np.stack([u["signal"] for u in result.unnamed], axis=1)
+        head = ",".join(f"unnamed_row{u['row'] + 1}_col{u['col'] + 1}" for u in result.unnamed)
+        np.savetxt(path, np.column_stack([np.arange(len(cols)) / record.fs, cols]), delimiter=",",
+                   header="t_s," + head, comments="", fmt="%.5g")
+        summary["unnamed_csv"] = str(path)
     write_json(out / "digitize.json", summary)
     for w in result.warnings:
         log.warning(w)
         print(f"warning: {w}", file=sys.stderr)  # doubt is printed, not only written to digitize.json
+    unsure = {k: v for k, v in result.confidence.items() if v < UNSURE_BELOW}
+    if unsure:  # the confidence is P(SNR >= 10 dB): below 0.8 a lead is more likely wrong than a user assumes
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in unsure.items())
+        print(f"warning: {len(unsure)} lead(s) below confidence {UNSURE_BELOW:g} (probability of SNR >= 10 dB): "
+              f"{shown}", file=sys.stderr)
+    if result.page_confidence < UNSURE_BELOW:
+        print(f"warning: page confidence {result.page_confidence:.2f} (layout {result.found['layout']}, scale "
+              f"{result.found['scale']['source']}): check the layout and scale before using this signal",
+              file=sys.stderr)
     log.info("digitized %s: layout %s, scale %s", args.image, result.found["layout"], result.found["scale"])
     conf = ", ".join(f"{k} {v:.2f}" for k, v in result.confidence.items())
     print(f"{args.image}: layout {result.found['layout']}, {result.found['scale']['px_per_mm_x']:.2f} px/mm "
-          f"({result.found['scale']['source']}), confidence {conf} -> {hea}")
+          f"({result.found['scale']['source']}), page confidence {result.page_confidence:.2f}, confidence {conf}"
+          + (f", {len(result.unnamed)} unnamed trace(s) in digitize.json" if result.unnamed else "") + f" -> {hea}")
     return 0
 
 

@@ -8,7 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-DigitizeLayout = Literal["auto", "3x4+1", "3x4", "6x2", "12x1", "1x1"]
+DigitizeLayout = Literal["auto", "3x4+1", "3x5+1", "cabrera-3x4+1", "3x4", "3x5", "cabrera-3x4", "3x1", "3x4+2",
+                         "6x1", "3x4+3", "6x2", "cabrera-6x2", "12x1", "1x1"]
 
 # key: (low, high, low inclusive, high inclusive). Wider than any sane use; narrower than what breaks.
 BOUNDS: dict[str, tuple[float, float, bool, bool]] = {
@@ -29,7 +30,11 @@ BOUNDS: dict[str, tuple[float, float, bool, bool]] = {
 
 @dataclass(frozen=True)
 class DigitizeConfig:
-    layout: DigitizeLayout = "auto"  # "auto": the known layout whose row count matches the trace rows found
+    layout: DigitizeLayout = "auto"  # "auto": the known layouts whose row count matches the trace rows found are
+    # tried in turn (layout.TEMPLATES); the first whose limb leads obey Einthoven's law is kept
+    # The lead a rhythm strip shows where its trace matches no panel of the page ("" : not assumed; the strip is
+    # then returned unnamed). Set it only when you know it (e.g. a monitor's lead II strip).
+    rhythm_lead: str = ""
     fs: float = 500.0  # output sampling rate, Hz
     # Declared paper settings: used to read the calibration pulse / snap what it measures, and as the last
     # fallback when neither grid nor pulse can be measured.
@@ -61,6 +66,11 @@ class DigitizeConfig:
             if not ok:
                 span = f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
                 raise ValueError(f"{key}={value!r} is outside its allowed range {span}")
+        if self.rhythm_lead:
+            from vizecg.record import STANDARD_LEADS
+
+            if self.rhythm_lead not in STANDARD_LEADS:
+                raise ValueError(f"rhythm_lead={self.rhythm_lead!r} is not one of {', '.join(STANDARD_LEADS)}")
         if self.min_px_per_mm >= self.max_px_per_mm:
             raise ValueError(f"min_px_per_mm={self.min_px_per_mm:g} must be below max_px_per_mm="
                              f"{self.max_px_per_mm:g}")

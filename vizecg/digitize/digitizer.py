@@ -15,8 +15,9 @@ import numpy as np
 from vizecg.digitize.config import DigitizeConfig
 from vizecg.digitize.ink import grid_darkness, ink_mask, paper_normalised
 from vizecg.digitize.orientation import ACROSS_MIN, UP_REFUSE, Orientation, find_orientation
-from vizecg.digitize.layout import (Panel, Pulse, choose_layout, drop_weak_rows, find_pulse, find_rows,
-                                    layout_panels, remove_text, trace_extent)
+from vizecg.digitize.confidence import lead_confidence, page_confidence
+from vizecg.digitize.layout import (Panel, Pulse, drop_weak_rows, find_pulse, find_rows, layout_candidates,
+                                    layout_panels, n_cols, remove_text, trace_extent)
 from vizecg.digitize.page import (estimate_rotation, find_grid_quad, find_page_quad, grid_lattice_maps,
                                   lattice_homography, rectify, rotate, warp_centred)
 from vizecg.digitize.scale import GRID_STRENGTH_MIN, GridScale, grid_period, grid_period_2d, snap_agreed
@@ -32,6 +33,14 @@ PERSPECTIVE_LEFT_MM = 2.0  # waves and curl move lines < ~1.5 mm rms: more is a 
 DEWARP_MAX_MM = 4.0  # a lifted edge on a phone sheet moves them up to ~3.5 mm rms: more is an unwrapping failure
 GRID_STRIP_MM = 40.0  # strips this wide see a curled or tilted page's grid lines nearly straight
 SEPARATOR_SPAN_MM = 1.5  # separator bars span >= 2 mm either side of the baseline: a run covering this is one
+# Einthoven: the six limb leads are combinations of two (I, II); on a page whose limb leads are named right,
+# what the traces at one moment leave outside that plane is tracing noise (clean pages 0.003-0.03 of their
+# energy; a wrong layout, a spliced or swapped lead: 0.2-1). Physiology, not a constant of any printer.
+LIMB_BASIS = {"I": (1.0, 0.0), "II": (0.0, 1.0), "III": (-1.0, 1.0), "aVR": (-0.5, -0.5), "aVL": (1.0, -0.5),
+              "aVF": (-0.5, 1.0)}
+LIMB_AGREE = 0.12  # residual share at or below which a layout's limb leads agree
+STRIP_MATCH_DB = 10.0  # a rhythm strip is the lead of a same-moment panel it matches this well...
+STRIP_MATCH_MARGIN_DB = 4.0  # ...and this much better than any other panel
 
 
 
@@ -44,11 +53,17 @@ class DigitizedEcg:
     found: dict[str, Any]  # scale, layout, page geometry steps, pulses... (JSON-able)
     warnings: list[str] = field(default_factory=list)
     traces: dict[str, list[np.ndarray]] = field(default_factory=dict)  # lead -> (n, 2) px in the input image
+    # traces whose lead is not known (a rhythm strip matching no panel, a 15-lead page's fifth column): each
+    # {"row", "col", "t_offset_s", "duration_s", "signal": (n_samples,) mV on the record's time axis}
+    unnamed: list[dict[str, Any]] = field(default_factory=list)
+    page_confidence: float = 0.0  # 0..1: that layout, scale and most leads are right (confidence.page_confidence)
 
     def summary(self) -> dict[str, Any]:
-        return {"layout": self.found.get("layout"), "fs": self.record.fs, "n_samples": self.record.n_samples,
-                "leads": list(self.record.lead_names), "confidence": self.confidence, "found": self.found,
-                "warnings": self.warnings}
+        return {"layout": {"name": self.found.get("layout"), "rows": self.found.get("layout_rows")},
+                "page_confidence": self.page_confidence, "fs": self.record.fs, "n_samples": self.record.n_samples,
+                "leads": list(self.record.lead_names), "confidence": self.confidence,
+                "unnamed": [{k: v for k, v in u.items() if k != "signal"} for u in self.unnamed],
+                "found": self.found, "warnings": self.warnings}
 
 
 def _check_image(image: Any) -> np.ndarray:
@@ -246,12 +261,12 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     rows_y, row_strength = find_rows(ink, ppm_rough)
     if len(rows_y) == 0:
         raise DigitizeError("no ECG trace rows found on the page")
+    rows_all = rows_y
     kept = drop_weak_rows(rows_y, row_strength, config.layout)
     if len(kept) < len(rows_y):
         warnings.append(f"{len(rows_y) - len(kept)} weak row candidate(s) between evenly spaced trace rows ignored")
         rows_y = kept
-    layout = choose_layout(len(rows_y), config.layout)
-    found["layout"] = layout
+    candidates = layout_candidates(len(rows_y), config.layout)
     found["rows_y"] = np.round(rows_y, 1).tolist()
     pitch = float(np.median(np.diff(rows_y))) if len(rows_y) > 1 else 0.4 * page.shape[0]
     pulses: list[Pulse | None] = []
@@ -298,7 +313,6 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     assert ppm_x is not None and ppm_y is not None
     found["scale"] = {"px_per_mm_x": round(ppm_x, 4), "px_per_mm_y": round(ppm_y, 4), "source": scale_source,
                       "speed_mm_s": speed, "gain_mm_mv": gain}
-    scale_conf = {"grid+pulse": 1.0, "grid": 0.9, "pulse": 0.8, "trace width": 0.5}[scale_source] * dewarp_conf * orient_conf
 
     # where the trace area starts: from the pulse (exact geometry), else the ink's left end
     if good:
@@ -312,95 +326,83 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
 
     # the 0 mV line of each row: the pulse's base; else the row's dominant level
     row_ref = [p.y_base if p is not None else float(y) for p, y in zip(pulses, rows_y)]
-    panels = layout_panels(layout, np.asarray(row_ref), trace_x0, ppm_x, ppm_y, speed, row_ref)
 
-    # --- traces -----------------------------------------------------------------------------------------
+    # --- layout and traces: each candidate layout traced, the first whose limb leads agree is kept ----------
     thickness = line_thickness(ink[int(rows_y.min() - 0.3 * pitch):int(rows_y.max() + 0.3 * pitch)])
     found["line_px"] = thickness
-    px_per_s, px_per_mv = speed * ppm_x, gain * ppm_y
-    total_s = paper.TRACE_WIDTH_MM / speed
-    n = int(round(total_s * config.fs))
-    t_grid = np.arange(n) / config.fs
-    layout_leads = [p.lead for p in panels]
-    out_leads = [lead for lead in STANDARD_LEADS if lead in layout_leads]
-    sums = {lead: np.zeros(n) for lead in out_leads}
-    counts = {lead: np.zeros(n) for lead in out_leads}
-    scores: dict[str, list[tuple[float, float]]] = {lead: [] for lead in out_leads}
-    traces: dict[str, list[np.ndarray]] = {lead: [] for lead in out_leads}
-    H, W = ink.shape
-    # Internal column edges: the neighbour's trace starts there (its ink reaches half a stroke across) and a
-    # separator bar may straddle the edge; the bar is erased below, so only that half stroke is left out.
-    margin = int(np.ceil(0.5 * thickness)) + 1
-    bar_half = 0.5 * thickness + 0.25 * ppm_x  # columns where a separator bar's ink can lie
-    bar_reach = SEPARATOR_SPAN_MM * ppm_y
-    level = 1.0 - ink_thr
-    picked: list[tuple[Panel, Pulse | None, PanelPick, int, int, float]] = []
-    for pnl, pulse in zip(panels, [pulses[p.row] for p in panels]):
-        inner = [x for x, is_inner in ((pnl.x0, pnl.col > 0), (pnl.x1, pnl.col < _n_cols(layout, pnl.row) - 1))
-                 if is_inner]
-        xa = int(np.floor(pnl.x0)) + (margin if pnl.col > 0 else 0)
-        xb = int(np.ceil(pnl.x1)) - (margin if pnl.col < _n_cols(layout, pnl.row) - 1 else 0)
-        ya, yb = int(pnl.y0 - 0.5 * ppm_y), int(np.ceil(pnl.y1 + 0.5 * ppm_y))
-        xa_c, xb_c, ya_c, yb_c = max(xa, 0), min(xb, W), max(ya, 0), min(yb, H)
-        if xb_c - xa_c < 4 or yb_c - ya_c < 4:
-            warnings.append(f"lead {pnl.lead}: panel lies outside the image")
-            scores[pnl.lead].append((0.0, pnl.duration_s))
-            continue
-        band = ink[ya_c:yb_c, xa_c:xb_c].copy()
-        dark = np.clip(1.0 - norm[ya_c:yb_c, xa_c:xb_c], 0.0, 1.0)
-        for xe in inner:
-            cols = np.flatnonzero(np.abs(np.arange(xa_c, xb_c) - xe) <= bar_half)
-            erase_bars(band, dark, HYSTERESIS * level, cols, pnl.baseline_y - ya_c - bar_reach,
-                       pnl.baseline_y - ya_c + bar_reach)
-        pick = pick_trace(band, pnl.baseline_y - ya_c, config.jump_weight, config.baseline_weight,
-                          darkness=dark, level=level)
-        picked.append((pnl, pulse, pick, xa_c, ya_c, (xb_c - xa_c) / max(1.0, xb - xa)))
-    # the pen's shape is fitted on all panels at once (see fit_page), then each panel's path is placed
-    for pnl, *_ in [p for p in picked if len(p[2].xc) < 2]:
-        scores[pnl.lead].append((0.0, pnl.duration_s))
-    picked = [p for p in picked if len(p[2].xc) >= 2]
-    aspect, fits = fit_page([p[2] for p in picked])
-    found["pen_aspect"] = aspect
-    for (pnl, pulse, pick, xa_c, ya_c, visible_frac), (px, py) in zip(picked, fits):
-        x = px + xa_c
-        y = py + ya_c
-        baseline = pnl.baseline_y if pulse is not None else float(np.median(y))
-        t = pnl.t_offset_s + (x - pnl.x0) / px_per_s
-        mv = (baseline - y) / px_per_mv
-        # the panel's window; its ends (hidden by separator bars) are held from the nearest traced column
-        sel = (t_grid >= pnl.t_offset_s) & (t_grid < pnl.t_offset_s + pnl.duration_s) & \
-            (t_grid >= t[0] - config.max_gap_s) & (t_grid <= t[-1] + config.max_gap_s)
-        vals = np.interp(t_grid[sel], t, mv)
-        # gaps longer than max_gap_s between traced columns stay NaN
-        gap_idx = np.searchsorted(t, t_grid[sel])
-        gap_len = t[np.clip(gap_idx, 0, len(t) - 1)] - t[np.clip(gap_idx - 1, 0, len(t) - 1)]
-        vals[gap_len > config.max_gap_s] = np.nan
-        ok = np.isfinite(vals)
-        idx = np.flatnonzero(sel)[ok]
-        sums[pnl.lead][idx] += vals[ok]
-        counts[pnl.lead][idx] += 1
-        conf = pick.coverage * visible_frac * (0.5 + 0.5 * pick.continuity)
-        scores[pnl.lead].append((conf, pnl.duration_s))
-        traces[pnl.lead].append(geo.to_photo(np.stack([x, y], axis=1)).astype(np.float32))
+    ctx = _TraceContext(ink=ink, norm=norm, ppm_x=ppm_x, ppm_y=ppm_y, speed=speed, gain=gain, thickness=thickness,
+                        level=1.0 - ink_thr, fs=config.fs, max_gap_s=config.max_gap_s,
+                        jump_weight=config.jump_weight, baseline_weight=config.baseline_weight, geo=geo)
+    tried: dict[str, float] = {}
+    chosen = None
+    for name in candidates:
+        panels = layout_panels(name, np.asarray(row_ref), trace_x0, ppm_x, ppm_y, speed, row_ref)
+        traced = _trace_panels(name, panels, pulses, ctx)
+        resid, _ = limb_residual(_panel_signals(traced, ctx.n), config.fs)
+        tried[name] = resid
+        if chosen is None or _better(resid, tried[chosen[0]]):
+            chosen = (name, panels, traced)
+        if np.isfinite(resid) and resid <= LIMB_AGREE:
+            break
+    assert chosen is not None
+    layout, panels, traced = chosen
+    found["layout"] = layout
+    found["layout_tried"] = {k: (None if not np.isfinite(v) else round(float(v), 3)) for k, v in tried.items()}
+    if len(candidates) > 1 and not (np.isfinite(tried[layout]) and tried[layout] <= LIMB_AGREE):
+        shown = ", ".join(f"{k} {v:.2f}" if np.isfinite(v) else f"{k} -" for k, v in tried.items())
+        warnings.append(f"lead names unsure: {len(rows_y)} rows fit {len(candidates)} known layouts and none has "
+                        f"limb leads obeying Einthoven's law (residual {shown}; agree <= {LIMB_AGREE:g}): read as "
+                        f"{layout}")
+    result = _assemble(layout, traced, ctx, config, warnings)
+    strength = np.asarray(row_strength_kept(rows_y, rows_all, row_strength), np.float64)
+    rel = strength / max(float(np.median(strength)), 1e-9)
+    for lead, lf in result.lead_features.items():  # the weakest row the lead was traced on, against the page's rows
+        lead_rows = [r for r, row in enumerate(result.rows) for name in row if name and name.lstrip("-") == lead]
+        lf["row_strength"] = float(min(rel[r] for r in lead_rows)) if lead_rows else 1.0
+        lf["row_pulse"] = float(all(pulses[r] is not None for r in lead_rows)) if lead_rows else 0.0
+    found["layout_rows"] = result.rows
+    found["limb_residual"] = None if not np.isfinite(result.limb) else round(result.limb, 4)
+    found["strip_match_db"] = result.strip_match
 
-    signal = np.full((len(out_leads), n), np.nan, np.float32)
+    # per-lead quality features -> calibrated probability that the lead's SNR >= 10 dB (confidence.py)
+    page_feats = {"has_grid": float(has_grid), "pulse_agree": float(scale_source == "grid+pulse" and
+                                                                     not any("do not agree" in w for w in warnings)),
+                  "trace_width_scale": float(scale_source == "trace width"), "dewarp_conf": dewarp_conf,
+                  "orient_sure": orient_conf, "grid_strength": float(min(sx.strength, sy.strength)),
+                  "pulse_rows": len(good) / max(1, len(rows_y)), "ink_fraction": ink_fraction,
+                  "n_candidates": float(len(candidates)),
+                  "limb_residual": result.limb, "row_count": float(len(rows_y)),
+                  "min_row_strength": float(rel.min())}
+    found["page_features"] = {k: (None if not np.isfinite(v) else round(float(v), 4)) for k, v in page_feats.items()}
+    feats = {lead: {**page_feats, **lf} for lead, lf in result.lead_features.items()}
+    found["lead_features"] = {lead: {k: (None if not np.isfinite(v) else round(float(v), 4)) for k, v in f.items()}
+                              for lead, f in feats.items()}
+    signal = result.signal
     confidence: dict[str, float] = {}
-    for i, lead in enumerate(out_leads):
-        c = counts[lead]
-        signal[i, c > 0] = sums[lead][c > 0] / c[c > 0]
-        weights = [d for _, d in scores[lead]]
-        conf = float(np.average([s for s, _ in scores[lead]], weights=weights)) * scale_conf if weights else 0.0
+    for i, lead in enumerate(result.leads):
+        conf = lead_confidence(feats[lead]) if np.isfinite(signal[i]).any() else 0.0
         confidence[lead] = round(conf, 3)
         if conf < config.min_confidence:
             signal[i] = np.nan
             if conf > 0:
                 warnings.append(f"lead {lead}: confidence {conf:.2f} below {config.min_confidence:g}: left NaN")
-    if not np.isfinite(signal).any():
+    found["page_confidence"] = round(page_confidence(page_feats, list(confidence.values())), 3)
+    if not result.leads or not np.isfinite(signal).any():
+        if result.unnamed:
+            raise DigitizeError(f"only unnamed trace(s) on the page ({len(result.unnamed)}: rhythm strips or panels "
+                                f"of layout {layout} whose lead cannot be known without reading its label); set "
+                                f"rhythm_lead=NAME if you know which lead a strip shows")
         raise DigitizeError("no lead could be traced with enough confidence")
-    record = EcgRecord(signal=signal, fs=config.fs, lead_names=tuple(out_leads), record_id="digitized",
+    record = EcgRecord(signal=signal, fs=config.fs, lead_names=tuple(result.leads), record_id="digitized",
                        source="digitized", allow_nan=True,
                        meta={"speed_mm_s": speed, "gain_mm_mv": gain, "layout": layout})
-    return DigitizedEcg(record=record, confidence=confidence, found=found, warnings=warnings, traces=traces)
+    return DigitizedEcg(record=record, confidence=confidence, found=found, warnings=warnings, traces=result.traces,
+                        unnamed=result.unnamed, page_confidence=found["page_confidence"])
+
+
+def row_strength_kept(rows_y: np.ndarray, rows_all: np.ndarray, strength: np.ndarray) -> np.ndarray:
+    """The strength of each kept row (drop_weak_rows keeps a subset of the rows found)."""
+    return np.array([strength[int(np.argmin(np.abs(rows_all - y)))] for y in rows_y])
 
 
 def _refuse_unsure(orient: Orientation) -> None:
@@ -473,8 +475,256 @@ def _shows_grid(grid: np.ndarray, config: DigitizeConfig) -> bool:
     return min(strengths) >= GRID_STRENGTH_MIN
 
 
-def _n_cols(layout: str, row: int) -> int:
-    from vizecg.render.layout import LAYOUTS
+@dataclass(frozen=True)
+class _TraceContext:
+    """What tracing a layout's panels needs from the page (the same for every candidate layout)."""
 
-    rows, _ = LAYOUTS[layout]
-    return len(rows[row]) if row < len(rows) else 1
+    ink: np.ndarray
+    norm: np.ndarray
+    ppm_x: float
+    ppm_y: float
+    speed: float
+    gain: float
+    thickness: float
+    level: float  # darkness of the ink threshold
+    fs: float
+    max_gap_s: float
+    jump_weight: float
+    baseline_weight: float
+    geo: _Geometry
+
+    @property
+    def n(self) -> int:
+        return int(round(paper.TRACE_WIDTH_MM / self.speed * self.fs))
+
+
+@dataclass(frozen=True)
+class _PanelTrace:
+    panel: Panel
+    signal: np.ndarray  # (n,) mV on the page's time axis, NaN outside what this panel traced; record sign
+    coverage: float  # of the panel's columns with a pick, times the share of the panel inside the image
+    continuity: float
+    xy: np.ndarray | None  # (m, 2) the path in the input photo
+
+
+def _trace_panels(layout: str, panels: list[Panel], pulses: list[Pulse | None],
+                  ctx: _TraceContext) -> list[_PanelTrace]:
+    """Ink runs + DP per panel, the pen fitted on the page, each path placed in mV on the page's time axis."""
+    ink, norm, ppm_x, ppm_y = ctx.ink, ctx.norm, ctx.ppm_x, ctx.ppm_y
+    px_per_s, px_per_mv = ctx.speed * ppm_x, ctx.gain * ppm_y
+    n = ctx.n
+    t_grid = np.arange(n) / ctx.fs
+    H, W = ink.shape
+    # Internal column edges: the neighbour's trace starts there (its ink reaches half a stroke across) and a
+    # separator bar may straddle the edge; the bar is erased below, so only that half stroke is left out.
+    margin = int(np.ceil(0.5 * ctx.thickness)) + 1
+    bar_half = 0.5 * ctx.thickness + 0.25 * ppm_x  # columns where a separator bar's ink can lie
+    bar_reach = SEPARATOR_SPAN_MM * ppm_y
+    out: list[_PanelTrace] = []
+    picked: list[tuple[Panel, Pulse | None, PanelPick, int, int, float]] = []
+    for pnl in panels:
+        pulse = pulses[pnl.row]
+        last = n_cols(layout, pnl.row) - 1
+        inner = [x for x, is_inner in ((pnl.x0, pnl.col > 0), (pnl.x1, pnl.col < last)) if is_inner]
+        xa = int(np.floor(pnl.x0)) + (margin if pnl.col > 0 else 0)
+        xb = int(np.ceil(pnl.x1)) - (margin if pnl.col < last else 0)
+        ya, yb = int(pnl.y0 - 0.5 * ppm_y), int(np.ceil(pnl.y1 + 0.5 * ppm_y))
+        xa_c, xb_c, ya_c, yb_c = max(xa, 0), min(xb, W), max(ya, 0), min(yb, H)
+        if xb_c - xa_c < 4 or yb_c - ya_c < 4:
+            out.append(_PanelTrace(pnl, np.full(n, np.nan), 0.0, 0.0, None))
+            continue
+        band = ink[ya_c:yb_c, xa_c:xb_c].copy()
+        dark = np.clip(1.0 - norm[ya_c:yb_c, xa_c:xb_c], 0.0, 1.0)
+        for xe in inner:
+            cols = np.flatnonzero(np.abs(np.arange(xa_c, xb_c) - xe) <= bar_half)
+            erase_bars(band, dark, HYSTERESIS * ctx.level, cols, pnl.baseline_y - ya_c - bar_reach,
+                       pnl.baseline_y - ya_c + bar_reach)
+        pick = pick_trace(band, pnl.baseline_y - ya_c, ctx.jump_weight, ctx.baseline_weight,
+                          darkness=dark, level=ctx.level)
+        if len(pick.xc) < 2:
+            out.append(_PanelTrace(pnl, np.full(n, np.nan), 0.0, 0.0, None))
+            continue
+        picked.append((pnl, pulse, pick, xa_c, ya_c, (xb_c - xa_c) / max(1.0, xb - xa)))
+    # the pen's shape is fitted on all panels at once (see fit_page), then each panel's path is placed
+    _, fits = fit_page([p[2] for p in picked])
+    for (pnl, pulse, pick, xa_c, ya_c, visible_frac), (px, py) in zip(picked, fits):
+        x = px + xa_c
+        y = py + ya_c
+        baseline = pnl.baseline_y if pulse is not None else float(np.median(y))
+        t = pnl.t_offset_s + (x - pnl.x0) / px_per_s
+        mv = (baseline - y) / px_per_mv * (-1.0 if pnl.inverted else 1.0)
+        # the panel's window; its ends (hidden by separator bars) are held from the nearest traced column
+        sel = (t_grid >= pnl.t_offset_s) & (t_grid < pnl.t_offset_s + pnl.duration_s) & \
+            (t_grid >= t[0] - ctx.max_gap_s) & (t_grid <= t[-1] + ctx.max_gap_s)
+        vals = np.interp(t_grid[sel], t, mv)
+        # gaps longer than max_gap_s between traced columns stay NaN
+        gap_idx = np.searchsorted(t, t_grid[sel])
+        gap_len = t[np.clip(gap_idx, 0, len(t) - 1)] - t[np.clip(gap_idx - 1, 0, len(t) - 1)]
+        vals[gap_len > ctx.max_gap_s] = np.nan
+        sig = np.full(n, np.nan)
+        sig[np.flatnonzero(sel)] = vals
+        out.append(_PanelTrace(pnl, sig, pick.coverage * visible_frac, pick.continuity,
+                               ctx.geo.to_photo(np.stack([x, y], axis=1)).astype(np.float32)))
+    return sorted(out, key=lambda tr: (tr.panel.row, tr.panel.col))
+
+
+def _panel_signals(traced: list[_PanelTrace], n: int) -> dict[str, np.ndarray]:
+    """Per named lead, the mean of its panels' traces (rhythm strips and unnamed panels left out)."""
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
+    for tr in traced:
+        if tr.panel.is_rhythm_strip or not tr.panel.named:
+            continue
+        ok = np.isfinite(tr.signal)
+        s = sums.setdefault(tr.panel.lead, np.zeros(n))
+        c = counts.setdefault(tr.panel.lead, np.zeros(n))
+        s[ok] += tr.signal[ok]
+        c[ok] += 1
+    return {lead: np.where(counts[lead] > 0, s / np.maximum(counts[lead], 1), np.nan) for lead, s in sums.items()}
+
+
+def limb_residual(signals: dict[str, np.ndarray], fs: float) -> tuple[float, dict[str, float]]:
+    """(share of the limb traces' energy outside the plane Einthoven's law confines them to, per lead share):
+    over each stretch of time where >= 3 named limb leads are traced together (at least 0.2 s), each lead
+    less its median. NaN where no three limb leads share a moment (a chest-only or strip page)."""
+    leads = [lead for lead in LIMB_BASIS if lead in signals]
+    if len(leads) < 3:
+        return float("nan"), {}
+    X = np.stack([signals[lead] for lead in leads])  # (k, n)
+    keys = np.isfinite(X).T.astype(np.int64) @ (1 << np.arange(len(leads)))
+    res = np.zeros(len(leads))
+    tot = np.zeros(len(leads))
+    for key in np.unique(keys):
+        rows = [i for i in range(len(leads)) if (int(key) >> i) & 1]
+        cols = keys == key
+        if len(rows) < 3 or cols.sum() < 0.2 * fs:
+            continue
+        xs = X[np.ix_(rows, np.flatnonzero(cols))]
+        xs = xs - np.median(xs, axis=1, keepdims=True)
+        a = np.array([LIMB_BASIS[leads[i]] for i in rows])
+        r = xs - a @ np.linalg.pinv(a) @ xs
+        res[rows] += (r ** 2).sum(axis=1)
+        tot[rows] += (xs ** 2).sum(axis=1)
+    if tot.sum() <= 0:
+        return float("nan"), {}
+    per = {lead: float(res[i] / tot[i]) for i, lead in enumerate(leads) if tot[i] > 0}
+    return float(res.sum() / tot.sum()), per
+
+
+def _better(resid: float, best: float) -> bool:
+    """Whether a candidate layout's limb residual beats the best so far (a measured one beats none)."""
+    if not np.isfinite(resid):
+        return False
+    return not np.isfinite(best) or resid < best
+
+
+def _match_db(a: np.ndarray, b: np.ndarray, fs: float) -> float:
+    """How well trace b repeats trace a where both are traced (>= 0.5 s), in dB (a's energy over the
+    difference's, each less its mean); -inf where they share too little."""
+    both = np.isfinite(a) & np.isfinite(b)
+    if both.sum() < 0.5 * fs:
+        return float("-inf")
+    x = a[both] - a[both].mean()
+    d = x - (b[both] - b[both].mean())
+    return float(10 * np.log10(max(float((x ** 2).sum()), 1e-12) / max(float((d ** 2).sum()), 1e-12)))
+
+
+@dataclass(frozen=True)
+class _Assembled:
+    leads: list[str]  # standard order
+    signal: np.ndarray  # (leads, n)
+    traces: dict[str, list[np.ndarray]]
+    unnamed: list[dict[str, Any]]
+    rows: list[list[str | None]]  # the layout as read: names as printed, None where unknown
+    limb: float  # page limb residual (NaN: not measurable)
+    strip_match: list[dict[str, Any]]
+    lead_features: dict[str, dict[str, float]]
+
+
+def _assemble(layout: str, traced: list[_PanelTrace], ctx: _TraceContext, config: DigitizeConfig,
+              warnings: list[str]) -> _Assembled:
+    """Name each rhythm strip by the panel it repeats (else leave it unnamed), average each lead's traces and
+    measure each lead's quality features."""
+    n, fs = ctx.n, config.fs
+    panel_sig = _panel_signals(traced, n)
+    limb, limb_per = limb_residual(panel_sig, fs)
+    names: dict[int, str | None] = {}
+    strip_match = []
+    unmatched = []
+    for k, tr in enumerate(traced):
+        if tr.panel.named and not tr.panel.is_rhythm_strip:
+            names[k] = tr.panel.lead
+            continue
+        if not tr.panel.is_rhythm_strip:
+            names[k] = None
+            continue
+        scores = sorted(((_match_db(sig, tr.signal, fs), lead) for lead, sig in panel_sig.items()), reverse=True)
+        best, second = (scores + [(float("-inf"), None)] * 2)[:2]
+        ok = best[0] >= STRIP_MATCH_DB and best[0] - second[0] >= STRIP_MATCH_MARGIN_DB
+        names[k] = best[1] if ok else None
+        strip_match.append({"row": tr.panel.row, "lead": names[k], "best": best[1],
+                            "best_db": round(best[0], 1) if np.isfinite(best[0]) else None,
+                            "second_db": round(second[0], 1) if np.isfinite(second[0]) else None})
+        if not ok:
+            unmatched.append(k)
+    if config.rhythm_lead and len(unmatched) == 1:
+        names[unmatched[0]] = config.rhythm_lead
+        warnings.append(f"rhythm strip (row {traced[unmatched[0]].panel.row + 1}) matches no panel: written as "
+                        f"{config.rhythm_lead}, as rhythm_lead says")
+    elif unmatched:
+        rows_shown = ", ".join(str(traced[k].panel.row + 1) for k in unmatched)
+        warnings.append(f"rhythm strip(s) in row(s) {rows_shown} match no panel of the page: lead not read, "
+                        f"returned unnamed (not as any lead)")
+    n_unnamed_panels = sum(1 for k, v in names.items() if v is None and not traced[k].panel.is_rhythm_strip)
+    if n_unnamed_panels:
+        warnings.append(f"{n_unnamed_panels} panel(s) of layout {layout} hold leads that cannot be known without "
+                        f"reading their labels: returned unnamed")
+    # assemble
+    by_lead: dict[str, list[_PanelTrace]] = {}
+    unnamed = []
+    for k, tr in enumerate(traced):
+        if names[k] is None:
+            unnamed.append({"row": tr.panel.row, "col": tr.panel.col, "t_offset_s": tr.panel.t_offset_s,
+                            "duration_s": tr.panel.duration_s, "rhythm_strip": tr.panel.is_rhythm_strip,
+                            "signal": tr.signal.astype(np.float32)})
+        else:
+            by_lead.setdefault(names[k], []).append(tr)
+    leads = [lead for lead in STANDARD_LEADS if lead in by_lead]
+    signal = np.full((len(leads), n), np.nan, np.float32)
+    traces: dict[str, list[np.ndarray]] = {}
+    feats: dict[str, dict[str, float]] = {}
+    for i, lead in enumerate(leads):
+        trs = by_lead[lead]
+        stack = np.stack([tr.signal for tr in trs])
+        cnt = np.isfinite(stack).sum(axis=0)
+        signal[i, cnt > 0] = (np.nansum(stack, axis=0)[cnt > 0] / cnt[cnt > 0])
+        traces[lead] = [tr.xy for tr in trs if tr.xy is not None]
+        dur = np.array([tr.panel.duration_s for tr in trs])
+        window = np.zeros(n, bool)
+        for tr in trs:
+            window[int(round(tr.panel.t_offset_s * fs)):int(round((tr.panel.t_offset_s + tr.panel.duration_s) * fs))] = True
+        x = signal[i].astype(np.float64)
+        fin = np.isfinite(x)
+        dx = np.abs(np.diff(x))
+        dx = dx[np.isfinite(dx)]
+        amp = float(np.percentile(x[fin], 99) - np.percentile(x[fin], 1)) if fin.sum() > 10 else 0.0
+        overlap = [(_match_db(a.signal, b.signal, fs)) for j, a in enumerate(trs) for b in trs[j + 1:]]
+        overlap = [o for o in overlap if np.isfinite(o)]
+        feats[lead] = {
+            "coverage": float(np.average([tr.coverage for tr in trs], weights=dur)),
+            "continuity": float(np.average([tr.continuity for tr in trs], weights=dur)),
+            "finite": float(fin[window].mean()) if window.any() else 0.0,
+            # steps between two samples faster than 250 mV/s (several times a QRS flank): not a pen's path
+            "jump_rate": float(np.mean(dx > 250.0 / fs)) if len(dx) else 1.0,
+            "amplitude_mv": amp,
+            "limb_lead_residual": float(limb_per.get(lead, limb)) if np.isfinite(limb) else float("nan"),
+            "from_strip": float(any(tr.panel.is_rhythm_strip for tr in trs)),
+            "strip_repeat_db": float(max(overlap)) if overlap else float("nan"),
+        }
+    rows: dict[int, list[str | None]] = {}
+    for k, tr in enumerate(traced):
+        name = names[k]
+        shown = None if name is None else (("-" if tr.panel.inverted else "") + name)
+        rows.setdefault(tr.panel.row, []).append(shown)
+    return _Assembled(leads=leads, signal=signal, traces=traces, unnamed=unnamed,
+                      rows=[rows[r] for r in sorted(rows)], limb=limb, strip_match=strip_match, lead_features=feats)

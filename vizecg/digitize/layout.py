@@ -10,11 +10,27 @@ from scipy.signal import find_peaks
 
 from vizecg.errors import DigitizeError
 from vizecg.render import paper
-from vizecg.render.layout import LAYOUTS
+from vizecg.render.style import (ROWS_3X4, ROWS_3X4_CABRERA, ROWS_6X2, ROWS_6X2_CABRERA, ROWS_12X1,
+                                 ROWS_LIMB)
 
 SHEET_EDGE_SPAN = 0.8  # one piece of ink spanning this much of the page's height and width frames it
-# Rows of ink a layout prints (its lead rows + the rhythm strip): how `--layout auto` recognises it.
-ROWS_OF_LAYOUT = {name: len(rows) + int(strip) for name, (rows, strip) in LAYOUTS.items()}
+# The clinical layouts the digitizer knows: rows of printed names ('-aVR': printed inverted; None: a panel whose
+# lead cannot be known without reading its label, as the fifth column of a 15-lead page) and how many
+# full-width rhythm strips follow. A strip's lead is never assumed: it is named only where its trace matches
+# a named panel of the same moment (leads are printed simultaneously), else it stays an unnamed rhythm strip.
+# Several layouts print the same number of rows; the digitizer tries them in this order and keeps the first
+# whose limb leads obey Einthoven's law (see digitizer._limb_residual).
+TEMPLATES: dict[str, tuple[tuple[tuple[str | None, ...], ...], int]] = {
+    "3x4+1": (ROWS_3X4, 1), "3x5+1": (tuple(r + (None,) for r in ROWS_3X4), 1), "cabrera-3x4+1": (ROWS_3X4_CABRERA, 1),
+    "3x4": (ROWS_3X4, 0), "3x5": (tuple(r + (None,) for r in ROWS_3X4), 0), "cabrera-3x4": (ROWS_3X4_CABRERA, 0),
+    "3x1": ((), 3),
+    "3x4+2": (ROWS_3X4, 2),
+    "6x1": (ROWS_LIMB, 0), "3x4+3": (ROWS_3X4, 3), "6x2": (ROWS_6X2, 0), "cabrera-6x2": (ROWS_6X2_CABRERA, 0),
+    "12x1": (ROWS_12X1, 0),
+    "1x1": ((), 1),
+}
+# Rows of ink a layout prints (its lead rows + the rhythm strips): how `--layout auto` recognises it.
+ROWS_OF_LAYOUT = {name: len(rows) + strips for name, (rows, strips) in TEMPLATES.items()}
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,12 @@ class Panel:
     t_offset_s: float  # page time of x0
     duration_s: float
     is_rhythm_strip: bool
+    inverted: bool = False  # printed upside down (Cabrera's -aVR): the record's lead is minus the trace
+
+    @property
+    def named(self) -> bool:
+        """Whether the layout says which lead this panel holds ("" : not known without reading its label)."""
+        return bool(self.lead)
 
 
 def remove_text(ink: np.ndarray, px_per_mm: float) -> np.ndarray:
@@ -79,19 +101,63 @@ def find_rows(ink: np.ndarray, px_per_mm: float) -> tuple[np.ndarray, np.ndarray
     # A trace row spans the page width; a line of header text or a stray mark is far weaker.
     ref = np.sort(heights)[::-1][: min(3, len(heights))].mean()
     keep = heights >= 0.25 * ref
-    return peaks[keep].astype(np.float64), heights[keep]
+    rows, strength = peaks[keep].astype(np.float64), heights[keep]
+    # A line of header or footer text can be as inky as a trace row, but is words, not one pen line: the
+    # outermost candidates must hold a stretch of ink as long as a panel's trace (>= 2 s at 25 mm/s = 50 mm;
+    # a word or a "Name: ____" field is far shorter). Inner rows are left to the layout check.
+    while len(rows) > 1 and longest_ink_run(ink, rows[0], px_per_mm) < TRACE_RUN_MM * px_per_mm:
+        rows, strength = rows[1:], strength[1:]
+    while len(rows) > 1 and longest_ink_run(ink, rows[-1], px_per_mm) < TRACE_RUN_MM * px_per_mm:
+        rows, strength = rows[:-1], strength[:-1]
+    return rows, strength
+
+
+TRACE_RUN_MM = 40.0  # the shortest stretch of thinly inked columns (gaps <= 1.5 mm bridged) a trace row holds
+
+
+def longest_ink_run(ink: np.ndarray, y: float, px_per_mm: float, reach_mm: float = 3.0) -> float:
+    """Longest run (px) of columns with thin ink within `reach_mm` of level y, gaps up to 1.5 mm bridged: a pen line
+    crosses its row's level band in every column (a QRS passes through it), words leave spaces."""
+    r = int(round(reach_mm * px_per_mm))
+    count = ink[max(0, int(y) - r): int(y) + r + 1].sum(axis=0)
+    # a solid mark (a redaction bar, a filled box) fills the band over many mm; a QRS stroke crossing it
+    # fills it for under a millimetre, which the bridging below spans
+    cols = np.flatnonzero((count > 0) & (count <= 2.0 * px_per_mm))
+    if len(cols) == 0:
+        return 0.0
+    breaks = np.flatnonzero(np.diff(cols) > max(1.0, 1.5 * px_per_mm))
+    starts = np.r_[cols[0], cols[breaks + 1]]
+    ends = np.r_[cols[breaks], cols[-1]]
+    return float((ends - starts).max())
 
 
 def drop_weak_rows(rows_y: np.ndarray, strength: np.ndarray, requested: str,
                    weak: float = 0.5, even: float = 0.25) -> np.ndarray:
-    """When the rows found fit no layout (or not the requested one), drop the weakest candidates, if they are
+    """When the rows found fit no layout (or not the requested one), or fit one but are unevenly spaced (a row of
+    deep S waves between two rows makes 4 rows look like 6), drop the weakest candidates, if they are
     clearly weaker than the rest (< `weak` x the median strength of the others: e.g. a row of deep S waves
     seen as a level of its own) and what is left is evenly spaced, as every layout's rows are. Otherwise the
     rows are returned as found, for choose_layout to refuse."""
     counts = sorted({ROWS_OF_LAYOUT[requested]} if requested != "auto" else set(ROWS_OF_LAYOUT.values()),
                     reverse=True)
-    if len(rows_y) in counts:
+    def is_even(ys: np.ndarray) -> bool:  # every layout's rows are evenly spaced
+        gaps = np.diff(ys)
+        return len(gaps) < 2 or bool(np.max(np.abs(gaps - np.median(gaps))) <= even * np.median(gaps))
+
+    if len(rows_y) in counts and is_even(np.sort(rows_y)):
         return rows_y
+    # two levels closer than 0.3 of the pitch are one row (a trace at two levels: a tall T wave, a baseline
+    # step): keep the stronger, when what is left is an evenly spaced layout
+    ys, st = rows_y.copy(), strength.copy()
+    while len(ys) > 2:
+        gaps = np.diff(ys)
+        k = int(np.argmin(gaps))
+        if gaps[k] >= 0.3 * np.median(gaps):
+            break
+        drop = k if st[k] < st[k + 1] else k + 1
+        ys, st = np.delete(ys, drop), np.delete(st, drop)
+    if len(ys) < len(rows_y) and len(ys) in counts and is_even(ys):
+        return ys
     order = np.argsort(strength)  # weakest first
     for n in counts:
         k = len(rows_y) - n
@@ -101,24 +167,35 @@ def drop_weak_rows(rows_y: np.ndarray, strength: np.ndarray, requested: str,
         if strength[drop].max() >= weak * np.median(strength[rest]):
             continue
         kept = np.sort(rows_y[rest])
-        gaps = np.diff(kept)
-        if np.max(np.abs(gaps - np.median(gaps))) <= even * np.median(gaps):
+        if is_even(kept):
             return kept
     return rows_y
 
 
 def choose_layout(n_rows: int, requested: str) -> str:
+    """The first candidate of `layout_candidates` (kept for callers that want one name)."""
+    return layout_candidates(n_rows, requested)[0]
+
+
+def layout_candidates(n_rows: int, requested: str) -> list[str]:
+    """The known layouts printing `n_rows` rows, in the order they are tried; DigitizeError when none does
+    (a page is never forced into a layout whose row count it does not have)."""
     if requested != "auto":
         if ROWS_OF_LAYOUT[requested] != n_rows:
             raise DigitizeError(f"layout {requested} prints {ROWS_OF_LAYOUT[requested]} trace rows but "
                                 f"{n_rows} were found")
-        return requested
+        return [requested]
     matches = [name for name, n in ROWS_OF_LAYOUT.items() if n == n_rows]
     if not matches:
-        known = ", ".join(f"{k} ({v} rows)" for k, v in ROWS_OF_LAYOUT.items())
-        raise DigitizeError(f"found {n_rows} trace rows, which fits no known layout ({known}); "
+        known = ", ".join(sorted({f"{v} rows" for v in ROWS_OF_LAYOUT.values()}, key=lambda t: int(t.split()[0])))
+        raise DigitizeError(f"found {n_rows} trace rows, which fits no known layout (known: {known}); "
                             f"is the page cut, or is it another layout?")
-    return matches[0]
+    return matches
+
+
+def n_cols(layout: str, row: int) -> int:
+    rows, _ = TEMPLATES[layout]
+    return len(rows[row]) if row < len(rows) else 1
 
 
 def find_pulse(ink: np.ndarray, band: tuple[int, int], x_max: int, px_per_mm: float) -> Pulse | None:
@@ -187,19 +264,20 @@ def trace_extent(ink: np.ndarray, band: tuple[int, int], px_per_mm: float) -> tu
 def layout_panels(layout: str, rows_y: np.ndarray, trace_x0: float, px_per_mm_x: float, px_per_mm_y: float,
                   speed_mm_s: float, row_baselines: list[float]) -> list[Panel]:
     """Panels of `layout` given the rows found (top to bottom) and where the trace area starts."""
-    lead_rows, strip = LAYOUTS[layout]
+    lead_rows, strips = TEMPLATES[layout]
     pitch = float(np.median(np.diff(rows_y))) if len(rows_y) > 1 else 40.0 * px_per_mm_y
     total_s = paper.TRACE_WIDTH_MM / speed_mm_s
     width = paper.TRACE_WIDTH_MM * px_per_mm_x
     above, below = paper.BASELINE_FRACTION * pitch, (1 - paper.BASELINE_FRACTION) * pitch
-    rows = [list(r) for r in lead_rows] + ([["II"]] if strip else [])
+    rows = [list(r) for r in lead_rows] + [[None]] * strips
     panels = []
     for r, leads in enumerate(rows):
         y = float(rows_y[r])
         n = len(leads)
-        for c, lead in enumerate(leads):
-            panels.append(Panel(lead=lead, row=r, col=c, x0=trace_x0 + c * width / n,
+        for c, name in enumerate(leads):
+            inverted = name is not None and name.startswith("-")
+            panels.append(Panel(lead=(name or "").lstrip("-"), row=r, col=c, x0=trace_x0 + c * width / n,
                                 x1=trace_x0 + (c + 1) * width / n, y0=y - above, y1=y + below,
                                 baseline_y=row_baselines[r], t_offset_s=c * total_s / n, duration_s=total_s / n,
-                                is_rhythm_strip=strip and r == len(lead_rows)))
+                                is_rhythm_strip=r >= len(lead_rows), inverted=inverted))
     return panels
