@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {w}", file=sys.stderr)  # doubt is printed, not only written to digitize.json
     unsure = {k: v for k, v in result.confidence.items() if v < UNSURE_BELOW}
     if unsure:  # the confidence is P(SNR >= 10 dB): below 0.8 a lead is more likely wrong than a user assumes
-        shown = ", ".join(f"{k} {v:.2f}" for k, v in unsure.items())
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in unsure.items())
         print(f"warning: {len(unsure)} lead(s) below confidence {UNSURE_BELOW:g} (probability of SNR >= 10 dB): "
               f"{shown}", file=sys.stderr)
     if result.page_confidence < UNSURE_BELOW:

@@ -40,7 +40,7 @@ LIMB_BASIS = {"I": (1.0, 0.0), "II": (0.0, 1.0), "III": (-1.0, 1.0), "aVR": (-0.
               "aVF": (-0.5, 1.0)}
 LIMB_AGREE = 0.12  # residual share at or below which a layout's limb leads agree
 STRIP_MATCH_DB = 10.0  # a rhythm strip is the lead of a same-moment panel it matches this well...
-STRIP_MATCH_MARGIN_DB = 4.0  # ...and this much better than any other panel
+STRIP_MATCH_MARGIN_DB = 6.0  # ...and this much better than any other panel (the median over 0.5 s pieces)
 
 
 
@@ -624,9 +624,16 @@ def _match_db(a: np.ndarray, b: np.ndarray, fs: float) -> float:
     both = np.isfinite(a) & np.isfinite(b)
     if both.sum() < 0.5 * fs:
         return float("-inf")
-    x = a[both] - a[both].mean()
-    d = x - (b[both] - b[both].mean())
-    return float(10 * np.log10(max(float((x ** 2).sum()), 1e-12) / max(float((d ** 2).sum()), 1e-12)))
+    # the median over 0.5 s pieces: a printed label or a crossing neighbour spoils a piece, not the match
+    idx = np.flatnonzero(both)
+    size = max(2, int(0.5 * fs))
+    scores = []
+    for k in range(0, len(idx) - size // 2, size):
+        i = idx[k:k + size]
+        x = a[i] - a[i].mean()
+        d = x - (b[i] - b[i].mean())
+        scores.append(10 * np.log10(max(float((x ** 2).sum()), 1e-12) / max(float((d ** 2).sum()), 1e-12)))
+    return float(np.median(scores))
 
 
 @dataclass(frozen=True)
