@@ -17,7 +17,6 @@ Writes benchmarks/results/detector_design.json and prints the tables.
 from __future__ import annotations
 
 import argparse
-import math
 import platform
 import shutil
 import sys
@@ -68,6 +67,9 @@ def object_sizes(pairs: list, imgsz: int, tile: int, stride: int) -> dict[str, d
 
 def build(model_yaml: str, tmp: Path):
     """An untrained 4-class detection model from a yaml (ours in detector/cfg, else ultralytics')."""
+    from vizecg.offline import import_ultralytics
+
+    import_ultralytics()
     from ultralytics.nn.tasks import DetectionModel
 
     ours = REPO / "detector" / "cfg" / model_yaml.replace("yolo11n-", "yolo11-")
@@ -109,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "detector_design.json"))
     args = p.parse_args(argv)
 
-    from vizecg.offline import configure_offline
+    from vizecg.offline import import_ultralytics
 
-    configure_offline()
+    import_ultralytics()
     import torch
     from ultralytics.utils.torch_utils import get_flops
 

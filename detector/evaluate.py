@@ -69,6 +69,9 @@ class Accumulator:
         self.pages += 1
 
     def summary(self) -> dict[str, Any]:
+        from vizecg.offline import import_ultralytics
+
+        import_ultralytics()  # offline, safe-load switch on, its chatter on stderr (an ONNX-only eval imports it here)
         from ultralytics.utils.metrics import ap_per_class
 
         tp = np.concatenate(self.tp) if self.tp else np.zeros((0, 10), bool)
