@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile_inputs import text_page
 
 from detector import BeatDetector, DEFAULT_WEIGHTS
-from detector.config import BEAT
 from detector.dataset import truth_boxes
 from detector.evaluate import Accumulator
 from vizecg.errors import DataError, ModelError
@@ -131,16 +131,6 @@ def _photo() -> np.ndarray:
     return cv2.resize(skimage.data.coffee(), (1200, 900), interpolation=cv2.INTER_LINEAR)
 
 
-def _text_page() -> np.ndarray:
-    import cv2
-
-    page = np.full((900, 1200, 3), 255, np.uint8)
-    for i in range(30):
-        cv2.putText(page, "Lorem ipsum dolor sit amet, consectetur adipiscing elit 12345", (20, 30 + 29 * i),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
-    return page
-
-
 # The shipped stage-9 weights were trained without background images. A stage-10 fine-tune with them (not
 # shipped: fold-10 phone recall 0.975 < 0.98, see detector/weights/README.md) found no beats on any of these.
 _NO_NEGATIVES = pytest.mark.xfail(strict=True, reason="known gap: stage-9 weights trained without background "
@@ -152,7 +142,7 @@ _NO_NEGATIVES = pytest.mark.xfail(strict=True, reason="known gap: stage-9 weight
                                                      for k in ("checker", "photo", "text"))])
 def test_non_ecg_images_give_no_beats(shipped, kind):
     rng = np.random.default_rng(0)
-    image = {"blank": lambda: np.full((900, 1200, 3), 255, np.uint8), "text": _text_page, "checker": _checkerboard,
+    image = {"blank": lambda: np.full((900, 1200, 3), 255, np.uint8), "text": text_page, "checker": _checkerboard,
              "photo": _photo, "noise": lambda: rng.integers(0, 256, (900, 1200, 3), dtype=np.uint8)}[kind]()
     found = shipped.detect(image)
     assert int(found.is_beat.sum()) == 0 and found.layout == "unknown"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile_inputs import text_page
 
 from detector.infer import DEFAULT_WEIGHTS
 
@@ -59,16 +60,6 @@ def ok_prediction(photo, readers):
     return predict_page(photo, *readers)
 
 
-def _text_page() -> np.ndarray:
-    import cv2
-
-    page = np.full((900, 1200, 3), 255, np.uint8)
-    for i in range(30):
-        cv2.putText(page, "Lorem ipsum dolor sit amet, consectetur adipiscing elit 12345", (20, 30 + 29 * i),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
-    return page
-
-
 @needs_detector
 def test_a_photographed_page_is_answered_with_calibrated_probabilities_and_beats(ok_prediction, readers):
     from vizecg.predict.calibration import sigmoid
@@ -95,7 +86,7 @@ def test_non_ecg_images_are_refused_with_a_reason_and_no_probabilities(kind, rea
     from vizecg.predict import predict_page
 
     rng = np.random.default_rng(0)
-    image = {"text": _text_page(), "noise": rng.integers(0, 256, (900, 1200, 3), dtype=np.uint8),
+    image = {"text": text_page(), "noise": rng.integers(0, 256, (900, 1200, 3), dtype=np.uint8),
              "blank": np.full((900, 1200, 3), 250, np.uint8)}[kind]
     pred = predict_page(image, *readers)
     assert pred.status == "refused" and pred.reason
