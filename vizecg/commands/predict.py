@@ -1,12 +1,16 @@
 """`vizecg predict`: a photo (or a folder of photos) of a paper ECG -> quality gate -> report.
 
     vizecg predict IMAGE [--out DIR] [--json]
+    vizecg predict PDF [--out DIR] [--json]
     vizecg predict DIR [--out DIR] [--json]
 
 One image: OUT/report.json (schema: vizecg/predict/schema.py), OUT/report.html (self-contained, opens offline),
 the digitized signal as OUT/signal/<name>.hea/.dat (WFDB) and OUT/signal/<name>.csv, in mV.
 A folder: one OUT/<name>/ per image as above, OUT/summary.csv; a re-run skips pages whose report.json exists
 (the folder must have been made with the same weights: fingerprint.json). Doubts go to stderr as well.
+A PDF is read as a folder of its pages: OUT/<name>-p1/, OUT/<name>-p2/, ... and OUT/summary.csv, each page
+rendered at 200 dpi (less for a page too large for VIZECG_MAX_PIXELS); at most 50 pages (VIZECG_MAX_PDF_PAGES).
+A folder's PDFs are read the same way.
 --json prints only JSON on stdout. Research software, not a medical device.
 """
 from __future__ import annotations
@@ -20,12 +24,13 @@ from typing import Any
 from vizecg.commands.options import out_dir
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+INPUT_SUFFIXES = (*IMAGE_SUFFIXES, ".pdf")  # a PDF is read page by page (vizecg.images.list_pages)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("predict", help="a photo of a paper ECG -> quality gate, probabilities, signal, report",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", help="an image file (PNG/JPEG/TIFF/WebP) or a folder of them")
+    p.add_argument("input", help="an image file (PNG/JPEG/TIFF/WebP), a PDF (every page) or a folder of them")
     p.add_argument("--out", type=out_dir, help="output folder (default: runs/predict/<input name>)")
     p.add_argument("--json", action="store_true", help="print only the report JSON on stdout")
     p.add_argument("--classifier", help="classifier file (default: the shipped vizecg/predict/weights/student_small.pt)")
@@ -81,9 +86,9 @@ def build_readers(classifier: str | None = None, detector: str | None = None):
 def list_images(folder: Path) -> list[Path]:
     from vizecg.errors import DataError
 
-    images = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    images = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES)
     if not images:
-        raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in this folder", folder)
+        raise DataError(f"no images ({', '.join(INPUT_SUFFIXES)}) in this folder", folder)
     return images
 
 
@@ -125,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
     from vizecg.commands.digitize import record_name
     from vizecg.errors import DataError, VizEcgError
-    from vizecg.images import read_image
+    from vizecg.images import list_pages, read_image
     from vizecg.predict import predict_page
     from vizecg.runs import claim_run
 
@@ -133,12 +138,13 @@ def run(args: argparse.Namespace) -> int:
     if not src.exists():
         raise DataError("no such file or folder", src)
     images = list_images(src) if src.is_dir() else [src]
-    if not src.is_dir():
+    one_image = not src.is_dir() and list_pages(src)[0].index is None  # a PDF: opened and its pages counted
+    if one_image:
         read_image(src)  # a bad image is refused before any model is loaded or anything written
     out = Path(args.out or Path("runs/predict") / record_name(src.stem if src.is_file() else src.name))
     finder, model, settings = build_readers(args.classifier, args.detector)
     with claim_run(out, settings):
-        if not src.is_dir():
+        if one_image:
             image = read_image(src)
             pred = predict_page(image, finder, model)
             report = write_page(out, record_name(src.stem), image, pred)
@@ -160,7 +166,7 @@ def _folder(args: argparse.Namespace, images: list[Path], out: Path, finder: Any
 
     from vizecg.commands.digitize import record_name
     from vizecg.errors import VizEcgError
-    from vizecg.images import read_image
+    from vizecg.images import list_pages, read_page
     from vizecg.predict import predict_page
     from vizecg.runs import atomic_write_text
 
@@ -168,30 +174,42 @@ def _folder(args: argparse.Namespace, images: list[Path], out: Path, finder: Any
     rows, reports = [], []
     classes = list(model.classes) if model is not None else []
     done = 0
-    for path in tqdm(images, desc="predict", unit="page", disable=args.quiet or args.json, file=sys.stderr):
-        name = record_name(path.stem)
+    pages: list[tuple[Path, Any]] = []  # (file, PageRef, or the error that refused the whole file)
+    for path in images:
+        try:
+            pages += [(path, ref) for ref in list_pages(path)]
+        except VizEcgError as exc:
+            pages.append((path, exc))
+    for path, ref in tqdm(pages, desc="predict", unit="page", disable=args.quiet or args.json, file=sys.stderr):
+        if isinstance(ref, VizEcgError):  # a broken or encrypted PDF does not stop the folder
+            print(f"{path}: error: {ref.problem}", file=sys.stderr)
+            rows.append({"image": path.name, "folder": "", "status": "error", "reason": ref.problem})
+            continue
+        name = record_name(ref.name)
         names[name] = names.get(name, 0) + 1
         if names[name] > 1:  # a.png and a.jpg: both kept
             name = f"{name}_{names[name]}"
         page_out = out / name
+        where = str(path) if ref.index is None else f"{path} page {ref.index + 1}"
         row: dict[str, Any] = {"image": path.name, "folder": name}
         if (page_out / "report.json").is_file():
             report = json.loads((page_out / "report.json").read_text())
             done += 1
         else:
             try:
-                image = read_image(path)
+                image = read_page(ref)
                 pred = predict_page(image, finder, model)
             except VizEcgError as exc:  # one bad file does not stop the folder
-                print(f"{path}: error: {exc.problem}", file=sys.stderr)
+                print(f"{where}: error: {exc.problem}", file=sys.stderr)
                 rows.append(row | {"status": "error", "reason": exc.problem})
                 continue
             report = write_page(page_out, name, image, pred)
-            _say_doubts(str(path), pred)
+            _say_doubts(where, pred)
         probs = report.get("probabilities") or {}
         rows.append(row | {"status": report["status"], "reason": report["reason"] or "",
                            "warnings": len(report["warnings"]), **{c: probs.get(c, "") for c in classes}})
-        reports.append({"image": path.name, "report": f"{name}/report.json", "status": report["status"]})
+        reports.append({"image": path.name, "page": None if ref.index is None else ref.index + 1,
+                        "report": f"{name}/report.json", "status": report["status"]})
     buf = io.StringIO()
     fields = ["image", "folder", "status", "reason", "warnings", *classes]
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
