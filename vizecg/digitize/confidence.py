@@ -103,16 +103,24 @@ def _predict(model: dict[str, Any], vec: dict[str, float]) -> float:
     return float(1.0 / (1.0 + math.exp(-min(max(z, -50.0), 50.0))))
 
 
+def scale_trust(features: dict[str, Any]) -> float:
+    """The factor a doubted scale puts on every confidence (scale.measure_scale: grid and pulse height disagree,
+    or no grid). The fitted models never saw such a page (a render's pulse always agrees with its grid), so the
+    doubt is folded in as a cap rather than learned: 1 where the scale is not in doubt."""
+    return _clip_nan(features.get("scale_trust"), 1.0, 0.0, 1.0)
+
+
 def lead_confidence(features: dict[str, Any]) -> float:
-    """P(SNR >= 10 dB) for one lead from its features (see module doc)."""
-    return _predict(load_calibration()["lead"], lead_vector(features))
+    """P(SNR >= 10 dB) for one lead from its features (see module doc), times the scale's trust."""
+    return _predict(load_calibration()["lead"], lead_vector(features)) * scale_trust(features)
 
 
 def page_confidence(page_features: dict[str, Any], lead_conf: list[float]) -> float:
-    """P(at least 80 % of the page's returned leads reach 10 dB), covering layout and scale."""
+    """P(at least 80 % of the page's returned leads reach 10 dB), covering layout and scale (times the scale's
+    trust, on top of the leads' own)."""
     if not lead_conf:
         return 0.0
-    return _predict(load_calibration()["page"], page_vector(page_features, lead_conf))
+    return _predict(load_calibration()["page"], page_vector(page_features, lead_conf)) * scale_trust(page_features)
 
 
 # --- fitting (developer tool; scikit-learn only here) ------------------------------------------------------

@@ -20,7 +20,7 @@ from vizecg.digitize.layout import (Panel, Pulse, drop_weak_rows, find_pulse, fi
                                     layout_panels, n_cols, remove_text, trace_extent)
 from vizecg.digitize.page import (estimate_rotation, find_grid_quad, find_page_quad, grid_lattice_maps,
                                   lattice_homography, rectify, rotate, warp_centred)
-from vizecg.digitize.scale import GRID_STRENGTH_MIN, GridScale, grid_period, grid_period_2d, snap_agreed
+from vizecg.digitize.scale import GRID_STRENGTH_MIN, GridScale, grid_period, grid_period_2d, measure_scale
 from vizecg.digitize.trace import HYSTERESIS, PanelPick, erase_bars, fit_page, line_thickness, pick_trace
 from vizecg.errors import DigitizeError
 from vizecg.record import STANDARD_LEADS, EcgRecord
@@ -272,51 +272,23 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     pulses: list[Pulse | None] = []
     for y in rows_y:
         band = (int(y - 0.6 * pitch), int(y + 0.45 * pitch))
-        pulses.append(find_pulse(ink, band, int(0.25 * page.shape[1]), ppm_rough))
+        pulses.append(find_pulse(ink, band, int(0.25 * page.shape[1]), ppm_rough, ppm_x))
     good = [p for p in pulses if p is not None]
     found["pulses"] = [None if p is None else {"x_rise": round(p.x_rise, 1), "width_px": round(p.width, 2),
-                                               "height_px": round(p.height, 2), "y_base": round(p.y_base, 1)}
+                                               "height_px": round(float(p.height), 2),
+                                               "y_base": round(float(p.y_base), 1), "clipped": p.clipped,
+                                               "bare": p.bare}
                        for p in pulses]
 
-    speed, gain = config.speed_mm_s, config.gain_mm_mv
-    if has_grid and good and config.trust_pulse:
-        w_mm = float(np.median([p.width for p in good])) / ppm_x
-        s = snap_agreed([p.width / ppm_x / paper.CAL_PULSE_S for p in good], paper.SPEEDS_MM_S)
-        unclipped = [p for p in good if not p.clipped]
-        g = snap_agreed([p.height / ppm_y / paper.CAL_PULSE_MV for p in unclipped], paper.GAINS_MM_MV) \
-            if unclipped else None
-        if s is None or g is None:
-            warnings.append(f"calibration pulses (median {w_mm:.1f} mm wide) do not agree on an offered speed/gain: "
-                            f"using the declared {speed:g} mm/s, {gain:g} mm/mV")
-        else:
-            speed, gain = s, g
-        scale_source = "grid+pulse"
-    elif has_grid:
-        scale_source = "grid"
-        warnings.append(f"no calibration pulse found: assuming the declared {speed:g} mm/s and {gain:g} mm/mV")
-    elif good:
-        ppm_x = float(np.median([p.width for p in good])) / (paper.CAL_PULSE_S * speed)
-        unclipped = [p for p in good if not p.clipped] or good
-        ppm_y = float(np.median([p.height for p in unclipped])) / (paper.CAL_PULSE_MV * gain)
-        scale_source = "pulse"
-        warnings.append(f"no grid found: scale from the calibration pulse at the declared {speed:g} mm/s, "
-                        f"{gain:g} mm/mV")
-    else:
-        ext = [trace_extent(ink, (int(y - 0.3 * pitch), int(y + 0.3 * pitch)), ppm_rough) for y in rows_y]
-        ext = [e for e in ext if e is not None]
-        if not ext:
-            raise DigitizeError("no grid, no calibration pulse and no trace extent: cannot measure the scale")
-        ppm_x = ppm_y = float(np.median([e[1] - e[0] for e in ext])) / paper.TRACE_WIDTH_MM
-        scale_source = "trace width"
-        warnings.append("no grid and no calibration pulse: scale assumes the traces span the standard "
-                        f"{paper.TRACE_WIDTH_MM:g} mm (low confidence)")
-    assert ppm_x is not None and ppm_y is not None
-    found["scale"] = {"px_per_mm_x": round(ppm_x, 4), "px_per_mm_y": round(ppm_y, 4), "source": scale_source,
-                      "speed_mm_s": speed, "gain_mm_mv": gain}
+    scale = measure_scale(sx, sy, has_grid, pulses, config.speed_mm_s, config.gain_mm_mv, config.trust_pulse,
+                          config.min_px_per_mm, config.max_px_per_mm)
+    ppm_x, ppm_y, speed, gain = scale.px_per_mm_x, scale.px_per_mm_y, scale.speed_mm_s, scale.gain_mm_mv
+    warnings.extend(scale.doubts)
+    found["scale"] = scale.to_json()
 
     # where the trace area starts: from the pulse (exact geometry), else the ink's left end
     if good:
-        x0s = [p.x_fall + (paper.CAL_LEAD_IN_MM + paper.CAL_GAP_MM) * ppm_x for p in good]
+        x0s = [p.x_fall + ((0.0 if p.bare else paper.CAL_LEAD_IN_MM) + paper.CAL_GAP_MM) * ppm_x for p in good]
         trace_x0 = float(np.median(x0s))
     else:
         ext = [trace_extent(ink, (int(y - 0.3 * pitch), int(y + 0.3 * pitch)), ppm_y) for y in rows_y]
@@ -365,9 +337,8 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     found["strip_match_db"] = result.strip_match
 
     # per-lead quality features -> calibrated probability that the lead's SNR >= 10 dB (confidence.py)
-    page_feats = {"has_grid": float(has_grid), "pulse_agree": float(scale_source == "grid+pulse" and
-                                                                     not any("do not agree" in w for w in warnings)),
-                  "trace_width_scale": float(scale_source == "trace width"), "dewarp_conf": dewarp_conf,
+    page_feats = {"has_grid": float(has_grid), "pulse_agree": float(scale.source == "grid+pulse"),
+                  "scale_trust": scale.trust, "dewarp_conf": dewarp_conf,
                   "orient_sure": orient_conf, "grid_strength": float(min(sx.strength, sy.strength)),
                   "pulse_rows": len(good) / max(1, len(rows_y)), "ink_fraction": ink_fraction,
                   "n_candidates": float(len(candidates)),

@@ -40,6 +40,7 @@ class Pulse:
     y_base: float  # y of the 0 mV line (stroke centre)
     y_top: float  # y of the 1 mV line
     clipped: bool  # the top touched the row band (a 20 mm/mV pulse in a short row): height not usable
+    bare: bool = False  # drawn without baseline lead-in/out (the box alone): its base is the strokes' foot
 
     @property
     def width(self) -> float:
@@ -198,8 +199,18 @@ def n_cols(layout: str, row: int) -> int:
     return len(rows[row]) if row < len(rows) else 1
 
 
-def find_pulse(ink: np.ndarray, band: tuple[int, int], x_max: int, px_per_mm: float) -> Pulse | None:
-    """The calibration pulse at the left end of one row band: a box-shaped piece of ink, 3-25 mm tall."""
+# A pulse's body (rise to fall) is 1-12 mm wide: 0.2 s at 25 mm/s is 5 mm, real machines also print 2-3.5 mm,
+# 10 mm at 50 mm/s. Its width says nothing about the scale; only its height (1 mV) does.
+PULSE_BODY_MM = (1.2, 12.5)
+PULSE_TOP_FLAT_MM = 1.0  # most of a bare pulse's top lies within this of its level (a spike's tip does not)
+PULSE_TOP_FLAT_SHARE = 0.8
+
+
+def find_pulse(ink: np.ndarray, band: tuple[int, int], x_max: int, px_per_mm: float,
+               px_per_mm_x: float | None = None) -> Pulse | None:
+    """The calibration pulse at the left end of one row band: a box-shaped piece of ink, 3-25 mm tall, with or
+    without baseline lead-in/out (`px_per_mm` vertical; `px_per_mm_x` across, where a stretched scan differs)."""
+    ppm_x = px_per_mm_x or px_per_mm
     y0, y1 = max(0, band[0]), min(ink.shape[0], band[1])
     sub = ink[y0:y1, :x_max].astype(np.uint8)
     if sub.size == 0:
@@ -208,8 +219,8 @@ def find_pulse(ink: np.ndarray, band: tuple[int, int], x_max: int, px_per_mm: fl
     best = None
     for i in range(1, n):
         x, y, w, h, area = stats[i]
-        w_mm, h_mm = w / px_per_mm, h / px_per_mm
-        if not (3.0 <= h_mm <= 25.0 and 3.5 <= w_mm <= 16.0):
+        w_mm, h_mm = w / ppm_x, h / px_per_mm
+        if not (3.0 <= h_mm <= 25.0 and PULSE_BODY_MM[0] <= w_mm <= PULSE_BODY_MM[1] + 4.0):
             continue
         comp = labels[y:y + h, x:x + w] == i
         cols = comp.sum(axis=0)
@@ -221,18 +232,31 @@ def find_pulse(ink: np.ndarray, band: tuple[int, int], x_max: int, px_per_mm: fl
             continue
         left, right = strokes[: split[0] + 1], strokes[split[0] + 1:]
         xr, xf = x + left.mean(), x + right.mean()
-        if (xf - xr) / px_per_mm < 2.0:
+        if not PULSE_BODY_MM[0] <= (xf - xr) / ppm_x <= PULSE_BODY_MM[1]:
             continue
         # base: the lead-in left of the rising edge and the lead-out right of the falling one; top: between
-        ends = np.hstack([comp[:, : max(1, int(left.min()))], comp[:, int(right.max()) + 1:]])
+        ends = np.hstack([comp[:, : int(left.min())], comp[:, int(right.max()) + 1:]])
         between = comp[:, int(left.max()) + 1: int(right.min())]
-        if ends.sum() == 0 or between.size == 0 or between.sum() == 0:
+        if between.size == 0 or between.sum() == 0:
             continue
-        yb = y + _stroke_level(ends.sum(axis=1), px_per_mm)
-        yt = y + _stroke_level(between.sum(axis=1), px_per_mm)
+        counts = between.sum(axis=1)
+        yt = y + _stroke_level(counts, px_per_mm)
+        bare = ends.sum() == 0
+        if bare:
+            # no lead-in: the base is where the edge strokes end, half a stroke above their foot; the box must
+            # be closed by a flat top (a lone spike of ink is not a pulse)
+            near = np.abs(np.arange(len(counts)) + y - yt) <= PULSE_TOP_FLAT_MM * px_per_mm
+            if counts[near].sum() < PULSE_TOP_FLAT_SHARE * counts.sum():
+                continue
+            stroke = max(1.0, float(np.sum(counts >= 0.5 * counts.max())))
+            foot = max(np.flatnonzero(comp[:, left].any(axis=1)).max(), np.flatnonzero(comp[:, right].any(axis=1)).max())
+            yb = y + foot - 0.5 * (stroke - 1.0)
+        else:
+            yb = y + _stroke_level(ends.sum(axis=1), px_per_mm)
         if yb - yt < 2.0 * px_per_mm:
             continue
-        cand = Pulse(x_rise=float(xr), x_fall=float(xf), y_base=yb + y0, y_top=yt + y0, clipped=y <= 1)
+        cand = Pulse(x_rise=float(xr), x_fall=float(xf), y_base=yb + y0, y_top=yt + y0, clipped=bool(y <= 1),
+                     bare=bool(bare))
         if best is None or cand.x_rise < best.x_rise:
             best = cand
     return best

@@ -1,20 +1,36 @@
-"""Pixels per millimetre from the grid's periodicity, and paper speed / gain from the calibration pulse.
+"""Pixels per millimetre from the grid's periodicity, each axis apart, confirmed by the calibration pulse's height.
 
 The grid is a comb of lines every 1 mm with darker ones every 5 mm, so the spectrum of its column (or row)
 profile holds peaks at every multiple of 1/(5 mm). We pick the 5 mm period whose harmonic comb collects the most
 spectral energy, then refine the 1 mm peak (the 5th harmonic) with a zero-padded FFT and parabolic interpolation.
+Fine lines, major lines alone and thermal paper's dot grid (major lines, a dot every 1 mm) all hold that comb.
+Columns give px/mm across, rows px/mm down: a stretched scan or photo has two scales.
+
+`measure_scale` then weighs the evidence: the pulse is 1 mV tall, so by the grid it measures 5, 10 or 20 mm
+(the offered gains); any other height is a disagreement (the grid or the pulse is misread) that lowers the
+confidence. The pulse's width is no scale cue (real pulses are 2-5 mm wide whatever the scale); where it snaps to
+0.2 s at an offered speed it only says the paper speed. No grid: the pulse's height alone (at the declared
+gain); neither: refused.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.ndimage import median_filter
 
+from vizecg.digitize.layout import Pulse
+from vizecg.errors import DigitizeError
 from vizecg.render import paper
 
 N_HARMONICS = 10
 GRID_STRENGTH_MIN = 6.0  # 1 mm peak / spectral background: printed grids score > 30, plain paper ~ 2
+# What the confidences are multiplied by when the scale is in doubt (confidence.scale_trust): the calibration
+# never saw such pages (every render's pulse agrees with its grid), so the doubt is folded in as a cap.
+TRUST_DISAGREE = 0.5  # grid and pulse height disagree: one of them is misread, and nothing says which
+TRUST_PULSE_ONLY = 0.6  # no grid: the pulse's height at the declared gain sets both axes
 
 
 @dataclass(frozen=True)
@@ -99,3 +115,97 @@ def snap_agreed(values: list[float], offered: tuple[float, ...], tolerance: floa
     snapped = [snap(v, offered, tolerance) for v in values]
     best = max(offered, key=snapped.count)
     return float(best) if 2 * snapped.count(best) > len(values) else None
+
+
+@dataclass(frozen=True)
+class ScaleEvidence:
+    """The page's scale and what it rests on (digitize.json `found["scale"]`)."""
+
+    px_per_mm_x: float
+    px_per_mm_y: float
+    source: str  # "grid+pulse": grid confirmed by the pulse height; "grid"; "pulse": no grid, pulse height alone
+    speed_mm_s: float
+    gain_mm_mv: float
+    speed_from: str  # "pulse width" (snapped to 0.2 s at an offered speed) or "declared"
+    gain_from: str  # "pulse height" or "declared"
+    pulse_height_mm: float | None  # median unclipped pulse height by the grid (None: no grid or no pulse)
+    agreement: float | None  # pulse height / (1 mV at the gain used): ~1 where the pulse confirms the grid
+    trust: float  # 1, or TRUST_DISAGREE / TRUST_PULSE_ONLY: folded into every confidence
+    doubts: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        def r(v: float | None, n: int) -> float | None:
+            return None if v is None else round(float(v), n)
+
+        return {"px_per_mm_x": r(self.px_per_mm_x, 4), "px_per_mm_y": r(self.px_per_mm_y, 4), "source": self.source,
+                "speed_mm_s": self.speed_mm_s, "gain_mm_mv": self.gain_mm_mv, "speed_from": self.speed_from,
+                "gain_from": self.gain_from, "pulse_height_mm": r(self.pulse_height_mm, 2),
+                "agreement": r(self.agreement, 3), "trust": self.trust, "doubts": list(self.doubts)}
+
+
+def measure_scale(grid_x: GridScale, grid_y: GridScale, has_grid: bool, pulses: list[Pulse | None],
+                  speed_mm_s: float, gain_mm_mv: float, trust_pulse: bool, min_px_per_mm: float,
+                  max_px_per_mm: float) -> ScaleEvidence:
+    """The page's px/mm across and down, speed and gain, from the grid (each axis its own) confirmed by the
+    pulses' height; else from the pulses' height at the declared gain; DigitizeError where neither is seen or
+    the scale falls outside [min_px_per_mm, max_px_per_mm]."""
+    good = [p for p in pulses if p is not None]
+    heights = [p.height for p in good if not p.clipped]
+    speed, gain = float(speed_mm_s), float(gain_mm_mv)
+    gain_from, height_mm, agreement, trust = "declared", None, None, 1.0
+    doubts: list[str] = []
+    if has_grid:
+        ppm_x, ppm_y = float(grid_x.px_per_mm), float(grid_y.px_per_mm)
+        if not heights:
+            source = "grid"
+            what = "every calibration pulse is clipped" if good else "no calibration pulse found"
+            doubts.append(f"{what}: the gain is the declared {gain:g} mm/mV, unconfirmed")
+        else:
+            mm = [h / ppm_y for h in heights]
+            height_mm = float(np.median(mm))
+            snapped = [snap(v, paper.GAINS_MM_MV) for v in mm]
+            known = [g for g in snapped if g is not None]
+            if 2 * len(known) > len(mm):
+                # most pulses stand 1 mV tall at an offered gain: the grid is confirmed (a page with half
+                # gain on its chest rows shows two gains; the page's is the one most rows show)
+                agreed = snap_agreed(mm, paper.GAINS_MM_MV)
+                counts = Counter(known).most_common()
+                page_gain = agreed if agreed is not None else (gain if gain in known else float(counts[0][0]))
+                if trust_pulse:
+                    gain, gain_from = page_gain, "pulse height"
+                agreement = float(np.median([v / g for v, g in zip(mm, snapped) if g is not None]))
+                source = "grid+pulse"
+            else:
+                source = "grid"
+                agreement = height_mm / (paper.CAL_PULSE_MV * gain)
+                trust = TRUST_DISAGREE
+                offered = ", ".join(f"{g * paper.CAL_PULSE_MV:g}" for g in paper.GAINS_MM_MV)
+                doubts.append(f"scale doubt: the grid ({ppm_x:.2f} x {ppm_y:.2f} px/mm) and the calibration pulse "
+                              f"disagree: the pulse measures {height_mm:.1f} mm tall by the grid, not {offered} mm "
+                              f"(1 mV at an offered gain); amplitudes use the declared {gain:g} mm/mV (confidence "
+                              f"lowered: check the page's scale)")
+    elif heights:
+        # No grid: the pulse is taken to stand 1 mV at the declared gain, and the pixels to be square.
+        ppm_y = float(np.median(heights)) / (paper.CAL_PULSE_MV * gain)
+        ppm_x = ppm_y
+        source, trust = "pulse", TRUST_PULSE_ONLY
+        doubts.append(f"no grid found: scale ({ppm_y:.2f} px/mm) from the calibration pulse's height alone, taken as "
+                      f"1 mV at the declared {gain:g} mm/mV and the same across; times and amplitudes are only as "
+                      f"right as that gain (confidence lowered)")
+    else:
+        why = "its calibration pulses are clipped" if good else "no calibration pulse"
+        raise DigitizeError(f"no grid and {why}: the page's scale (px/mm) cannot be measured (a grid, or a 1 mV "
+                            f"calibration pulse at the start of a row, is needed)")
+    for axis, v in (("across", ppm_x), ("down", ppm_y)):
+        if not (np.isfinite(v) and min_px_per_mm <= v <= max_px_per_mm):
+            raise DigitizeError(f"scale {v:.2f} px/mm {axis} (from the {source.replace('+', ' and ')}) is outside "
+                                f"the allowed {min_px_per_mm:g}-{max_px_per_mm:g} px/mm (min_px_per_mm, "
+                                f"max_px_per_mm): too small a page to read, or a misread scale")
+    speed_from = "declared"
+    if good and trust_pulse:
+        s = snap_agreed([p.width / ppm_x / paper.CAL_PULSE_S for p in good], paper.SPEEDS_MM_S)
+        if s is not None:  # a paper-speed cue only: the width never sets px/mm
+            speed, speed_from = s, "pulse width"
+    return ScaleEvidence(px_per_mm_x=ppm_x, px_per_mm_y=ppm_y, source=source, speed_mm_s=speed, gain_mm_mv=gain,
+                         speed_from=speed_from, gain_from=gain_from, pulse_height_mm=height_mm, agreement=agreement,
+                         trust=trust, doubts=tuple(doubts))

@@ -1,0 +1,155 @@
+"""Digitizer scale: px/mm from the grid along each axis, confirmed by the calibration pulse's height (never its
+width); pulse height alone without a grid; refused with neither; a doubt printed where grid and pulse disagree."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+from vizecg.cli import main
+from vizecg.data import load_source
+from vizecg.digitize import DigitizeConfig, digitize
+from vizecg.digitize.layout import Pulse
+from vizecg.digitize.scale import TRUST_DISAGREE, GridScale, measure_scale
+from vizecg.errors import DigitizeError
+from vizecg.render import draw_print_style, render_print_style
+from vizecg.render.style import ROWS_3X4, GridStyle, LeadGrid, PulseStyle
+
+DPI = 100  # 3.94 px/mm: small pages keep these tests fast; the scale is read as well as at 200 dpi
+
+
+@pytest.fixture(scope="module")
+def record():
+    return load_source("sample").get("00001")
+
+
+def _style(family: str, **fields):
+    """A family's look on a 3x4+1 page at 10 mm/mV, uncut (the layout and gain are not what is tested here)."""
+    style = draw_print_style(np.random.default_rng(0), family)
+    style = replace(style, leads=LeadGrid("3x4+1", ROWS_3X4, ("II",)), crop=(0.0, 0.0, 0.0, 0.0), gain_mm_mv=10.0,
+                    chest_gain_mm_mv=None, speed_mm_s=25.0)
+    return replace(style, **fields)
+
+
+# thermal paper's dot grid with a bare 2 mm pulse; fine + major lines with a 2 mm pulse on its baseline
+NARROW = {"thermal-dots": PulseStyle("left", 2.0, "bare"), "hospital-3x4+1": PulseStyle("left", 2.0, "square")}
+
+
+@pytest.fixture(scope="module")
+def pages(record):
+    styles = {"dots": _style("thermal-dots", pulse=NARROW["thermal-dots"]),
+              "lines": _style("hospital-3x4+1", pulse=NARROW["hospital-3x4+1"]),
+              "no_grid": _style("hospital-3x4+1", grid=GridStyle("none"), pulse=PulseStyle("left", 5.0, "square")),
+              "neither": _style("hospital-3x4+1", grid=GridStyle("none"), pulse=PulseStyle("none")),
+              "pulse_15mm": _style("hospital-3x4+1", pulse=PulseStyle("left", 5.0, "square", height_mv=1.5))}
+    return {name: render_print_style(record, style, dpi=DPI, seed=0) for name, style in styles.items()}
+
+
+@pytest.fixture(scope="module")
+def read(record, pages):
+    """Each page digitized once (the neither page is refused: its error instead)."""
+    out = {}
+    for name, page in pages.items():
+        try:
+            out[name] = digitize(page.image, DigitizeConfig(fs=record.fs))
+        except DigitizeError as exc:
+            out[name] = exc
+    return out
+
+
+@pytest.mark.parametrize("name", ["dots", "lines"])
+def test_a_page_stretched_across_has_two_scales_both_read(record, pages, read, name):
+    """A scan or photo stretched in x only: px/mm across and down are read apart from the grid, each within
+    2 %; the narrow pulse's height confirms the grid (its 2 mm width is no cue)."""
+    page = pages[name]
+    stretched = cv2.resize(page.image, None, fx=1.2, fy=1.0, interpolation=cv2.INTER_LINEAR)
+    result = digitize(stretched, DigitizeConfig(fs=record.fs))
+    scale = result.found["scale"]
+    truth = page.truth.px_per_mm
+    assert scale["px_per_mm_x"] == pytest.approx(1.2 * truth, rel=0.02)
+    assert scale["px_per_mm_y"] == pytest.approx(truth, rel=0.02)
+    assert scale["px_per_mm_x"] / scale["px_per_mm_y"] == pytest.approx(1.2, rel=0.02)
+    assert scale["source"] == "grid+pulse" and scale["gain_mm_mv"] == 10.0 and scale["speed_mm_s"] == 25.0
+    assert scale["pulse_height_mm"] == pytest.approx(10.0, rel=0.05) and scale["agreement"] == pytest.approx(1, abs=0.05)
+    assert not scale["doubts"]
+    # unstretched, the same page reads one scale, with the same evidence
+    flat = read[name].found["scale"]
+    assert flat["px_per_mm_x"] == pytest.approx(truth, rel=0.02) and flat["source"] == "grid+pulse"
+
+
+def test_a_page_without_grid_is_read_from_the_pulse_height_and_says_so(pages, read):
+    result = read["no_grid"]
+    assert isinstance(result, type(read["lines"])), result
+    scale = result.found["scale"]
+    assert scale["source"] == "pulse" and scale["pulse_height_mm"] is None
+    assert scale["px_per_mm_y"] == pytest.approx(pages["no_grid"].truth.px_per_mm, rel=0.03)
+    assert scale["px_per_mm_x"] == scale["px_per_mm_y"]  # square pixels assumed: the pulse's width is no cue
+    assert any("no grid found" in w and "pulse's height" in w for w in result.warnings)
+    assert scale["trust"] < 1 and result.page_confidence < read["lines"].page_confidence
+
+
+def test_a_page_with_neither_grid_nor_pulse_is_refused(read):
+    err = read["neither"]
+    assert isinstance(err, DigitizeError)
+    assert "no grid and no calibration pulse" in str(err) and "cannot be measured" in str(err)
+
+
+def test_a_pulse_the_grid_measures_15_mm_tall_is_a_printed_doubt(pages, read, tmp_path, capsys):
+    """1 mV at an offered gain is 5, 10 or 20 mm: a 15 mm pulse means the grid or the pulse is misread. The
+    grid's scale is kept, the doubt is written, printed on stderr, and lowers the page's confidence."""
+    result = read["pulse_15mm"]
+    scale = result.found["scale"]
+    assert scale["source"] == "grid" and scale["gain_mm_mv"] == 10.0  # the declared gain, not 15
+    assert scale["pulse_height_mm"] == pytest.approx(15.0, rel=0.03) and scale["agreement"] == pytest.approx(1.5, rel=0.03)
+    assert scale["trust"] == TRUST_DISAGREE
+    assert any("disagree" in w for w in result.warnings)
+    assert result.page_confidence < 0.6 * read["lines"].page_confidence
+    img = tmp_path / "page.png"
+    cv2.imwrite(str(img), cv2.cvtColor(pages["pulse_15mm"].image, cv2.COLOR_RGB2BGR))
+    assert main(["digitize", str(img), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "grid" in err and "disagree" in err and "15.0 mm" in err
+    found = json.loads((tmp_path / "out" / "digitize.json").read_text())
+    assert found["found"]["scale"]["source"] == "grid" and any("disagree" in w for w in found["warnings"])
+
+
+# --- measure_scale on its own: the rules, without rendering ----------------------------------------------
+def _pulse(height_px: float, width_px: float, clipped: bool = False) -> Pulse:
+    return Pulse(x_rise=50.0, x_fall=50.0 + width_px, y_base=200.0, y_top=200.0 - height_px, clipped=clipped)
+
+
+def _measure(pulses, has_grid=True, ppm=(5.0, 4.0), **kw):
+    args = dict(speed_mm_s=25.0, gain_mm_mv=10.0, trust_pulse=True, min_px_per_mm=2.0, max_px_per_mm=30.0)
+    return measure_scale(GridScale(ppm[0], 40.0), GridScale(ppm[1], 40.0), has_grid, pulses, **{**args, **kw})
+
+
+def test_the_pulse_width_never_sets_the_scale():
+    """2, 3.5 and 5 mm wide pulses of one height give one scale; only a width of 0.2 s at an offered speed
+    (10 mm: 50 mm/s) says the paper speed."""
+    scales = [_measure([_pulse(40.0, w * 5.0)] * 4) for w in (2.0, 3.5, 5.0, 10.0)]
+    assert {(s.px_per_mm_x, s.px_per_mm_y, s.source) for s in scales} == {(5.0, 4.0, "grid+pulse")}
+    assert [s.speed_mm_s for s in scales] == [25.0, 25.0, 25.0, 50.0]
+    no_grid = [_measure([_pulse(40.0, w * 4.0)] * 4, has_grid=False) for w in (2.0, 3.5, 5.0)]
+    assert {(s.px_per_mm_x, s.px_per_mm_y, s.source) for s in no_grid} == {(4.0, 4.0, "pulse")}
+
+
+def test_half_gain_rows_confirm_the_grid_and_a_wrong_height_does_not():
+    mixed = _measure([_pulse(40.0, 20.0)] * 3 + [_pulse(20.0, 20.0)] * 3)  # 10 mm and 5 mm pulses
+    assert mixed.source == "grid+pulse" and mixed.gain_mm_mv == 10.0 and mixed.trust == 1.0
+    assert _measure([_pulse(80.0, 20.0)] * 3).gain_mm_mv == 20.0
+    odd = _measure([_pulse(48.0, 20.0)] * 3)  # 12 mm: no offered gain
+    assert odd.source == "grid" and odd.trust == TRUST_DISAGREE and odd.agreement == pytest.approx(1.2)
+    clipped = _measure([_pulse(30.0, 20.0, clipped=True)])
+    assert clipped.source == "grid" and clipped.gain_from == "declared" and clipped.trust == 1.0
+
+
+def test_a_scale_outside_the_configured_bounds_is_refused():
+    with pytest.raises(DigitizeError, match="outside the allowed 2-30 px/mm"):
+        _measure([_pulse(15.0, 10.0)] * 4, has_grid=False)  # 1.5 px/mm: below the 2 px/mm floor
+    with pytest.raises(DigitizeError, match="no grid and its calibration pulses are clipped"):
+        _measure([_pulse(40.0, 20.0, clipped=True)], has_grid=False)
+    with pytest.raises(DigitizeError, match="no grid and no calibration pulse"):
+        _measure([None, None], has_grid=False)
