@@ -11,7 +11,7 @@ export NO_ALBUMENTATIONS_UPDATE=1
 export YOLO_CONFIG_DIR ?= $(CURDIR)/.yolo
 export MPLBACKEND=Agg
 
-.PHONY: venv demo test test-slow benchmark clean
+.PHONY: venv demo test test-slow test-browser benchmark clean
 
 $(STAMP): pyproject.toml requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,10 +31,18 @@ demo: venv
 	$(BIN)/vizecg demo
 
 test: venv
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow and not browser"
 
 test-slow: venv
 	$(BIN)/python -m pytest -m slow
+
+# vizecg serve in headless Chromium (tests/test_serve_browser.py). Needs Debian's browser and its driver first:
+#   sudo apt-get install chromium chromium-driver
+# selenium (the `browser` extra) is installed here; it drives /usr/bin/chromium and downloads nothing.
+# VIZECG_SCREENSHOT=docs/serve.png make test-browser also saves the rendered report page (docs/serve.md).
+test-browser: venv
+	$(BIN)/python -m pip install --quiet --no-build-isolation -e '.[browser]'
+	$(BIN)/python -m pytest -m browser tests/test_serve_browser.py
 
 clean:
 	rm -rf $(VENV) .yolo .pytest_cache
