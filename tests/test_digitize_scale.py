@@ -153,3 +153,16 @@ def test_a_scale_outside_the_configured_bounds_is_refused():
         _measure([_pulse(40.0, 20.0, clipped=True)], has_grid=False)
     with pytest.raises(DigitizeError, match="no grid and no calibration pulse"):
         _measure([None, None], has_grid=False)
+
+
+def test_a_doubted_scale_and_unnamed_panels_cap_the_confidences():
+    from vizecg.digitize.confidence import UNNAMED_PANEL_CAP, lead_confidence, page_confidence
+
+    sure = {"coverage": 1.0, "continuity": 1.0, "finite": 1.0, "jump_rate": 0.0, "amplitude_mv": 2.0,
+            "limb_lead_residual": 0.01, "limb_residual": 0.01, "has_grid": 1.0, "pulse_agree": 1.0,
+            "grid_strength": 60.0, "pulse_rows": 1.0, "row_pulse": 1.0, "n_candidates": 2.0}
+    base = lead_confidence(sure)
+    assert base > 0.8
+    assert lead_confidence({**sure, "scale_trust": TRUST_DISAGREE}) == pytest.approx(TRUST_DISAGREE * base)
+    assert lead_confidence({**sure, "unnamed_panels": 3.0}) == UNNAMED_PANEL_CAP
+    assert page_confidence({**sure, "scale_trust": 0.5}, [base] * 12) < 0.6 * page_confidence(sure, [base] * 12)

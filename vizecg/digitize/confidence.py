@@ -50,6 +50,8 @@ def lead_vector(f: dict[str, Any]) -> dict[str, float]:
         "strip_repeat_db": _clip_nan(rep, 0.0, -10, 40) / 10.0,
         "has_grid": _clip_nan(f.get("has_grid"), 0.0),
         "pulse_agree": _clip_nan(f.get("pulse_agree"), 0.0),
+        # the 250 mm trace-width scale is gone (such pages are refused): 0 on every page, kept while the shipped
+        # calibration was fitted with it
         "trace_width_scale": _clip_nan(f.get("trace_width_scale"), 0.0),
         "dewarp_conf": _clip_nan(f.get("dewarp_conf"), 1.0),
         "orient_sure": _clip_nan(f.get("orient_sure"), 1.0),
@@ -110,9 +112,18 @@ def scale_trust(features: dict[str, Any]) -> float:
     return _clip_nan(features.get("scale_trust"), 1.0, 0.0, 1.0)
 
 
+# A page with panels whose lead cannot be known (a 15-lead page's fifth column) may print a named lead a second
+# time there (PTB-XL records have no V4R, V8, V9: the fifth column repeats II, V1 and V5); that lead's second
+# window is then missing from what is returned, which no feature of the lead can see. A cap, as for the scale.
+UNNAMED_PANEL_CAP = 0.75
+UNNAMED_PAGE_CAP = 0.5
+
+
 def lead_confidence(features: dict[str, Any]) -> float:
-    """P(SNR >= 10 dB) for one lead from its features (see module doc), times the scale's trust."""
-    return _predict(load_calibration()["lead"], lead_vector(features)) * scale_trust(features)
+    """P(SNR >= 10 dB) for one lead from its features (see module doc), times the scale's trust; at most
+    UNNAMED_PANEL_CAP on a page with unnamed panels."""
+    p = _predict(load_calibration()["lead"], lead_vector(features)) * scale_trust(features)
+    return min(p, UNNAMED_PANEL_CAP) if _clip_nan(features.get("unnamed_panels"), 0.0) > 0 else p
 
 
 def page_confidence(page_features: dict[str, Any], lead_conf: list[float]) -> float:
@@ -120,7 +131,10 @@ def page_confidence(page_features: dict[str, Any], lead_conf: list[float]) -> fl
     trust, on top of the leads' own)."""
     if not lead_conf:
         return 0.0
-    return _predict(load_calibration()["page"], page_vector(page_features, lead_conf)) * scale_trust(page_features)
+    p = _predict(load_calibration()["page"], page_vector(page_features, lead_conf)) * scale_trust(page_features)
+    # a repeated lead missing its second window: three of a 15-lead page's twelve, more than the 20 % a right
+    # page may miss
+    return min(p, UNNAMED_PAGE_CAP) if _clip_nan(page_features.get("unnamed_panels"), 0.0) > 0 else p
 
 
 # --- fitting (developer tool; scikit-learn only here) ------------------------------------------------------

@@ -36,8 +36,8 @@ class DigitizeConfig:
     # then returned unnamed). Set it only when you know it (e.g. a monitor's lead II strip).
     rhythm_lead: str = ""
     fs: float = 500.0  # output sampling rate, Hz
-    # Declared paper settings: used to read the calibration pulse / snap what it measures, and as the last
-    # fallback when neither grid nor pulse can be measured.
+    # Declared paper settings: kept where the page does not say otherwise (the pulse's height by the grid says
+    # the gain, its width in 0.2 s steps the speed); without a grid the pulse is taken as 1 mV at this gain.
     speed_mm_s: float = 25.0
     gain_mm_mv: float = 10.0
     trust_pulse: bool = True  # let the calibration pulse override the declared speed/gain (snapped to offered values)
@@ -50,7 +50,7 @@ class DigitizeConfig:
     dewarp: bool = True  # flatten curl / waves / wrinkles by moving the grid lines onto a perfect lattice
     ink_threshold: float = 0.5  # ink = pixels darker than this fraction of the local paper brightness
     ink_auto: bool = True  # lower the threshold when the grid itself is dark (photocopies): Otsu between grid and ink
-    min_px_per_mm: float = 2.0  # scale search range (about 50-750 dpi on the page)
+    min_px_per_mm: float = 2.0  # scale search range (about 50-750 dpi on the page); a scale outside is refused
     max_px_per_mm: float = 30.0
     jump_weight: float = 1.0  # DP cost per pixel of vertical jump between consecutive columns
     baseline_weight: float = 0.02  # DP cost per pixel away from the row baseline (keeps to its own row)

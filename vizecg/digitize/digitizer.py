@@ -339,6 +339,7 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     # per-lead quality features -> calibrated probability that the lead's SNR >= 10 dB (confidence.py)
     page_feats = {"has_grid": float(has_grid), "pulse_agree": float(scale.source == "grid+pulse"),
                   "scale_trust": scale.trust, "dewarp_conf": dewarp_conf,
+                  "unnamed_panels": float(sum(not u["rhythm_strip"] for u in result.unnamed)),
                   "orient_sure": orient_conf, "grid_strength": float(min(sx.strength, sy.strength)),
                   "pulse_rows": len(good) / max(1, len(rows_y)), "ink_fraction": ink_fraction,
                   "n_candidates": float(len(candidates)),
