@@ -3,7 +3,7 @@ benchmark hand in the beat finder and the classifier; the core imports neither d
 
     image checks (pixels alone) -> digitizer (paper, scale, layout, which way up, signal in mV)
     -> page turned upright -> beat finder (beats, their leads) -> quality gate (ECG evidence, doubts)
-    -> classifier (calibrated probabilities) -> Prediction
+    -> classifier (calibrated probabilities) -> Grad-CAM of the top classes (vizecg/predict/explain.py) -> Prediction
 
 A page the gate refuses gets a reason and no probabilities; nothing after the refusal is run.
 """
@@ -60,11 +60,13 @@ def _named(lead: str | None) -> bool:
 
 
 def predict_page(image: np.ndarray, beat_finder: BeatFinder, model: Any | None,
-                 digitizer: Digitizer = default_digitizer, versions: dict[str, Any] | None = None) -> Prediction:
+                 digitizer: Digitizer = default_digitizer, versions: dict[str, Any] | None = None,
+                 explain: bool = True) -> Prediction:
     """Read one page. `model`: a vizecg.predict.classifier.PageClassifier (or anything with `classes`,
     `probabilities(page, boxes, order_keys)`, `calibration`, `thresholds`, `info()`); None: no classifier is
     installed, and an ECG page is answered with beats, signal and quality but no probabilities (a warning
-    says so). `versions`: extra model versions for the report (e.g. the detector's weights)."""
+    says so). `versions`: extra model versions for the report (e.g. the detector's weights). `explain`:
+    Grad-CAM of the two most probable classes (PyTorch classifier only; else a warning says why not)."""
     from vizecg.runs import code_version
 
     image = _check_image(image)
@@ -113,19 +115,26 @@ def predict_page(image: np.ndarray, beat_finder: BeatFinder, model: Any | None,
     warnings = list(quality.warnings)
     if digitized is not None:
         warnings += [f"digitizer: {m}" for m in digitized.warnings]
-    probabilities = calibration = thresholds = None
+    probabilities = calibration = thresholds = explanation = None
     if model is None:
         warnings.insert(0, "no classifier installed: no probabilities (beats, signal and quality only)")
     else:
         probabilities = model.probabilities(upright, beats.boxes, beats.order_keys)
         calibration, thresholds = model.calibration, model.thresholds
+        if explain:
+            from vizecg.predict.explain import explain as grad_cam
+
+            explanation = grad_cam(model, upright, beats.boxes, beats.order_keys,
+                                   leads=[l if _named(l) else None for l in beats.leads])
+            if explanation.reason:
+                warnings.append(f"no explanation: {explanation.reason}")
     signal = digitized.record if digitized is not None else None
     traces = digitized.traces if digitized is not None else {}
     return Prediction(status="ok", reason=None, quality=quality.to_json(), warnings=tuple(warnings),
                       probabilities=probabilities, calibration=calibration, thresholds=thresholds, layout=layout,
                       beats=beat_list, signal=signal,
                       signal_confidence=dict(digitized.confidence) if digitized is not None else {},
-                      models=models, image_size=(w, h), upright=upright, traces=traces)
+                      models=models, image_size=(w, h), upright=upright, traces=traces, explanation=explanation)
 
 
 def quality_only(image: np.ndarray, beat_finder: BeatFinder, digitizer: Digitizer = default_digitizer) -> Quality:

@@ -20,6 +20,12 @@ report.json, schema_version "1":
                     or null when the digitizer could not read the page
     models          {"classifier": {...}, "beat_finder": {...}, "digitizer": {...}, "vizecg": version}
     image           {"width", "height"} of the image as given
+    explanation     Grad-CAM of the top classes (vizecg/predict/explain.py), or null (refused, no classifier,
+                    or `vizecg predict --no-explain`): {"method": "grad-cam", "library", "reason" (why there is
+                    none, then "classes" is []), "layers": {"page", "beats"}, "classes": [{"class", "probability",
+                    "page_peak": [x, y] px on the upright page or null, "beats": [{"index", "lead", "importance"
+                    0..1, "box"}] most important first, "leads": {lead: importance}}]}. The heat maps themselves
+                    are in report.html. Added within schema 1 and optional: reports written before it lack it.
     notice          the research-use notice
 
 Nothing in it is a path taken from the input: `signal.paths` are the files the CLI wrote, relative to report.json.
@@ -27,7 +33,10 @@ Nothing in it is a path taken from the input: `signal.paths` are the files the C
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vizecg.predict.explain import Explanation
 
 SCHEMA_VERSION = "1"
 NOTICE = ("Research software, not a medical device. These outputs are not a diagnosis and must not be used for "
@@ -63,6 +72,7 @@ class Prediction:
     image_size: tuple[int, int] = (0, 0)  # (width, height)
     upright: Any | None = None  # the page turned upright (H, W, 3) uint8, for the report's figures; not in JSON
     traces: dict[str, list[Any]] = field(default_factory=dict)  # lead -> (n, 2) px in the image as given
+    explanation: "Explanation | None" = None  # Grad-CAM of the top classes (heat maps: not in JSON) or None
 
     @property
     def ok(self) -> bool:
@@ -90,6 +100,7 @@ class Prediction:
             "quality": self.quality, "layout": self.layout, "beats": [b.to_json() for b in self.beats],
             "signal": sig, "models": self.models,
             "image": {"width": int(self.image_size[0]), "height": int(self.image_size[1])}, "notice": NOTICE,
+            "explanation": None if self.explanation is None else self.explanation.to_json(),
         }
 
 
@@ -135,6 +146,17 @@ REPORT_SCHEMA: dict[str, Any] = {
         "image": {"type": "object", "required": ["width", "height"],
                   "properties": {"width": {"type": "integer"}, "height": {"type": "integer"}}},
         "notice": {"type": "string"},
+        # not in "required": optional within schema 1 (reports written before Grad-CAM lack it)
+        "explanation": {"type": ["object", "null"], "required": ["method", "reason", "layers", "classes"],
+                        "properties": {"method": {"enum": ["grad-cam"]}, "reason": _STR_OR_NULL,
+                                       "classes": {"type": "array", "items": {
+                                           "type": "object", "required": ["class", "probability", "page_peak",
+                                                                          "beats", "leads"],
+                                           "properties": {"probability": {"type": "number", "minimum": 0,
+                                                                          "maximum": 1},
+                                                          "page_peak": {"type": ["array", "null"], "items": _NUM},
+                                                          "beats": {"type": "array"},
+                                                          "leads": _PROBS}}}}},
     },
 }
 
