@@ -108,6 +108,8 @@ def export_onnx(weights: str | Path, out: str | Path | None = None, imgsz: int |
 def _copy_sidecar(weights: Path, onnx_path: Path) -> None:
     """The calibrated operating point (`<stem>.json`) travels with the graph; a stale copy is removed."""
     sidecar, target = weights.with_suffix(".json"), onnx_path.with_suffix(".json")
+    if target.resolve() == sidecar.resolve():
+        return  # the graph shipped beside its weights (detector/weights/beats_yolo.onnx) shares their sidecar
     if sidecar.is_file():
         atomic_write_bytes(target, sidecar.read_bytes())
     elif target.is_file() or target.is_symlink():

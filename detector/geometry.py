@@ -28,11 +28,17 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[in
 
 
 def unletterbox(boxes: np.ndarray, gain: float, pad: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
-    """Map xyxy boxes from letterboxed input pixels back to the original (h, w) image, clipped to it."""
+    """Map xyxy boxes from letterboxed input pixels back to the original (h, w) image, clipped to it.
+
+    Each axis is divided by its own resize ratio (rounded side / side), as ultralytics' scale_boxes does: on a
+    2000 px page one gain for both axes puts the far edge up to a pixel off.
+    """
     out = np.asarray(boxes, np.float64).reshape(-1, 4).copy()
+    h, w = shape
     out[:, [0, 2]] -= pad[0]
     out[:, [1, 3]] -= pad[1]
-    out /= gain
+    out[:, [0, 2]] /= max(int(round(w * gain)), 1) / w
+    out[:, [1, 3]] /= max(int(round(h * gain)), 1) / h
     return clip_boxes(out, shape)
 
 

@@ -18,6 +18,9 @@ from vizecg.errors import DataError, ModelError, first_line
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "beats_yolo.pt"
+# The same weights exported for the torch-free runtime (`vizecg detector export --out detector/weights/beats_yolo.onnx`):
+# its metadata records beats_yolo.pt's SHA-256; it shares beats_yolo.json (the operating point).
+DEFAULT_ONNX = DEFAULT_WEIGHTS.with_suffix(".onnx")
 # The 3x4 layout's rows, column by column: I aVR V1 V4 / II aVL V2 V5 / III aVF V3 V6 (+ rhythm strip).
 ROWS_3X4: tuple[tuple[str, ...], ...] = (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"),
                                           ("III", "aVF", "V3", "V6"))
@@ -226,6 +229,7 @@ class BeatDetector:
 
                 onnx_path = export_onnx(self.weights, imgsz=imgsz)
             self._session, meta = _load_onnx(onnx_path)
+            _check_not_stale(onnx_path, meta.get("source_sha256"))
             self.imgsz = int(meta["imgsz"])
             if imgsz and int(imgsz) != self.imgsz:
                 raise ModelError(f"this ONNX graph has a fixed input of {self.imgsz} px, not {imgsz}", onnx_path)
@@ -358,6 +362,8 @@ def _load_onnx(path: Path) -> tuple[Any, dict[str, Any]]:
 
     import onnxruntime as ort
 
+    from detector.export import SOURCE_SHA_KEY
+
     try:
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
@@ -372,7 +378,19 @@ def _load_onnx(path: Path) -> tuple[Any, dict[str, Any]]:
         imgsz = int(shape[2])
     except (KeyError, ValueError, TypeError, SyntaxError):
         raise ModelError("ONNX model lacks ultralytics metadata (names) or a fixed input size", path) from None
-    return session, {"names": names, "imgsz": imgsz}
+    return session, {"names": names, "imgsz": imgsz, "source_sha256": meta.get(SOURCE_SHA_KEY)}
+
+
+def _check_not_stale(onnx_path: Path, recorded: str | None) -> None:
+    """A graph lying beside `<stem>.pt` must have been exported from those bytes (release rule: re-export the
+    .onnx with every new .pt), else it answers with old weights under the new weights' sidecar: refused."""
+    from detector.export import sha256_file
+
+    weights = onnx_path.with_suffix(".pt")
+    if weights.is_file() and recorded != (actual := sha256_file(weights)):
+        raise ModelError(f"stale ONNX graph: it was not exported from the {weights.name} beside it (records sha256 "
+                         f"{str(recorded)[:16]}, the file has {actual[:16]}); re-export it: "
+                         f"`vizecg detector export --weights {weights} --out {onnx_path}`", onnx_path)
 
 
 def _onnx_predict(session: Any, image: np.ndarray, imgsz: int, conf: float, iou: float, max_det: int

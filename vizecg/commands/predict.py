@@ -33,10 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="an image file (PNG/JPEG/TIFF/WebP), a PDF (every page) or a folder of them")
     p.add_argument("--out", type=out_dir, help="output folder (default: runs/predict/<input name>)")
     p.add_argument("--json", action="store_true", help="print only the report JSON on stdout")
-    p.add_argument("--classifier", help="classifier file (default: the shipped vizecg/predict/weights/student_small.pt)")
-    p.add_argument("--detector", help="beat detector weights (default: the shipped detector/weights/beats_yolo.pt)")
+    p.add_argument("--classifier", help="classifier file (default: the shipped vizecg/predict/weights/student_small.pt, "
+                                        "or its .onnx graph with --backend onnx)")
+    p.add_argument("--detector", help="beat detector weights (default: the shipped detector/weights/beats_yolo.pt, "
+                                      "or its .onnx graph with --backend onnx)")
+    p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                   help="torch (default) or onnx: onnxruntime + numpy only, torch is never imported (no Grad-CAM)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--no-explain", action="store_true", help="skip the Grad-CAM explanation (faster)")
     p.set_defaults(func=run)
 
 
@@ -46,18 +49,23 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def detector_beat_finder(weights: str | Path | None = None):
-    """The shipped YOLO beat detector as predict_page's beat finder (FoundBeats on an upright page)."""
+def detector_beat_finder(weights: str | Path | None = None, backend: str = "torch"):
+    """The shipped YOLO beat detector as predict_page's beat finder (FoundBeats on an upright page).
+    backend "onnx": the exported graph (default detector/weights/beats_yolo.onnx) with onnxruntime, no torch."""
     import numpy as np
 
-    from detector.infer import DEFAULT_WEIGHTS, BeatDetector
+    from detector.infer import BeatDetector
+    from vizecg.errors import ModelError
     from vizecg.predict import FoundBeats
 
+    path = _detector_path(weights, backend)
+    if backend == "onnx" and path.suffix == ".pt":  # exporting it would need torch and ultralytics
+        raise ModelError("the onnx backend reads the detector's .onnx graph, not its .pt weights (export it: "
+                         f"`vizecg detector export --weights {path} --out {path.with_suffix('.onnx')}`)", path)
     with contextlib.redirect_stdout(sys.stderr):  # ultralytics' first-run notes never reach --json's stdout
-        det = BeatDetector(weights)
-    path = Path(weights) if weights else DEFAULT_WEIGHTS
+        det = BeatDetector(path, backend=backend)
     info = {"name": "yolo beat detector", "weights": path.name, "sha256": _sha(path), "conf": det.conf,
-            "imgsz": det.imgsz}
+            "imgsz": det.imgsz, "backend": backend}
 
     def find(image: np.ndarray) -> FoundBeats:
         with contextlib.redirect_stdout(sys.stderr):
@@ -69,17 +77,25 @@ def detector_beat_finder(weights: str | Path | None = None):
     return find
 
 
-def build_readers(classifier: str | None = None, detector: str | None = None):
-    """(beat finder, classifier, settings that shape the outputs): what the CLI and `vizecg serve` hand in."""
-    from vizecg.predict.classifier import DEFAULT_CLASSIFIER, load_classifier
+def _detector_path(weights: str | Path | None, backend: str) -> Path:
+    from detector.infer import DEFAULT_ONNX, DEFAULT_WEIGHTS
 
-    model = load_classifier(classifier)  # first: a missing or hostile file is refused before anything else
-    finder = detector_beat_finder(detector)
-    from detector.infer import DEFAULT_WEIGHTS
+    return Path(weights) if weights else DEFAULT_ONNX if backend == "onnx" else DEFAULT_WEIGHTS
 
-    cpath = Path(classifier) if classifier else DEFAULT_CLASSIFIER
-    dpath = Path(detector) if detector else DEFAULT_WEIGHTS
-    settings = {"classifier_sha256": _sha(cpath), "detector_sha256": _sha(dpath),
+
+def build_readers(classifier: str | None = None, detector: str | None = None, backend: str = "torch"):
+    """(beat finder, classifier, settings that shape the outputs): what the CLI and `vizecg serve` hand in.
+    backend "onnx": both from their ONNX graphs with onnxruntime; nothing imports torch."""
+    from vizecg.predict.classifier import (DEFAULT_CLASSIFIER, DEFAULT_ONNX_CLASSIFIER, load_classifier,
+                                           load_onnx_classifier)
+
+    onnx = backend == "onnx"
+    # first: a missing or hostile file is refused before anything else
+    model = load_onnx_classifier(classifier) if onnx else load_classifier(classifier)
+    finder = detector_beat_finder(detector, backend)
+    cpath = Path(classifier) if classifier else DEFAULT_ONNX_CLASSIFIER if onnx else DEFAULT_CLASSIFIER
+    dpath = _detector_path(detector, backend)
+    settings = {"classifier_sha256": _sha(cpath), "detector_sha256": _sha(dpath), "backend": backend,
                 "schema_version": __import__("vizecg.predict.schema", fromlist=["SCHEMA_VERSION"]).SCHEMA_VERSION}
     return finder, model, settings
 
@@ -143,11 +159,11 @@ def run(args: argparse.Namespace) -> int:
     if one_image:
         read_image(src)  # a bad image is refused before any model is loaded or anything written
     out = Path(args.out or Path("runs/predict") / record_name(src.stem if src.is_file() else src.name))
-    finder, model, settings = build_readers(args.classifier, args.detector)
+    finder, model, settings = build_readers(args.classifier, args.detector, args.backend)
     with claim_run(out, settings):
         if one_image:
             image = read_image(src)
-            pred = predict_page(image, finder, model, explain=not args.no_explain)
+            pred = predict_page(image, finder, model)
             report = write_page(out, record_name(src.stem), image, pred)
             _say_doubts(str(src), pred)
             if args.json:
@@ -199,7 +215,7 @@ def _folder(args: argparse.Namespace, images: list[Path], out: Path, finder: Any
         else:
             try:
                 image = read_page(ref)
-                pred = predict_page(image, finder, model, explain=not args.no_explain)
+                pred = predict_page(image, finder, model)
             except VizEcgError as exc:  # one bad file does not stop the folder
                 print(f"{where}: error: {exc.problem}", file=sys.stderr)
                 rows.append(row | {"status": "error", "reason": exc.problem})

@@ -8,7 +8,14 @@ results.json (test macro AUROC with its interval, and the inputs the model was t
 fitted on the validation probabilities only; ECE is reported on validation (before/after) and test (after).
 Thresholds: F1-optimal per class on the calibrated validation probabilities (vizecg.metrics.choose_thresholds).
 Read with torch.load(weights_only=True); written in fp16 unless --fp32 (checked: the fp16 model's logits on
-the validation pages must match the fp32 model's, else export stops).
+the validation pages must match the fp32 model's, else export stops). The ONNX graph for the torch-free runtime
+(`vizecg predict --backend onnx`) is written beside it, <out stem>.onnx; for a classifier file alone:
+
+    python -m vizecg.predict.export --onnx vizecg/predict/weights/student_small.pt
+
+The graph (torch.onnx.export, fp32, the number of beats k dynamic) carries the classifier's metadata and the .pt's
+SHA-256 (see vizecg/predict/classifier.py); export stops unless onnxruntime's logits match torch's within 1e-4
+on random pages with 0, 1, some and max_beats beats.
 """
 from __future__ import annotations
 
@@ -22,7 +29,10 @@ import numpy as np
 
 from vizecg.errors import DataError, ModelError
 from vizecg.predict.calibration import expected_calibration_error, fit_temperature, logit, sigmoid
-from vizecg.predict.classifier import CLASSIFIER_FORMAT
+from vizecg.predict.classifier import (CLASSIFIER_FORMAT, ONNX_INPUTS, ONNX_META_KEY, ONNX_SOURCE_KEY,
+                                       load_classifier, sha256_file)
+
+ONNX_TOLERANCE = 1e-4  # largest |logit| change torch -> onnxruntime that export accepts
 
 
 def export_classifier(model_name: str, model_args: dict[str, Any], state: dict[str, Any], classes: list[str],
@@ -113,16 +123,88 @@ def export_run(run: str | Path, out: str | Path, task: str = "superclass", fp16:
             "card": info}
 
 
+def export_onnx_classifier(weights: str | Path, out: str | Path | None = None, opset: int = 17) -> dict[str, Any]:
+    """The classifier file `weights` (.pt) as an ONNX graph (default: beside it, same stem), checked against torch."""
+    import io
+    import json
+    import warnings
+
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from vizecg.runs import atomic_write_bytes
+
+    weights = Path(weights)
+    clf = load_classifier(weights)
+    blob = torch.load(weights, map_location="cpu", weights_only=True)
+    out = Path(out) if out is not None else weights.with_suffix(".onnx")
+    model = clf.model.float().eval()
+
+    class Logits(torch.nn.Module):  # positional inputs for the exporter; the model takes a batch dict
+        def __init__(self, inner: torch.nn.Module):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, page, beats, beat_mask):
+            return self.inner({"page": page, "beats": beats, "beat_mask": beat_mask})["logits"]
+
+    rng = np.random.default_rng(0)
+    h, w = clf.page_size
+    c, k = clf.crop_size, max(clf.max_beats, 1)
+
+    def batch(n_real: int, slots: int = k) -> dict[str, np.ndarray]:
+        mask = np.zeros((1, slots), bool)
+        mask[0, :n_real] = True
+        return {"page": rng.random((1, 3, h, w), np.float32), "beats": rng.random((1, slots, 3, c, c), np.float32),
+                "beat_mask": mask}
+
+    example = batch(k)
+    buf = io.BytesIO()
+    # The tracer warns that the local branch's "any real crop?" test becomes a constant: the graph still runs
+    # a page without beats (checked below, 0 beats), so the warning is noise here.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Logits(model).eval(), tuple(torch.from_numpy(example[n]) for n in ONNX_INPUTS), buf,
+                          input_names=list(ONNX_INPUTS), output_names=["logits"], opset_version=opset,
+                          dynamic_axes={"beats": {1: "k"}, "beat_mask": {1: "k"}}, dynamo=False)
+    graph = onnx.load_from_string(buf.getvalue())
+    meta = {k_: v for k_, v in blob.items() if k_ != "model"}
+    for key, value in ((ONNX_META_KEY, json.dumps(meta, default=str)), (ONNX_SOURCE_KEY, sha256_file(weights))):
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = key, value
+    data = graph.SerializeToString()
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    worst = 0.0
+    for n_real, slots in sorted({(0, k), (1, k), (k // 2, k), (k, k), (k + 3, k + 3)}):  # k + 3: k is dynamic
+        x = batch(n_real, slots)
+        with torch.no_grad():
+            ref = model({n: torch.from_numpy(v) for n, v in x.items()})["logits"].numpy()
+        worst = max(worst, float(np.abs(session.run(["logits"], x)[0] - ref).max()))
+    if not worst <= ONNX_TOLERANCE:
+        raise ModelError(f"the ONNX graph's logits differ from torch's by up to {worst:.3g} (> {ONNX_TOLERANCE})",
+                         weights)
+    atomic_write_bytes(out, data)
+    return {"out": str(out), "bytes": len(data), "source_sha256": sha256_file(weights), "max_logit_diff": worst}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m vizecg.predict.export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run", required=True, help="a `vizecg benchmark` output folder")
-    p.add_argument("--out", required=True, help="the classifier file to write (.pt)")
+    p.add_argument("--run", help="a `vizecg benchmark` output folder")
+    p.add_argument("--out", help="the classifier file to write (.pt); its ONNX graph goes beside it")
     p.add_argument("--task", default="superclass")
     p.add_argument("--fp32", action="store_true", help="keep fp32 weights")
+    p.add_argument("--onnx", metavar="PT", help="only export this classifier file's ONNX graph (beside it)")
     args = p.parse_args(argv)
+    if not args.onnx and not (args.run and args.out):
+        p.error("give --run and --out, or --onnx PT")
     try:
-        summary = export_run(args.run, args.out, args.task, fp16=not args.fp32)
+        if args.onnx:
+            summary = export_onnx_classifier(args.onnx)
+        else:
+            summary = export_run(args.run, args.out, args.task, fp16=not args.fp32)
+            summary["onnx"] = export_onnx_classifier(summary["out"])
     except (DataError, ModelError) as exc:
         print(f"export: error: {exc}", file=sys.stderr)
         return 2
