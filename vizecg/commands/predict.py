@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                    help="torch (default) or onnx: onnxruntime + numpy only, torch is never imported (no Grad-CAM)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-explain", action="store_true", help="skip the Grad-CAM explanation (faster)")
     p.set_defaults(func=run)
 
 
@@ -163,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     with claim_run(out, settings):
         if one_image:
             image = read_image(src)
-            pred = predict_page(image, finder, model)
+            pred = predict_page(image, finder, model, explain=not args.no_explain)
             report = write_page(out, record_name(src.stem), image, pred)
             _say_doubts(str(src), pred)
             if args.json:
@@ -215,7 +216,7 @@ def _folder(args: argparse.Namespace, images: list[Path], out: Path, finder: Any
         else:
             try:
                 image = read_page(ref)
-                pred = predict_page(image, finder, model)
+                pred = predict_page(image, finder, model, explain=not args.no_explain)
             except VizEcgError as exc:  # one bad file does not stop the folder
                 print(f"{where}: error: {exc.problem}", file=sys.stderr)
                 rows.append(row | {"status": "error", "reason": exc.problem})

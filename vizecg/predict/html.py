@@ -91,6 +91,72 @@ def signal_figure(record: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def explanation_figure(pred: Prediction, k: int) -> np.ndarray:
+    """The upright page with class k's Grad-CAM heat over it and its most important beats outlined, by rank."""
+    import cv2
+
+    from vizecg.predict.explain import TOP_BEATS, overlay
+    from vizecg.report import draw_boxes
+
+    ex = pred.explanation
+    cls = ex.classes[k]
+    top = list(cls.top_beats[:TOP_BEATS])
+    out = draw_boxes(overlay(pred.upright, cls.page_heat), ex.boxes[top], color=(255, 255, 255))
+    scale = max(0.4, min(out.shape[:2]) / 1000)
+    for rank, i in enumerate(top, 1):
+        x0, y0 = int(ex.boxes[i][0]), int(ex.boxes[i][1])
+        cv2.putText(out, str(rank), (x0, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
+                    max(1, int(round(scale * 2))), cv2.LINE_AA)
+    return out
+
+
+def beats_strip(pred: Prediction, k: int, size: int = 120) -> np.ndarray:
+    """Class k's most important beat crops (as the model saw them), each with its Grad-CAM heat, side by side."""
+    import cv2
+
+    from vizecg.predict.explain import TOP_BEATS, overlay
+
+    ex = pred.explanation
+    cls = ex.classes[k]
+    slot = {int(i): j for j, i in enumerate(ex.beat_index)}
+    tiles = [cv2.resize(overlay(ex.beat_crops[slot[i]], cls.beat_heat[slot[i]]), (size, size),
+                        interpolation=cv2.INTER_NEAREST) for i in cls.top_beats[:TOP_BEATS]]
+    gap = np.full((size, 6, 3), 255, np.uint8)
+    return np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1)
+
+
+def _explanation_html(pred: Prediction) -> list[str]:
+    from vizecg.predict.explain import TOP_BEATS
+
+    e = html.escape
+    ex = pred.explanation
+    parts = ["<h2>Explanation (Grad-CAM)</h2>"]
+    if ex.reason:
+        return parts + [f"<p>No explanation: {e(ex.reason)}.</p>"]
+    parts.append("<p>Where the classifier looked, for its most probable classes (red: pushes the class up; "
+                 "blue: does not). Grad-CAM shows what the model used, not what is clinically there; the page map "
+                 "is coarse (the page branch's last feature map, stretched over the page). The model sees at most "
+                 f"{len(ex.beat_index)} of the {len(ex.boxes)} beats; only those are ranked.</p>")
+    for k, cls in enumerate(ex.classes):
+        evidence = "" if cls.page_evidence else " No part of the page pushes this class up (the map is empty)."
+        parts.append(f"<h3>{e(cls.name)} (probability {cls.probability:.3f})</h3>")
+        uri = _jpeg_uri(explanation_figure(pred, k), max_side=1000)  # the heat is coarse: no need for more
+        parts.append(f"<figure><img src='{uri}' alt='grad-cam {e(cls.name)}'><figcaption>Grad-CAM of {e(cls.name)} "
+                     f"over the page; the most important beats outlined and numbered by rank.{evidence}"
+                     "</figcaption></figure>")
+        if cls.top_beats:
+            parts.append(f"<figure><img src='{_jpeg_uri(beats_strip(pred, k))}' alt='beats {e(cls.name)}'>"
+                         "<figcaption>The most important beat crops, in rank order, with their Grad-CAM."
+                         "</figcaption></figure>")
+            rows = [[r, ex.leads[i] or "-", f"{cls.beat_importance[i]:.3f}"]
+                    for r, i in enumerate(cls.top_beats[:TOP_BEATS], 1)]
+            parts.append(_table(["rank", "lead", "importance"], rows))
+            if cls.leads:
+                parts.append("<p>Leads by their most important beat: "
+                             + ", ".join(f"{e(l)} {v:.2f}" for l, v in cls.leads.items()) + ".</p>")
+    return parts
+
+
 def _table(header: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
@@ -140,6 +206,8 @@ def report_html(pred: Prediction, image: np.ndarray, report: dict[str, Any], tit
                      f"The page{' turned upright' if pred.layout.get('orientation_deg') else ''} with the "
                      f"{len(pred.beats)} beats the detector found (blue) and the lead each belongs to."
                      "</figcaption></figure>")
+        if pred.explanation is not None:
+            parts += _explanation_html(pred)
         if pred.signal is not None:
             parts.append(f"<figure><img src='{_jpeg_uri(traces_figure(pred, image))}' alt='traces'><figcaption>"
                          "Where the digitizer traced each lead on the photo (magenta).</figcaption></figure>")
