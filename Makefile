@@ -1,4 +1,4 @@
-# Two entry points a newcomer needs: `make demo` (the main job) and `make test` (the suite).
+# Entry points a newcomer needs: `make predict` (the main job on the embedded example photo), `make demo` (the research pipeline) and `make test` (the suite).
 # Each creates the virtual environment on first use.
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -11,7 +11,7 @@ export NO_ALBUMENTATIONS_UPDATE=1
 export YOLO_CONFIG_DIR ?= $(CURDIR)/.yolo
 export MPLBACKEND=Agg
 
-.PHONY: venv demo test test-slow test-browser benchmark clean
+.PHONY: venv predict demo test test-slow test-browser benchmark clean
 
 $(STAMP): pyproject.toml requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ venv: $(STAMP)
 	@# a cached venv may point at another checkout: re-link this one (seconds)
 	@$(BIN)/python -c "import vizecg, os, sys; sys.exit(0 if os.path.samefile(os.path.dirname(vizecg.__file__), 'vizecg') else 1)" 2>/dev/null \
 	  || $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+
+# the main job: the embedded example photo -> out/predict/report.html (open it in a browser)
+predict: venv
+	$(BIN)/vizecg predict vizecg/sample_data/example_photo.jpg --out out/predict
+	@echo "open out/predict/report.html"
 
 demo: venv
 	$(BIN)/vizecg demo
