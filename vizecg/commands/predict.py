@@ -11,7 +11,9 @@ A folder: one OUT/<name>/ per image as above, OUT/summary.csv; a re-run skips pa
 A PDF is read as a folder of its pages: OUT/<name>-p1/, OUT/<name>-p2/, ... and OUT/summary.csv, each page
 rendered at 200 dpi (less for a page too large for VIZECG_MAX_PIXELS); at most 50 pages (VIZECG_MAX_PDF_PAGES).
 A folder's PDFs are read the same way.
---json prints only JSON on stdout. Research software, not a medical device.
+--json prints only JSON on stdout. --backend onnx reads the shipped ONNX graphs (student_small.onnx,
+beats_yolo.onnx) with onnxruntime: no torch, torchvision, timm or ultralytics is imported, and there is no
+Grad-CAM. Research software, not a medical device.
 """
 from __future__ import annotations
 
