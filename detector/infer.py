@@ -43,6 +43,9 @@ class Detections:
     image_shape: tuple[int, int]  # (h, w) of the page
     layout: str = "unknown"  # "3x4+1", "3x4" or "unknown" (then panel_leads are "panel0", "panel1", ...)
     meta: dict[str, Any] = field(default_factory=dict)
+    # Lead names read from the page (detector.layout.PageLayout) when a label reader was given; panel_leads and
+    # layout then follow it (unknown names stay "panel<i>").
+    page_layout: Any = None
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -76,7 +79,8 @@ class Detections:
                           "lead": self.panel_leads[p] if p >= 0 else None, "panel": p, "order": int(self.order[i])})
         return {"image_shape": list(self.image_shape), "layout": self.layout, "panel_leads": self.panel_leads,
                 "panels": np.round(self.panels, 1).tolist(), "n_beats": int(self.is_beat.sum()),
-                "detections": items, **({"meta": self.meta} if self.meta else {})}
+                "detections": items, **({"meta": self.meta} if self.meta else {}),
+                **({"page_layout": self.page_layout.to_json()} if self.page_layout is not None else {})}
 
 
 def assign_leads(boxes: np.ndarray, classes: np.ndarray
@@ -89,16 +93,7 @@ def assign_leads(boxes: np.ndarray, classes: np.ndarray
     """
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     panels = boxes[classes == LEAD_PANEL]
-    rows: list[list[int]] = []
-    if len(panels):
-        cy = (panels[:, 1] + panels[:, 3]) / 2
-        gap = 0.5 * float(np.median(panels[:, 3] - panels[:, 1]))
-        for i in np.argsort(cy, kind="stable"):
-            if rows and cy[i] - np.mean(cy[rows[-1]]) <= gap:
-                rows[-1].append(int(i))
-            else:
-                rows.append([int(i)])
-        rows = [sorted(r, key=lambda j: panels[j, 0]) for r in rows]
+    rows = panel_rows(panels)
     order = [j for r in rows for j in r]
     panels = panels[order] if order else np.zeros((0, 4))
     sizes = [len(r) for r in rows]
@@ -127,6 +122,55 @@ def assign_leads(boxes: np.ndarray, classes: np.ndarray
         xs = (boxes[members, 0] + boxes[members, 2]) / 2
         rank[members[np.argsort(xs, kind="stable")]] = np.arange(len(members))
     return panels, names, layout, panel_of, rank
+
+
+def panel_rows(panels: np.ndarray) -> list[list[int]]:
+    """Indices of the panels per row, rows top-down, each left to right.
+
+    A row is a chain of panels that abut (the next one starts within 15 % of a panel width of where this one
+    ends) and overlap most in y: links are local, so a photographed page tilted by more than half a row
+    (where one y band per row mixes rows) still chains each row. Rows go top-down by their mean centre."""
+    panels = np.asarray(panels, np.float64).reshape(-1, 4)
+    n = len(panels)
+    if not n:
+        return []
+    w = np.maximum(panels[:, 2] - panels[:, 0], 1.0)
+    h = np.maximum(panels[:, 3] - panels[:, 1], 1.0)
+    overlap = (np.minimum(panels[:, None, 3], panels[None, :, 3]) - np.maximum(panels[:, None, 1], panels[None, :, 1])
+               ).clip(0) / np.minimum(h[:, None], h[None, :])  # (i, j) share of the lower panel's height
+    abut = np.abs(panels[None, :, 0] - panels[:, None, 2]) < 0.15 * np.minimum(w[:, None], w[None, :])
+    score = np.where(abut & (overlap > 0.3), overlap, 0.0)
+    np.fill_diagonal(score, 0.0)
+    nxt, prv = np.full(n, -1), np.full(n, -1)
+    for k in np.argsort(-score, axis=None, kind="stable"):  # strongest links first, one in and one out each
+        i, j = divmod(int(k), n)
+        if score[i, j] <= 0:
+            break
+        if nxt[i] < 0 and prv[j] < 0:
+            nxt[i], prv[j] = j, i
+    rows = []
+    for start in np.flatnonzero(prv < 0):
+        row, j = [], int(start)
+        while j >= 0 and j not in row:
+            row.append(j)
+            j = int(nxt[j])
+        rows.append(row)
+    cy = (panels[:, 1] + panels[:, 3]) / 2
+    return sorted(rows, key=lambda r: float(np.mean(cy[r])))
+
+
+def read_page_layout(detections: Detections, image: np.ndarray, reader: Any) -> Detections:
+    """`detections` with the lead names read from the page: page_layout set, panel_leads and layout from it."""
+    from dataclasses import replace
+
+    from detector.layout import read_layout
+
+    labels = detections.boxes[detections.classes == LEAD_LABEL]
+    template = detections.panel_leads if detections.layout != "unknown" else None
+    page = read_layout(image, detections.panels, panel_rows(detections.panels), labels, reader, template,
+                       detections.layout)
+    names = [lead if lead is not None else f"panel{i}" for i, lead in enumerate(page.panel_leads)]
+    return replace(detections, panel_leads=names, layout=page.layout, page_layout=page)
 
 
 def build_detections(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, shape: tuple[int, int],
@@ -199,12 +243,14 @@ class BeatDetector:
     lead_panel score bar (None: the sidecar's "panel_conf", calibrated for the most validation pages with their
     layout recognised, else PANEL_CONF).
     tile: tile side in page pixels (0 = whole page); merge: "nms" or "wbf" for boxes seen in several tiles.
+    labels: the lead-label reader (vizecg.labels.LabelReader) that names panels from their printed labels;
+    "auto": the shipped reader on this backend; None: panels named by the row shape only (3x4 / 3x4+1).
     """
 
     def __init__(self, weights: str | Path | None = None, imgsz: int | None = None, conf: float | None = None,
                  iou: float = 0.6, device: str = "cpu", backend: Literal["torch", "onnx"] = "torch",
                  tile: int = 0, tile_overlap: float = 0.25, merge: Literal["nms", "wbf"] = "nms",
-                 max_det: int = 300, panel_conf: float | None = None):
+                 max_det: int = 300, panel_conf: float | None = None, labels: Any = "auto"):
         self.weights = Path(weights) if weights is not None else DEFAULT_WEIGHTS
         if not self.weights.is_file():
             raise ModelError("detector weights not found" + (" (the shipped weights are missing from this install)"
@@ -236,6 +282,11 @@ class BeatDetector:
             self.names = meta["names"]
         if tuple(self.names) != CLASS_NAMES:
             raise ModelError(f"weights predict {self.names}, expected {list(CLASS_NAMES)}", self.weights)
+        if isinstance(labels, str) and labels == "auto":
+            from vizecg.labels import LabelReader
+
+            labels = LabelReader(backend=backend)
+        self.label_reader = labels
 
     # --- raw boxes ----------------------------------------------------------------------------------------
     def predict_boxes(self, image: np.ndarray, conf: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -279,9 +330,10 @@ class BeatDetector:
         boxes, scores, classes = self.predict_boxes(image, min(conf, self.panel_conf))
         keep = (scores >= conf) | ((classes == LEAD_PANEL) & (scores >= self.panel_conf))
         boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
-        return build_detections(boxes, scores, classes, image.shape[:2],
-                                meta={"backend": self.backend, "imgsz": self.imgsz, "conf": self.conf if conf is None
-                                      else float(conf), "tile": self.tile})
+        found = build_detections(boxes, scores, classes, image.shape[:2],
+                                 meta={"backend": self.backend, "imgsz": self.imgsz, "conf": self.conf if conf is None
+                                       else float(conf), "tile": self.tile})
+        return found if self.label_reader is None else read_page_layout(found, image, self.label_reader)
 
     def crops(self, image: np.ndarray, detections: Detections, size: tuple[int, int] = (64, 64),
               max_beats: int = 24) -> tuple[np.ndarray, np.ndarray]:

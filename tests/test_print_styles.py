@@ -147,7 +147,7 @@ def test_fifteen_lead_page_prints_extra_leads_only_when_the_record_has_them(reco
     t12 = render_print_style(record, style, dpi=DPI).truth
     assert [lt.label for lt in t12.leads if lt.col == 4] == list(FIFTH_COLUMN_FALLBACK)
     assert not any(lt.label in EXTRA_LEADS for lt in t12.leads) and not t12.warnings
-    # EcgRecord knows no V4R/V8/V9 (vizecg/record.py KNOWN_LEADS), so no record can bring them yet.
+    # A 12-lead record: the fifth column shows II, V1, V5 (a record carrying V4R/V8/V9 prints them).
     assert sorted({round(lt.page_t_start_s, 6) for lt in t12.leads}) == [0.0, 2.0, 4.0, 6.0, 8.0]
 
 

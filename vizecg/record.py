@@ -11,11 +11,14 @@ from vizecg.errors import DataError
 # Canonical 12-lead order. Records may hold a subset (e.g. MIT-BIH: MLII, V1) in any order,
 # but lead names must come from KNOWN_LEADS so that renderers and models can place them.
 STANDARD_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+# The right-sided and posterior chest leads a 15-lead page prints in its fifth column (render/style.py); a
+# record may carry them beside the 12, so that such a page shows them under their own printed names.
+EXTRA_LEADS: tuple[str, ...] = ("V4R", "V8", "V9")
 # Aliases seen in WFDB headers (PTB-XL writes lower case, MIT-BIH writes MLII).
-_ALIASES = {name.upper(): name for name in STANDARD_LEADS} | {
+_ALIASES = {name.upper(): name for name in STANDARD_LEADS + EXTRA_LEADS} | {
     "MLI": "MLI", "MLII": "MLII", "MLIII": "MLIII", "AVR": "aVR", "AVL": "aVL", "AVF": "aVF",
 }
-KNOWN_LEADS: frozenset[str] = frozenset(STANDARD_LEADS) | {"MLI", "MLII", "MLIII"}
+KNOWN_LEADS: frozenset[str] = frozenset(STANDARD_LEADS + EXTRA_LEADS) | {"MLI", "MLII", "MLIII"}
 # Largest plausible ECG amplitude, mV: in PTB-XL records 1-1999 and all 48 MIT-BIH records the 99th percentile
 # of |x| stays at most 9.8 mV in every lead. A lead whose 99th percentile exceeds this bound was stored in other
 # units (uV, raw ADC counts) or under a wrong gain; the percentile lets a few spikes (1 % of samples) through.

@@ -1,0 +1,130 @@
+"""Lead names read from the page (issue 13): the lead-label reader on label crops, and PageLayout on whole pages.
+
+On render folders of print-style families the reader never trained on (photographed, `--photo mixed-all`):
+  1. reader: top-1 accuracy over the truth label boxes (and not_a_label windows), accuracy and coverage of the
+     reads above the reader's confidence bar, expected calibration error; per family and per photo condition;
+  2. PageLayout from the shipped detector's boxes: the share of truth panels whose lead name is right (a truth
+     panel matched to a detected panel at IoU >= 0.5; unmatched panels count as wrong), against today's
+     row-shape template (3x4 / 3x4+1, strip always II, "panel<i>" otherwise), and the share of pages whose
+     layout name is exact; the same with the truth's panel and label boxes in place of the detector's
+     (what the reader and the layout logic do on their own).
+Prints a table, writes benchmarks/results/lead_labels.json.
+
+    .venv/bin/python benchmarks/lead_labels.py --folders runs/labels/test_left_out [--pages 50]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, m) IoU of xyxy boxes."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = (rb - lt).clip(0).prod(-1)
+    area = lambda x: (x[:, 2:] - x[:, :2]).clip(0).prod(-1)  # noqa: E731
+    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
+
+
+def names_right(truth_boxes: np.ndarray, truth_names: list[str], det_boxes: np.ndarray,
+                det_names: list[str | None]) -> int:
+    """Truth panels whose best-overlapping detected panel (IoU >= 0.5) carries the right name."""
+    if not len(det_boxes) or not len(truth_boxes):
+        return 0
+    m = iou(truth_boxes, np.asarray(det_boxes, np.float64).reshape(-1, 4))
+    best = m.argmax(1)
+    return sum(int(m[i, best[i]] >= 0.5 and det_names[best[i]] == truth_names[i]) for i in range(len(truth_boxes)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--folders", nargs="+", required=True)
+    p.add_argument("--pages", type=int, default=50, help="pages per folder for the PageLayout part")
+    p.add_argument("--labels", default=None, help="lead-label weights (default: the shipped ones)")
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "lead_labels.json"))
+    args = p.parse_args(argv)
+
+    from vizecg.offline import configure_offline
+
+    configure_offline()
+    import cv2
+    import torch
+
+    torch.set_num_threads(1)
+    from detector.config import LEAD_LABEL, LEAD_PANEL
+    from detector.infer import BeatDetector, panel_rows, read_page_layout
+    from detector.layout import read_layout
+    from vizecg.labels import LabelReader
+    from vizecg.labels.train import evaluate
+
+    reader = LabelReader(args.labels) if args.labels else LabelReader()
+    t0 = time.perf_counter()
+    crops = evaluate(reader, args.folders, reader.min_prob)
+    print(f"reader on truth label boxes ({time.perf_counter() - t0:.0f} s): {json.dumps(crops['all'])}")
+
+    det = BeatDetector(labels=None)
+    tally = {k: [0, 0] for k in ("read_detector", "template_detector", "read_truth_boxes")}
+    layout_exact = {"read_detector": 0, "template_detector": 0, "read_truth_boxes": 0}
+    per_family: dict[str, dict[str, list[int]]] = {}
+    pages, seconds = 0, []
+    for folder in args.folders:
+        for label_path in sorted((Path(folder) / "labels").glob("*.json"))[: args.pages]:
+            truth = json.loads(label_path.read_text())
+            image = cv2.imread(str(Path(folder) / truth["image"]), cv2.IMREAD_COLOR)[:, :, ::-1]
+            leads = [ld for ld in truth["leads"] if ld.get("present", True)]
+            tb = np.array([ld["panel_box"] for ld in leads], np.float64)
+            tn = [ld.get("label") or ld["lead"] for ld in leads]
+            found = det.detect(image)
+            t1 = time.perf_counter()
+            read = read_page_layout(found, image, reader)
+            seconds.append(time.perf_counter() - t1)
+            # The truth's own boxes: panels in reading order, label boxes where printed.
+            order = [j for r in panel_rows(tb) for j in r]
+            tb_sorted = tb[order]
+            lbl = np.array([ld["label_box"] for ld in leads if ld["label_box"] is not None], np.float64).reshape(-1, 4)
+            oracle = read_layout(image, tb_sorted, panel_rows(tb_sorted), lbl, reader)
+            fam = per_family.setdefault(truth.get("family", ""), {k: [0, 0] for k in tally})
+            for key, boxes, names, layout in (
+                    ("read_detector", read.panels, read.panel_leads, read.layout),
+                    ("template_detector", found.panels, found.panel_leads, found.layout),
+                    ("read_truth_boxes", tb_sorted, oracle.panel_leads, oracle.layout)):
+                right = names_right(tb, tn, boxes, names)
+                tally[key][0] += right
+                tally[key][1] += len(tb)
+                fam[key][0] += right
+                fam[key][1] += len(tb)
+                layout_exact[key] += int(layout == truth["layout"])
+            pages += 1
+    result = {
+        "folders": args.folders, "pages": pages, "reader_weights": str(reader.weights),
+        "reader_crops": crops,
+        "panels_named_right": {k: v[0] / max(v[1], 1) for k, v in tally.items()},
+        "panels": {k: v[1] for k, v in tally.items()},
+        "layout_exact": {k: v / max(pages, 1) for k, v in layout_exact.items()},
+        "per_family_panels_named_right": {f: {k: v[0] / max(v[1], 1) for k, v in d.items()}
+                                          for f, d in per_family.items()},
+        "reading_seconds_per_page": float(np.median(seconds)) if seconds else None,
+        "detector_panels_found": None,
+    }
+    print(f"\n{'':28s} {'read (detector)':>16s} {'template (det.)':>16s} {'read (truth boxes)':>19s}")
+    print(f"{'panels named right':28s} " + " ".join(f"{result['panels_named_right'][k]:>16.3f}" for k in tally))
+    print(f"{'layout exact':28s} " + " ".join(f"{result['layout_exact'][k]:>16.3f}" for k in tally))
+    for f, d in result["per_family_panels_named_right"].items():
+        print(f"{'  ' + f:28s} " + " ".join(f"{d[k]:>16.3f}" for k in tally))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"-> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
