@@ -64,3 +64,22 @@ def test_serve_binds_localhost_by_default():
 
     args = build_parser().parse_args(["serve"])
     assert args.host == "127.0.0.1" and args.max_upload_mb == 20.0
+
+
+@needs_detector
+def test_serve_runs_on_the_onnx_backend(photo):
+    """`vizecg serve --backend onnx`: the shipped graphs answer an upload, with no Grad-CAM (it needs torch)."""
+    from fastapi.testclient import TestClient
+
+    from vizecg.cli import build_parser
+    from vizecg.commands.predict import build_readers
+    from vizecg.commands.serve import create_app
+
+    assert build_parser().parse_args(["serve", "--backend", "onnx"]).backend == "onnx"
+    finder, model, _ = build_readers(backend="onnx")
+    client = TestClient(create_app(finder, model, max_upload_bytes=2_000_000))
+    r = client.post("/api/predict", files={"file": ("x.jpg", _jpeg(photo), "image/jpeg")})
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["status"] == "ok" and set(report["probabilities"]) == {"NORM", "MI", "STTC", "CD", "HYP"}
+    assert "needs the PyTorch classifier" in report["explanation"]["reason"]

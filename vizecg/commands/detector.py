@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from vizecg.commands.options import float_in, input_size, out_dir, out_file, tile_size
 
@@ -38,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--backend", choices=("torch", "onnx"), default="torch")
     e.add_argument("--json", action="store_true", help="print the full JSON instead of a table")
     e.add_argument("--out", type=out_file, help="also write the JSON here")
+    e.add_argument("--write-sidecar", action="store_true",
+                   help="calibrate: write the operating point these validation pages give (beat score at precision "
+                        "0.95, lead-panel bar, input size) to the weights' sidecar <stem>.json; refused with fold 10")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=run_eval)
 
@@ -97,6 +101,9 @@ def run_eval(args: argparse.Namespace) -> int:
             raise ConfigError(f"--folds {args.folds!r}: expected comma-separated integers") from None
         if not all(1 <= f <= 10 for f in folds):
             raise ConfigError(f"--folds {args.folds!r}: PTB-XL folds are 1-10")
+    if args.write_sidecar and (folds is None or 10 in folds):
+        raise ConfigError("--write-sidecar calibrates on validation pages: give --folds without 10 (fold 10 is the "
+                          "test fold; a test benchmark must not choose its score)")
     pairs = [pair for d in args.data for pair in render_dir_items(d, folds)]
     if not pairs:  # precision and recall over no pages would read as perfect
         raise DataError(f"no pages{f' of fold(s) {args.folds}' if folds else ''} in {', '.join(args.data)}")
@@ -106,11 +113,36 @@ def run_eval(args: argparse.Namespace) -> int:
               "imgsz": det.imgsz, "tile": args.tile, **result}
     if args.out:
         write_json(args.out, result)
+    if args.write_sidecar:
+        sidecar = det.weights.with_suffix(".json")
+        write_json(sidecar, operating_point(result, len(pairs)))
+        print(f"operating point -> {sidecar}", file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(format_table(result))
     return 0
+
+
+def operating_point(result: dict, pages: int) -> dict:
+    """The sidecar BeatDetector reads (detector.infer.operating_conf / _panel_conf / _imgsz) from an evaluation
+    on validation pages: the most beat recall at precision 0.95, the lead-panel bar that recognises the most
+    layouts, the input size; with where and how it was measured."""
+    from vizecg.errors import DataError
+
+    at, panel = result.get("beat_at_target_precision"), result.get("panel_calibration") or {}
+    if not at:
+        raise DataError("precision never reaches 0.95 on these pages: no operating point to write")
+    return {"conf": at["conf"], "imgsz": result["imgsz"], "panel_conf": panel.get("panel_conf"),
+            "rule": "conf: the lowest beat score at which precision (IoU 0.5) on the validation pages stays >= 0.95 "
+                    "(the most recall at the issue's precision target); panel_conf: the middle of the longest run "
+                    "of lead_panel bars that recognise the most validation pages' layouts (13 panels, 3x4+1)",
+            "calibrated_on": f"PTB-XL fold(s) {','.join(map(str, result['folds']))}, {pages} pages at "
+                             f"{result['imgsz']} px: {', '.join(result['data'])}",
+            "at_conf": {"precision": at["precision"], "recall": at["recall"]},
+            "max_f1": {"conf": result.get("beat_best_f1_conf"), "f1": result.get("beat_best_f1")},
+            "panel": {k: panel.get(k) for k in ("recognised", "plateau")},
+            "command": "vizecg " + " ".join(sys.argv[1:])}
 
 
 def format_table(result: dict, calibration: bool = True) -> str:

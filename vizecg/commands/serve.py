@@ -1,6 +1,6 @@
 """`vizecg serve`: a local web page for `vizecg predict` (FastAPI + uvicorn).
 
-    vizecg serve [--host 127.0.0.1] [--port 8000] [--max-upload-mb 20]
+    vizecg serve [--host 127.0.0.1] [--port 8000] [--max-upload-mb 20] [--backend torch|onnx]
 
 GET /               an upload form (the report opens in the page)
 POST /report        multipart field `file` -> the HTML report (self-contained)
@@ -56,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"largest upload accepted, MB (default {DEFAULT_MAX_UPLOAD_MB:g}; larger: 413)")
     p.add_argument("--classifier", help="classifier file (default: the shipped one)")
     p.add_argument("--detector", help="beat detector weights (default: the shipped ones)")
+    p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                   help="torch (default) or onnx: the shipped ONNX graphs on onnxruntime, torch never imported "
+                        "(no Grad-CAM)")
     p.set_defaults(func=run)
 
 
@@ -152,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
 
     from vizecg.commands.predict import build_readers
 
-    finder, model, _ = build_readers(args.classifier, args.detector)
+    finder, model, _ = build_readers(args.classifier, args.detector, backend=args.backend)
     app = create_app(finder, model, int(args.max_upload_mb * 1e6))
     print(f"vizecg serve: http://{args.host}:{args.port}/ (Ctrl+C stops; research use, not a medical device)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
