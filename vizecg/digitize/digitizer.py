@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from vizecg.digitize.config import DigitizeConfig
-from vizecg.digitize.ink import grid_darkness, ink_mask, paper_normalised
+from vizecg.digitize.ink import grid_darkness, ink_mask, norm_window, paper_normalised
 from vizecg.digitize.orientation import ACROSS_MIN, UP_REFUSE, Orientation, find_orientation
 from vizecg.digitize.confidence import lead_confidence, page_confidence
 from vizecg.digitize.layout import (Panel, Pulse, drop_weak_rows, find_pulse, find_rows, layout_candidates,
@@ -163,6 +163,7 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
             found["page_quad"] = np.round(quad, 1).tolist()
     ppm_guess = _ppm_guess(page, margin)
     norm, ink, grid = views or _page_views(page, ppm_guess, config)
+    views_ppm = ppm_guess  # the scale the page's views were made at (_find_page's are made at this guess too)
     ink_fraction = float(ink.mean())
     if ink_fraction > config.max_ink_fraction:
         raise DigitizeError(f"{ink_fraction:.0%} of the image is dark ink: this does not look like an ECG "
@@ -199,6 +200,7 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
                 px = grid_period_2d(p_grid, 1, config.min_px_per_mm, config.max_px_per_mm, strip)
                 py = grid_period_2d(p_grid, 0, config.min_px_per_mm, config.max_px_per_mm, strip)
                 if px.strength >= sx.strength and py.strength >= sy.strength:
+                    views_ppm = sy.px_per_mm
                     page, norm, ink, grid, sx, sy = p_page, p_norm, p_ink, p_grid, px, py
                     geo.add_perspective(hmat)
                     found["perspective_from_grid"] = True
@@ -216,7 +218,7 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
             sx2 = grid_period(f_grid.mean(axis=0), config.min_px_per_mm, config.max_px_per_mm)
             sy2 = grid_period(f_grid.mean(axis=1), config.min_px_per_mm, config.max_px_per_mm)
             if sx2.strength >= sx.strength and sy2.strength >= sy.strength:
-                page, norm, ink, grid = flat, f_norm, f_ink, f_grid
+                page, norm, ink, grid, views_ppm = flat, f_norm, f_ink, f_grid, sy.px_per_mm
                 geo.dewarp = (map_x, map_y)
                 sx, sy = GridScale(sx.px_per_mm, sx2.strength), GridScale(sy.px_per_mm, sy2.strength)
             else:
@@ -228,7 +230,8 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     # without a grid: the page's long side taken as letter paper's width (a page on its side is portrait)
     ppm_rough = float(sy.px_per_mm) if has_grid else \
         max(page.shape[:2]) / ((1 + 2 * margin) * paper.PAPER_SIZES_MM["letter"][0])
-    norm = paper_normalised(page, ppm_rough)
+    if norm_window(ppm_rough) != norm_window(views_ppm):  # else the page's `norm` is this one already
+        norm = paper_normalised(page, ppm_rough)
     ink, ink_thr = ink_mask(norm, config.ink_threshold, config.ink_auto)
     ink = remove_text(ink, ppm_rough)
     found["ink_threshold"] = round(ink_thr, 3)

@@ -23,11 +23,16 @@ def channel_min(image: np.ndarray) -> np.ndarray:
 def paper_normalised(image: np.ndarray, px_per_mm: float | None = None) -> np.ndarray:
     """(H, W) float32 in [0, ~1]: each pixel's brightest channel over the local paper brightness."""
     value = channel_max(image).astype(np.float32) if image.ndim == 3 else image.astype(np.float32)
-    # The window must be wider than the thickest dark feature (trace, text) so it only sees paper.
-    k = int(max(15, round(3.0 * (px_per_mm or 8.0)))) | 1
+    k = norm_window(px_per_mm)
     paper = cv2.dilate(value, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     paper = cv2.GaussianBlur(paper, (0, 0), k / 2)
     return value / np.maximum(paper, 1.0)
+
+
+def norm_window(px_per_mm: float | None) -> int:
+    """The paper level's window (px, odd) at this scale: the only way the scale enters `paper_normalised`.
+    It must be wider than the thickest dark feature (trace, text) so it only sees paper."""
+    return int(max(15, round(3.0 * (px_per_mm or 8.0)))) | 1
 
 
 def grid_darkness(image: np.ndarray, norm: np.ndarray, ink: np.ndarray) -> np.ndarray:

@@ -138,24 +138,69 @@ def _opposite_sides(lines: list[tuple], span: float) -> tuple[tuple, tuple] | No
 def _straight_runs(pts: np.ndarray, tol: float, min_run: float) -> list[tuple[np.ndarray, np.ndarray, int]]:
     """Up to 6 lines (point, unit direction, inlier count), strongest first, each fitted to at least `min_run`
     outline points within `tol` px of it; a line's points are taken out before the next is looked for."""
-    import warnings
-
-    from skimage.measure import LineModelND, ransac
-
     lines = []
     for k in range(6):
         if len(pts) < max(min_run, 2):
             break
-        with warnings.catch_warnings():  # too few inliers is an answer here, not a problem
-            warnings.simplefilter("ignore")
-            _, inl = ransac(pts, LineModelND, min_samples=2, residual_threshold=tol, max_trials=200,
-                            rng=k)  # seeded: the same photo always gives the same page
+        inl = _ransac_line(pts, tol, 200, k)  # seeded: the same photo always gives the same page
         if inl is None or inl.sum() < min_run:
             break
         vx, vy, x0, y0 = cv2.fitLine(pts[inl].astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
         lines.append((np.array([x0, y0]), np.array([vx, vy]), int(inl.sum())))
         pts = pts[~inl]
     return lines
+
+
+def _ransac_line(pts: np.ndarray, tol: float, max_trials: int, seed: int, chunk: int = 25) -> np.ndarray | None:
+    """The inliers skimage.measure.ransac(pts, LineModelND, min_samples=2, residual_threshold=tol,
+    max_trials=max_trials, rng=seed) returns, to the bit: the same random pairs drawn in the same order, the
+    same arithmetic per line (the same BLAS calls where it makes them), the same rule for the best line and
+    the same early stop; but the residuals of `chunk` trials at a time are computed together (one trial at a
+    time, its bookkeeping cost a photo about half a second)."""
+    n = len(pts)
+    rng = np.random.default_rng(seed)
+    draws = [rng.choice(n, 2, replace=False) for _ in range(max_trials)]  # the trials' pairs, in order
+    p0, p1 = pts[[d[0] for d in draws]], pts[[d[1] for d in draws]]  # (trials, 2)
+    origins = (p0 + p1) / 2.0  # np.mean of the two points
+    directions = (p1 - origins) - (p0 - origins)
+    norms = np.sqrt([d.dot(d) for d in directions])  # np.linalg.norm, one vector at a time
+    directions[norms != 0] /= norms[norms != 0, None]
+    px, py = pts[:, 0], pts[:, 1]
+    best_num, best_sum, best = 0, np.inf, None
+    limit, t = max_trials, 0
+    while t < limit:
+        sl = slice(t, min(t + chunk, max_trials))
+        o, d = origins[sl], directions[sl]
+        centred = pts[None, :, :] - o[:, None, :]  # (chunk, n, 2)
+        along = np.matmul(centred, d[:, :, None])[..., 0]  # (data - origin) @ direction, trial by trial
+        rx = (px[None, :] - o[:, :1]) - along * d[:, :1]
+        ry = (py[None, :] - o[:, 1:]) - along * d[:, 1:]
+        residuals = np.sqrt(rx * rx + ry * ry)  # np.linalg.norm over the last axis
+        inliers = residuals < tol
+        counts = np.count_nonzero(inliers, axis=1)
+        for i in range(len(counts)):
+            if t >= limit:
+                break
+            count = int(counts[i])
+            if count >= best_num:
+                r = residuals[i]
+                r_sum = r.dot(r)
+                if count > best_num or r_sum < best_sum:
+                    best_num, best_sum, best = count, r_sum, inliers[i]
+                    limit = min(limit, _dynamic_max_trials(best_num, n))
+            t += 1
+    if best is None or not best.any():
+        return None
+    return best
+
+
+def _dynamic_max_trials(n_inliers: int, n_samples: int) -> float:
+    """skimage's trial count after which an outlier-free pair has been drawn (stop probability 1)."""
+    if n_inliers == 0:
+        return np.inf
+    eps = np.spacing(1)
+    denom = np.clip(1 - (n_inliers / n_samples) ** 2, eps, 1 - eps)
+    return float(np.ceil(np.log(np.clip(0.0, eps, 1 - eps)) / np.log(denom)))
 
 
 def _meet(l1: tuple, l2: tuple) -> np.ndarray | None:
@@ -220,9 +265,10 @@ def estimate_rotation(feature: np.ndarray, max_deg: float, px_per_mm: float | No
         f = max(f, min(1.0, 3.0 / px_per_mm))  # keep the 1 mm lines at >= 3 px
     m = cv2.resize(feature.astype(np.float32), (int(w * f), int(h * f)), interpolation=cv2.INTER_AREA)
     best = 0.0
+    seen: dict[float, float] = {}  # each finer search starts on the coarser one's best (and may meet its neighbours)
     for step, span in ((0.5, max_deg), (0.1, 0.5), (0.02, 0.1)):
         angles = best + np.arange(-span, span + 1e-9, step)
-        scores = [_profile_sharpness(m, a) for a in angles]
+        scores = [seen[a] if a in seen else seen.setdefault(a, _profile_sharpness(m, a)) for a in angles.tolist()]
         best = float(angles[int(np.argmax(scores))])
     return best
 

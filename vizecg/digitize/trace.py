@@ -9,6 +9,7 @@ Where a flank sits in x then hangs on how far the pen reaches sideways, fitted o
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,30 +61,17 @@ def pick_trace(band: np.ndarray, baseline_row: float, jump_weight: float = 1.0, 
     if len(cols) == 0:
         return PanelPick(np.zeros(0), np.zeros(0), np.zeros(0), 0.0, 0.0, 0.5)
     starts = np.searchsorted(cols, np.arange(w + 1))
-    inked = [j for j in range(w) if starts[j + 1] > starts[j]]
-    prev_cost = prev_top = prev_bot = None
-    back: list[np.ndarray] = []
-    for j in inked:
-        a, b = starts[j], starts[j + 1]
-        t, bt = tops[a:b].astype(np.float64), bots[a:b].astype(np.float64)
-        own = baseline_weight * np.abs(0.5 * (t + bt) - baseline_row)
-        if prev_cost is None:
-            cost = own
-            back.append(np.zeros(len(t), int))
-        else:
-            gap = np.maximum(0.0, np.maximum(t[:, None] - prev_bot[None, :] - 1, prev_top[None, :] - bt[:, None] - 1))
-            total = prev_cost[None, :] + jump_weight * gap
-            arg = np.argmin(total, axis=1)
-            cost = total[np.arange(len(t)), arg] + own
-            back.append(arg)
-        prev_cost, prev_top, prev_bot = cost, t, bt
+    inked = np.flatnonzero(starts[1:] > starts[:-1])
+    back = _dp_back(tops.tolist(), bots.tolist(), starts.tolist(), inked.tolist(), float(baseline_row),
+                    jump_weight, baseline_weight)
     # backtrack
     pick = np.zeros(len(inked), int)
-    pick[-1] = int(np.argmin(prev_cost))
+    pick[-1] = back.pop()
     for k in range(len(inked) - 1, 0, -1):
         pick[k - 1] = back[k][pick[k]]
-    sel_t = np.array([tops[starts[j] + pick[k]] for k, j in enumerate(inked)], np.float64)
-    sel_b = np.array([bots[starts[j] + pick[k]] for k, j in enumerate(inked)], np.float64)
+    chosen = starts[inked] + pick
+    sel_t = tops[chosen].astype(np.float64)
+    sel_b = bots[chosen].astype(np.float64)
     xc = np.asarray(inked, np.float64)
     if darkness is not None:
         top_e, bot_e = subpixel_edges(darkness, level, xc, sel_t, sel_b)
@@ -93,6 +81,47 @@ def pick_trace(band: np.ndarray, baseline_row: float, jump_weight: float = 1.0, 
     adjacent = np.diff(xc) == 1
     continuity = float(np.mean(touching & adjacent)) if len(xc) > 1 else 0.0
     return PanelPick(xc, top_e, bot_e, len(inked) / float(w), continuity, pen_radius(top_e, bot_e))
+
+
+def _dp_back(tops: list[int], bots: list[int], starts: list[int], inked: list[int], baseline_row: float,
+             jump_weight: float, baseline_weight: float) -> list[list[int]]:
+    """The DP of pick_trace over the inked columns: per column, for each run the run of the previous column
+    its cheapest path comes from; last, the cheapest final run. In plain floats (IEEE doubles, the same
+    operations in the same order as on arrays): a column holds one to a few runs, and numpy's per-call cost
+    on such tiny arrays was most of a page's tracing time. Columns with many runs use arrays."""
+    prev_cost: list[float] = []
+    prev_top: list[float] = []
+    prev_bot: list[float] = []
+    back: list[list[int]] = []
+    for j in inked:
+        a, b = starts[j], starts[j + 1]
+        t = [float(v) for v in tops[a:b]]
+        bt = [float(v) for v in bots[a:b]]
+        own = [baseline_weight * abs(0.5 * (ti + bi) - baseline_row) for ti, bi in zip(t, bt)]
+        if not back:
+            cost, arg = own, [0] * len(t)
+        elif len(t) * len(prev_cost) <= 16:
+            cost, arg = [], []
+            for ti, bi, oi in zip(t, bt, own):
+                best, best_j = 0.0, -1
+                for jj, (pc, pt, pb) in enumerate(zip(prev_cost, prev_top, prev_bot)):
+                    gap = max(0.0, max(ti - pb - 1, pt - bi - 1))
+                    total = pc + jump_weight * gap
+                    if best_j < 0 or total < best:  # the first of equal totals, as np.argmin
+                        best, best_j = total, jj
+                cost.append(best + oi)
+                arg.append(best_j)
+        else:
+            ta, ba, pta, pba = np.array(t), np.array(bt), np.array(prev_top), np.array(prev_bot)
+            gap = np.maximum(0.0, np.maximum(ta[:, None] - pba[None, :] - 1, pta[None, :] - ba[:, None] - 1))
+            total = np.array(prev_cost)[None, :] + jump_weight * gap
+            arg_a = np.argmin(total, axis=1)
+            cost = (total[np.arange(len(t)), arg_a] + np.array(own)).tolist()
+            arg = arg_a.tolist()
+        back.append(arg)
+        prev_cost, prev_top, prev_bot = cost, t, bt
+    back.append(int(np.argmin(prev_cost)))  # type: ignore[arg-type]
+    return back
 
 
 def fit_page(picks: list[PanelPick]) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
@@ -193,17 +222,23 @@ def _fit(xc: np.ndarray, top_e: np.ndarray, bot_e: np.ndarray, radius: float, ra
     penalty at 4 points per pixel; it is rescaled so the curvature cost per unit length does not depend on
     `per_px`. Also returns the misfit: the squared distances (capped at 1 px^2, so a stray mark does not
     decide) between the stroke edges this path and pen would ink and the edges seen."""
-    from scipy.linalg import solve_banded
-
     r = max(float(radius), 0.5 / per_px)
     rx = max(float(radius_x), 0.5 / per_px)
     smooth = smooth * (per_px / 4) ** 3  # second differences shrink as 1/per_px^2, their count grows as per_px
     m = int(np.floor(rx * per_px + 1e-9))
     offs = np.arange(-m, m + 1)
     g = r * np.sqrt(np.maximum(1.0 - (offs / per_px / rx) ** 2, 0.0))
-    xs_out, ys_out, misfit = [], [], 0.0
+    if len(xc) == 0:
+        return np.zeros(0), np.zeros(0), 0.0
+    # The runs of adjacent columns are independent problems. They are solved side by side as one
+    # block-diagonal system (the blocks share no entry, so each block's solution is what solving it alone
+    # gives, to the bit), and a run that has settled stays put while the others iterate: its next solve is
+    # the same system.
     breaks = np.flatnonzero(np.diff(xc) > 1) + 1
-    for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(xc)]):
+    seg_a, seg_b = np.r_[0, breaks], np.r_[breaks, len(xc)]
+    xfs, ks, ys, d2s = [], [], [], []
+    start = 0
+    for a, b in zip(seg_a, seg_b):
         c, te, be = xc[a:b], top_e[a:b], bot_e[a:b]
         xf = np.arange(c[0] * per_px - m, c[-1] * per_px + m + 1) / per_px
         n = len(xf)
@@ -224,30 +259,81 @@ def _fit(xc: np.ndarray, top_e: np.ndarray, bot_e: np.ndarray, radius: float, ra
                 for w2, shift2 in ((1.0, 0), (-2.0, 1), (1.0, 2)):
                     j = np.arange(n - 2) + shift2
                     d2[2 + shift - shift2, j] += smooth * w * w2  # banded storage: ab[u + i - j, j] = A[i, j]
-        eps = 1e-4
-        y0 = y.copy()
-        prev = None
-        for _ in range(iters):
-            ia = np.argmin(y[k] - g[None, :], axis=1)
-            ib = np.argmax(y[k] + g[None, :], axis=1)
-            if prev is not None and np.array_equal(prev[0], ia) and np.array_equal(prev[1], ib):
+        xfs.append(xf)
+        ks.append(k + start)
+        ys.append(y)
+        d2s.append(d2)
+        start += n
+    xf, k, y, d2 = np.concatenate(xfs), np.concatenate(ks), np.concatenate(ys), np.concatenate(d2s, axis=1)
+    n, rows = len(xf), np.arange(len(xc))
+    seg_n = np.diff(np.r_[0, np.cumsum([len(v) for v in xfs])])  # points per run
+    eps = 1e-4
+    y0 = y.copy()
+    prev = None
+    active = np.ones(len(seg_a), bool)
+    for _ in range(iters):
+        yk = y[k]
+        ia = np.argmin(yk - g[None, :], axis=1)
+        ib = np.argmax(yk + g[None, :], axis=1)
+        if prev is not None:
+            changed = (ia != prev[0]) | (ib != prev[1])
+            active = np.add.reduceat(changed, seg_a) > 0  # a run whose picks are those it was solved for is settled
+            if not active.any():
                 break
-            prev = (ia, ib)
-            ka, kb = k[np.arange(len(c)), ia], k[np.arange(len(c)), ib]
+        prev = (ia, ib)
+        ka, kb = k[rows, ia], k[rows, ib]
+        na, nb = np.bincount(ka, minlength=n), np.bincount(kb, minlength=n)
+        rhs = eps * y0
+        if na.max() <= 1 and nb.max() <= 1:  # no point attains two edges of one side: plain adds, same sums
+            diag = _EPS_PLUS_ONES[na + nb]
+            rhs[ka] += top_e + g[ia]
+            rhs[kb] += bot_e - g[ib]
+        else:
             diag = np.full(n, eps)
-            rhs = eps * y0
             np.add.at(diag, ka, 1.0)
-            np.add.at(rhs, ka, te + g[ia])
+            np.add.at(rhs, ka, top_e + g[ia])
             np.add.at(diag, kb, 1.0)
-            np.add.at(rhs, kb, be - g[ib])
-            ab = d2.copy()
-            ab[2] += diag
-            y = solve_banded((2, 2), ab, rhs)
-        res = np.r_[(y[k] - g).min(axis=1) - te, (y[k] + g).max(axis=1) - be]
+            np.add.at(rhs, kb, bot_e - g[ib])
+        if active.all():
+            y = _solve_pentadiagonal(d2, diag, rhs)
+        else:  # the settled runs' blocks left out: the rest's solution does not depend on them
+            pts = np.repeat(active, seg_n)
+            y = y.copy()
+            y[pts] = _solve_pentadiagonal(np.ascontiguousarray(d2[:, pts]), diag[pts], rhs[pts])
+    yk = y[k]
+    top_res = (yk - g).min(axis=1) - top_e
+    bot_res = (yk + g).max(axis=1) - bot_e
+    misfit = 0.0
+    for a, b in zip(seg_a, seg_b):  # summed run by run, in the order (and so to the bit) of one run at a time
+        res = np.r_[top_res[a:b], bot_res[a:b]]
         misfit += float(np.minimum(res ** 2, 1.0).sum())
-        xs_out.append(xf)
-        ys_out.append(y)
-    return np.concatenate(xs_out), np.concatenate(ys_out), misfit
+    return xf, y, misfit
+
+
+_EPS_PLUS_ONES = np.array([1e-4, 1e-4 + 1.0, 1e-4 + 1.0 + 1.0])  # the fit's diagonal where 0, 1, 2 edges land
+
+
+def _solve_pentadiagonal(d2: np.ndarray, diag: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """scipy.linalg.solve_banded((2, 2), d2 + diag on the main diagonal, rhs), calling LAPACK's gbsv as it does
+    (the same result to the bit) without its checks and wrappers: the fit solves thousands of small systems
+    a page, and those cost more than the solves."""
+    n = d2.shape[1]
+    if n == 1:
+        return rhs / (d2[2] + diag)
+    ab = np.zeros((7, n))  # gbsv's storage: two more rows above for the LU factor's fill-in
+    ab[2:] = d2
+    ab[4] += diag
+    _, _, y, info = _gbsv()(2, 2, ab, rhs, overwrite_ab=True, overwrite_b=False)
+    if info > 0:
+        raise np.linalg.LinAlgError("singular matrix")
+    return y
+
+
+@functools.lru_cache(maxsize=1)
+def _gbsv():
+    from scipy.linalg import get_lapack_funcs
+
+    return get_lapack_funcs(("gbsv",), (np.zeros((5, 2)), np.zeros(2)))[0]
 
 
 def line_thickness(ink: np.ndarray) -> float:
