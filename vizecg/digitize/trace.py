@@ -243,28 +243,28 @@ def _fit(xc: np.ndarray, top_e: np.ndarray, bot_e: np.ndarray, radius: float, ra
         xf = np.arange(c[0] * per_px - m, c[-1] * per_px + m + 1) / per_px
         n = len(xf)
         k = np.rint((c - xf[0]) * per_px).astype(int)[:, None] + offs[None, :]  # (cols, window)
-        # Start inside the bounds every column puts on the path (y >= top + g, y <= bottom - g over its
-        # window): tight on flat and steep stretches alike, so the edge-attaining points start right.
-        lo, hi = np.full(n, -np.inf), np.full(n, np.inf)
-        np.maximum.at(lo, k, te[:, None] + g[None, :])
-        np.minimum.at(hi, k, be[:, None] - g[None, :])
-        # (a point no column's window reaches, when the pen is under half a pixel wide, starts interpolated)
-        bounded = np.isfinite(lo) & np.isfinite(hi) & (lo <= hi)
-        y = np.interp(xf, c, 0.5 * (te + be))
-        y[bounded] = 0.5 * (lo[bounded] + hi[bounded])
+        # the midline, where no column's bounds (below) reach the point
+        ys.append(np.interp(xf, c, 0.5 * (te + be)))
         # banded normal matrix of the curvature penalty (pentadiagonal) plus a tiny pull to the start
         d2 = np.zeros((5, n))
         if n >= 3:
             for w, shift in ((1.0, 0), (-2.0, 1), (1.0, 2)):
                 for w2, shift2 in ((1.0, 0), (-2.0, 1), (1.0, 2)):
-                    j = np.arange(n - 2) + shift2
-                    d2[2 + shift - shift2, j] += smooth * w * w2  # banded storage: ab[u + i - j, j] = A[i, j]
+                    # banded storage: ab[u + i - j, j] = A[i, j]
+                    d2[2 + shift - shift2, shift2:shift2 + n - 2] += smooth * w * w2
         xfs.append(xf)
         ks.append(k + start)
-        ys.append(y)
         d2s.append(d2)
         start += n
     xf, k, y, d2 = np.concatenate(xfs), np.concatenate(ks), np.concatenate(ys), np.concatenate(d2s, axis=1)
+    # Start inside the bounds every column puts on the path (y >= top + g, y <= bottom - g over its window):
+    # tight on flat and steep stretches alike, so the edge-attaining points start right. (A point no
+    # column's window reaches, when the pen is under half a pixel wide, starts on the midline.)
+    lo, hi = np.full(len(xf), -np.inf), np.full(len(xf), np.inf)
+    np.maximum.at(lo, k.ravel(), (top_e[:, None] + g[None, :]).ravel())
+    np.minimum.at(hi, k.ravel(), (bot_e[:, None] - g[None, :]).ravel())
+    bounded = np.isfinite(lo) & np.isfinite(hi) & (lo <= hi)
+    y[bounded] = 0.5 * (lo[bounded] + hi[bounded])
     n, rows = len(xf), np.arange(len(xc))
     seg_n = np.diff(np.r_[0, np.cumsum([len(v) for v in xfs])])  # points per run
     eps = 1e-4
@@ -305,7 +305,7 @@ def _fit(xc: np.ndarray, top_e: np.ndarray, bot_e: np.ndarray, radius: float, ra
     bot_res = (yk + g).max(axis=1) - bot_e
     misfit = 0.0
     for a, b in zip(seg_a, seg_b):  # summed run by run, in the order (and so to the bit) of one run at a time
-        res = np.r_[top_res[a:b], bot_res[a:b]]
+        res = np.concatenate((top_res[a:b], bot_res[a:b]))
         misfit += float(np.minimum(res ** 2, 1.0).sum())
     return xf, y, misfit
 
