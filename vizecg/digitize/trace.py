@@ -269,6 +269,7 @@ def _fit(xc: np.ndarray, top_e: np.ndarray, bot_e: np.ndarray, radius: float, ra
     seg_n = np.diff(np.r_[0, np.cumsum([len(v) for v in xfs])])  # points per run
     eps = 1e-4
     y0 = y.copy()
+    points, eps_n, ones = np.arange(n), np.full(n, eps), np.ones(2 * len(xc))
     prev = None
     active = np.ones(len(seg_a), bool)
     for _ in range(iters):
@@ -282,18 +283,11 @@ def _fit(xc: np.ndarray, top_e: np.ndarray, bot_e: np.ndarray, radius: float, ra
                 break
         prev = (ia, ib)
         ka, kb = k[rows, ia], k[rows, ib]
-        na, nb = np.bincount(ka, minlength=n), np.bincount(kb, minlength=n)
-        rhs = eps * y0
-        if na.max() <= 1 and nb.max() <= 1:  # no point attains two edges of one side: plain adds, same sums
-            diag = _EPS_PLUS_ONES[na + nb]
-            rhs[ka] += top_e + g[ia]
-            rhs[kb] += bot_e - g[ib]
-        else:
-            diag = np.full(n, eps)
-            np.add.at(diag, ka, 1.0)
-            np.add.at(rhs, ka, top_e + g[ia])
-            np.add.at(diag, kb, 1.0)
-            np.add.at(rhs, kb, bot_e - g[ib])
+        # np.add.at's sums (the start value, then each column's edge in column order, tops then bottoms) in
+        # one pass: bincount adds its weights one by one in input order too
+        idx = np.concatenate((points, ka, kb))
+        diag = np.bincount(idx, np.concatenate((eps_n, ones)), minlength=n)
+        rhs = np.bincount(idx, np.concatenate((eps * y0, top_e + g[ia], bot_e - g[ib])), minlength=n)
         if active.all():
             y = _solve_pentadiagonal(d2, diag, rhs)
         else:  # the settled runs' blocks left out: the rest's solution does not depend on them
@@ -310,13 +304,10 @@ def _fit(xc: np.ndarray, top_e: np.ndarray, bot_e: np.ndarray, radius: float, ra
     return xf, y, misfit
 
 
-_EPS_PLUS_ONES = np.array([1e-4, 1e-4 + 1.0, 1e-4 + 1.0 + 1.0])  # the fit's diagonal where 0, 1, 2 edges land
-
-
 def _solve_pentadiagonal(d2: np.ndarray, diag: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """scipy.linalg.solve_banded((2, 2), d2 + diag on the main diagonal, rhs), calling LAPACK's gbsv as it does
-    (the same result to the bit) without its checks and wrappers: the fit solves thousands of small systems
-    a page, and those cost more than the solves."""
+    (the same result to the bit) without its checks and wrappers, which cost more than a small system's solve
+    (a page's fit solves about a thousand)."""
     n = d2.shape[1]
     if n == 1:
         return rhs / (d2[2] + diag)
