@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from vizecg.digitize.config import DigitizeConfig
-from vizecg.digitize.ink import grid_darkness, ink_mask, norm_window, paper_normalised
+from vizecg.digitize.ink import channel_range, grid_darkness, ink_mask, norm_window, paper_normalised
 from vizecg.digitize.orientation import ACROSS_MIN, UP_REFUSE, Orientation, find_orientation
 from vizecg.digitize.confidence import lead_confidence, page_confidence
 from vizecg.digitize.layout import (Panel, Pulse, drop_weak_rows, find_pulse, find_rows, layout_candidates,
@@ -430,9 +430,10 @@ def _ppm_guess(page: np.ndarray, margin: float) -> float:
 def _page_views(page: np.ndarray, px_per_mm: float, config: DigitizeConfig,
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(paper-normalised brightness, ink mask, grid darkness) of a page."""
-    norm = paper_normalised(page, px_per_mm)
+    channels = channel_range(page)  # one split for the paper level and the grid's colour
+    norm = paper_normalised(channels[0], px_per_mm)  # the brightest channel is what it reads of a colour page
     ink, _ = ink_mask(norm, config.ink_threshold, config.ink_auto)
-    return norm, ink, grid_darkness(page, norm, ink)
+    return norm, ink, grid_darkness(page, norm, ink, channels)
 
 
 def _covered(inner: np.ndarray, outer: np.ndarray) -> float:

@@ -35,13 +35,22 @@ def norm_window(px_per_mm: float | None) -> int:
     return int(max(15, round(3.0 * (px_per_mm or 8.0)))) | 1
 
 
-def grid_darkness(image: np.ndarray, norm: np.ndarray, ink: np.ndarray) -> np.ndarray:
-    """(H, W) float32: how strongly each pixel is coloured like the grid (ink pixels zeroed).
+def channel_range(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(channel_max, channel_min) of an RGB image, from one split."""
+    r, g, b = cv2.split(image)
+    return cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b)
+
+
+def grid_darkness(image: np.ndarray, norm: np.ndarray, ink: np.ndarray,
+                  channels: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """(H, W) float32: how strongly each pixel is coloured like the grid (ink pixels zeroed). `channels`: the
+    image's channel_range where the caller has it already.
 
     Coloured grids are best seen as chroma (max - min channel); grey ones only as darkness, so take the larger.
     """
     if image.ndim == 3:
-        chroma = (channel_max(image).astype(np.float32) - channel_min(image)) / 255.0
+        hi, lo = channels or channel_range(image)
+        chroma = (hi.astype(np.float32) - lo) / 255.0
     else:
         chroma = np.zeros(norm.shape, np.float32)
     dark = np.clip(1.0 - norm, 0.0, 1.0)
