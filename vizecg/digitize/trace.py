@@ -62,11 +62,11 @@ def pick_trace(band: np.ndarray, baseline_row: float, jump_weight: float = 1.0, 
         return PanelPick(np.zeros(0), np.zeros(0), np.zeros(0), 0.0, 0.0, 0.5)
     starts = np.searchsorted(cols, np.arange(w + 1))
     inked = np.flatnonzero(starts[1:] > starts[:-1])
-    back = _dp_back(tops.tolist(), bots.tolist(), starts.tolist(), inked.tolist(), float(baseline_row),
-                    jump_weight, baseline_weight)
+    back, last = _dp_back(tops.tolist(), bots.tolist(), starts.tolist(), inked.tolist(), float(baseline_row),
+                          jump_weight, baseline_weight)
     # backtrack
     pick = np.zeros(len(inked), int)
-    pick[-1] = back.pop()
+    pick[-1] = last
     for k in range(len(inked) - 1, 0, -1):
         pick[k - 1] = back[k][pick[k]]
     chosen = starts[inked] + pick
@@ -84,9 +84,9 @@ def pick_trace(band: np.ndarray, baseline_row: float, jump_weight: float = 1.0, 
 
 
 def _dp_back(tops: list[int], bots: list[int], starts: list[int], inked: list[int], baseline_row: float,
-             jump_weight: float, baseline_weight: float) -> list[list[int]]:
-    """The DP of pick_trace over the inked columns: per column, for each run the run of the previous column
-    its cheapest path comes from; last, the cheapest final run. In plain floats (IEEE doubles, the same
+             jump_weight: float, baseline_weight: float) -> tuple[list[list[int]], int]:
+    """The DP of pick_trace over the inked columns: (per column, for each run the run of the previous column
+    its cheapest path comes from; the cheapest last run). In plain floats (IEEE doubles, the same
     operations in the same order as on arrays): a column holds one to a few runs, and numpy's per-call cost
     on such tiny arrays was most of a page's tracing time. Columns with many runs use arrays."""
     prev_cost: list[float] = []
@@ -120,8 +120,7 @@ def _dp_back(tops: list[int], bots: list[int], starts: list[int], inked: list[in
             arg = arg_a.tolist()
         back.append(arg)
         prev_cost, prev_top, prev_bot = cost, t, bt
-    back.append(int(np.argmin(prev_cost)))  # type: ignore[arg-type]
-    return back
+    return back, int(np.argmin(prev_cost))
 
 
 def fit_page(picks: list[PanelPick]) -> tuple[float, list[tuple[np.ndarray, np.ndarray]]]:
