@@ -29,6 +29,7 @@ venv: $(STAMP)
 
 # the main job: the embedded example photo -> out/predict/report.html (open it in a browser)
 predict: venv
+	rm -rf out/predict  # this target's own folder: a report of older weights is refused, not mixed
 	$(BIN)/vizecg predict vizecg/sample_data/example_photo.jpg --out out/predict
 	@echo "open out/predict/report.html"
 

@@ -27,6 +27,9 @@ ROWS_3X4: tuple[tuple[str, ...], ...] = (("I", "aVR", "V1", "V4"), ("II", "aVL",
 RHYTHM_LEAD = "II"  # what a 3x4+1 page's full-width strip shows unless the printer was told otherwise
 # The lead_panel score bar when the weights' sidecar names none (weights before stage 10 were used at this).
 PANEL_CONF = 0.05
+# Lead-label candidates handed to the label reader: below the beat score too, since the reader itself answers
+# not_a_label for what is not one (a label missed at the beat score leaves its panel to the row below's label).
+LABEL_CONF = 0.2
 
 
 @dataclass
@@ -127,8 +130,9 @@ def assign_leads(boxes: np.ndarray, classes: np.ndarray
 def panel_rows(panels: np.ndarray) -> list[list[int]]:
     """Indices of the panels per row, rows top-down, each left to right.
 
-    A row is a chain of panels that abut (the next one starts within 15 % of a panel width of where this one
-    ends) and overlap most in y: links are local, so a photographed page tilted by more than half a row
+    A row is a chain of panels that abut (the next one starts between 30 % of a panel width before and 15 %
+    after where this one ends) and overlap most in y: links are local, so a photographed page tilted by more than
+    half a row
     (where one y band per row mixes rows) still chains each row. Rows go top-down by their mean centre."""
     panels = np.asarray(panels, np.float64).reshape(-1, 4)
     n = len(panels)
@@ -138,7 +142,11 @@ def panel_rows(panels: np.ndarray) -> list[list[int]]:
     h = np.maximum(panels[:, 3] - panels[:, 1], 1.0)
     overlap = (np.minimum(panels[:, None, 3], panels[None, :, 3]) - np.maximum(panels[:, None, 1], panels[None, :, 1])
                ).clip(0) / np.minimum(h[:, None], h[None, :])  # (i, j) share of the lower panel's height
-    abut = np.abs(panels[None, :, 0] - panels[:, None, 2]) < 0.15 * np.minimum(w[:, None], w[None, :])
+    # (i, j): j starts near where i ends (boxes of a tilted photo's panels overlap by up to ~a fifth of a
+    # width) and lies to i's right
+    gap = panels[None, :, 0] - panels[:, None, 2]
+    wmin = np.minimum(w[:, None], w[None, :])
+    abut = (gap > -0.3 * wmin) & (gap < 0.15 * wmin) & (panels[None, :, 0] > panels[:, None, 0] + 0.5 * w[:, None])
     score = np.where(abut & (overlap > 0.3), overlap, 0.0)
     np.fill_diagonal(score, 0.0)
     nxt, prv = np.full(n, -1), np.full(n, -1)
@@ -159,13 +167,16 @@ def panel_rows(panels: np.ndarray) -> list[list[int]]:
     return sorted(rows, key=lambda r: float(np.mean(cy[r])))
 
 
-def read_page_layout(detections: Detections, image: np.ndarray, reader: Any) -> Detections:
-    """`detections` with the lead names read from the page: page_layout set, panel_leads and layout from it."""
+def read_page_layout(detections: Detections, image: np.ndarray, reader: Any, labels: np.ndarray | None = None
+                     ) -> Detections:
+    """`detections` with the lead names read from the page: page_layout set, panel_leads and layout from it.
+    labels: the label candidates to read (default: the lead_label boxes among `detections`)."""
     from dataclasses import replace
 
     from detector.layout import read_layout
 
-    labels = detections.boxes[detections.classes == LEAD_LABEL]
+    if labels is None:
+        labels = detections.boxes[detections.classes == LEAD_LABEL]
     template = detections.panel_leads if detections.layout != "unknown" else None
     page = read_layout(image, detections.panels, panel_rows(detections.panels), labels, reader, template,
                        detections.layout)
@@ -327,13 +338,15 @@ class BeatDetector:
         conf = self.conf if conf is None else float(conf)
         # Lead panels have their own calibrated bar (panel_conf): the model scores them differently from beats,
         # and one panel too many or too few loses the layout, so every beat's lead name.
-        boxes, scores, classes = self.predict_boxes(image, min(conf, self.panel_conf))
+        reading = self.label_reader is not None
+        boxes, scores, classes = self.predict_boxes(image, min(conf, self.panel_conf, LABEL_CONF if reading else 1.0))
+        labels = boxes[(classes == LEAD_LABEL) & (scores >= LABEL_CONF)]
         keep = (scores >= conf) | ((classes == LEAD_PANEL) & (scores >= self.panel_conf))
         boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
         found = build_detections(boxes, scores, classes, image.shape[:2],
                                  meta={"backend": self.backend, "imgsz": self.imgsz, "conf": self.conf if conf is None
                                        else float(conf), "tile": self.tile})
-        return found if self.label_reader is None else read_page_layout(found, image, self.label_reader)
+        return read_page_layout(found, image, self.label_reader, labels) if reading else found
 
     def crops(self, image: np.ndarray, detections: Detections, size: tuple[int, int] = (64, 64),
               max_beats: int = 24) -> tuple[np.ndarray, np.ndarray]:
