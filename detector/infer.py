@@ -132,8 +132,7 @@ def panel_rows(panels: np.ndarray) -> list[list[int]]:
 
     A row is a chain of panels that abut (the next one starts between 30 % of a panel width before and 15 %
     after where this one ends) and overlap most in y: links are local, so a photographed page tilted by more than
-    half a row
-    (where one y band per row mixes rows) still chains each row. Rows go top-down by their mean centre."""
+    half a row (where one y band per row mixes rows) still chains each row. Rows go top-down by their mean centre."""
     panels = np.asarray(panels, np.float64).reshape(-1, 4)
     n = len(panels)
     if not n:
