@@ -130,16 +130,21 @@ def test_temperature_scaling_lowers_calibration_error():
     assert expected_calibration_error(sigmoid(over / t), y) < expected_calibration_error(sigmoid(over), y)
 
 
-@needs_detector
-def test_cli_writes_report_html_json_signal_and_a_folder_resumes(photo, tiny_classifier, tmp_path, capsys):
+def photo_folder(folder: Path, photo: np.ndarray) -> Path:
+    """`folder` with ecg.jpg (the photographed page) and blank.png (refused): what the CLI tests read."""
     import cv2
 
-    from vizecg.cli import main
-
-    folder = tmp_path / "photos"
     folder.mkdir()
     cv2.imwrite(str(folder / "ecg.jpg"), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
     cv2.imwrite(str(folder / "blank.png"), np.full((600, 800, 3), 250, np.uint8))
+    return folder
+
+
+@needs_detector
+def test_cli_writes_report_html_json_signal_and_a_folder_resumes(photo, tiny_classifier, tmp_path, capsys):
+    from vizecg.cli import main
+
+    folder = photo_folder(tmp_path / "photos", photo)
     out = tmp_path / "out"
     assert main(["predict", str(folder), "--out", str(out), "--classifier", str(tiny_classifier), "--quiet"]) == 0
     first = capsys.readouterr()

@@ -1,12 +1,14 @@
 """`vizecg predict`: a photo (or a folder of photos) of a paper ECG -> quality gate -> report.
 
-    vizecg predict IMAGE [--out DIR] [--json]
-    vizecg predict PDF [--out DIR] [--json]
-    vizecg predict DIR [--out DIR] [--json]
+    vizecg predict IMAGE [--out DIR] [--json] [--pdf]
+    vizecg predict PDF [--out DIR] [--json] [--pdf]
+    vizecg predict DIR [--out DIR] [--json] [--pdf]
 
 One image: OUT/report.json (schema: vizecg/predict/schema.py), OUT/report.html (self-contained, opens offline),
-the digitized signal as OUT/signal/<name>.hea/.dat (WFDB) and OUT/signal/<name>.csv, in mV.
-A folder: one OUT/<name>/ per image as above, OUT/summary.csv; a re-run skips pages whose report.json exists
+the digitized signal as OUT/signal/<name>.hea/.dat (WFDB) and OUT/signal/<name>.csv, in mV; with --pdf also
+OUT/report.pdf (printable: answer, doubts, photo with beats; the re-plotted leads on page 2).
+A folder: one OUT/<name>/ per image as above, OUT/summary.csv; a re-run skips pages whose report.json (and
+with --pdf report.pdf) exists
 (the folder must have been made with the same weights: fingerprint.json). Doubts go to stderr as well.
 A PDF is read as a folder of its pages: OUT/<name>-p1/, OUT/<name>-p2/, ... and OUT/summary.csv, each page
 rendered at 200 dpi (less for a page too large for VIZECG_MAX_PIXELS); at most 50 pages (VIZECG_MAX_PDF_PAGES).
@@ -43,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="torch (default) or onnx: onnxruntime + numpy only, torch is never imported (no Grad-CAM)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-explain", action="store_true", help="skip the Grad-CAM explanation (faster)")
+    p.add_argument("--pdf", action="store_true", help="also write report.pdf per page (vizecg/predict/pdf_report.py)")
     p.set_defaults(func=run)
 
 
@@ -112,8 +115,9 @@ def list_images(folder: Path) -> list[Path]:
     return images
 
 
-def write_page(out: Path, name: str, image: Any, pred: Any) -> dict[str, Any]:
-    """report.json, report.html and (when read) the signal as WFDB + CSV in OUT; returns the report dict."""
+def write_page(out: Path, name: str, image: Any, pred: Any, pdf: bool = False) -> dict[str, Any]:
+    """report.json, report.html, report.pdf (with `pdf`) and (when read) the signal as WFDB + CSV in OUT;
+    returns the report dict."""
     from vizecg.data import write_csv, write_wfdb
     from vizecg.predict.html import report_html
     from vizecg.runs import atomic_write_text, write_json
@@ -126,6 +130,10 @@ def write_page(out: Path, name: str, image: Any, pred: Any) -> dict[str, Any]:
         paths = {"wfdb": str(hea.relative_to(out)), "csv": str(csv.relative_to(out))}
     report = pred.to_json(paths)
     atomic_write_text(out / "report.html", report_html(pred, image, report, title=f"VizECG report: {name}"))
+    if pdf:
+        from vizecg.predict.pdf_report import write_report_pdf
+
+        write_report_pdf(pred, image, out / "report.pdf", title=f"VizECG report: {name}")
     write_json(out / "report.json", report)  # last: its presence marks the page done (resume)
     return report
 
@@ -167,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         if one_image:
             image = read_image(src)
             pred = predict_page(image, finder, model, explain=not args.no_explain)
-            report = write_page(out, record_name(src.stem), image, pred)
+            report = write_page(out, record_name(src.stem), image, pred, pdf=args.pdf)
             _say_doubts(str(src), pred)
             if args.json:
                 print(json.dumps(report, indent=2))
@@ -212,7 +220,7 @@ def _folder(args: argparse.Namespace, images: list[Path], out: Path, finder: Any
         page_out = out / name
         where = str(path) if ref.index is None else f"{path} page {ref.index + 1}"
         row: dict[str, Any] = {"image": path.name, "folder": name}
-        if (page_out / "report.json").is_file():
+        if (page_out / "report.json").is_file() and (not args.pdf or (page_out / "report.pdf").is_file()):
             report = json.loads((page_out / "report.json").read_text())
             done += 1
         else:
@@ -223,7 +231,7 @@ def _folder(args: argparse.Namespace, images: list[Path], out: Path, finder: Any
                 print(f"{where}: error: {exc.problem}", file=sys.stderr)
                 rows.append(row | {"status": "error", "reason": exc.problem})
                 continue
-            report = write_page(page_out, name, image, pred)
+            report = write_page(page_out, name, image, pred, pdf=args.pdf)
             _say_doubts(where, pred)
         probs = report.get("probabilities") or {}
         rows.append(row | {"status": report["status"], "reason": report["reason"] or "",

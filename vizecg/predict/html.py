@@ -59,6 +59,18 @@ def traces_figure(pred: Prediction, image: np.ndarray) -> np.ndarray:
 
 def signal_figure(record: Any) -> str:
     """The digitized leads re-plotted on ECG paper (one row per lead, in mV against s): a data: URI."""
+    fig = signal_plot(record)  # first: it picks the Agg backend before pyplot is imported
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def signal_plot(record: Any, confidence: dict[str, float] | None = None) -> Any:
+    """The figure of signal_figure (a matplotlib Figure; the caller closes it). With `confidence`, each row's
+    label gives the lead's digitizer confidence under its name (the PDF report)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,7 +87,8 @@ def signal_figure(record: Any) -> str:
         ax.vlines(minor, 0, 1, transform=ax.get_xaxis_transform(), color="#f2b8b8", lw=0.4, zorder=0)
         ax.grid(True, axis="y", color="#f2b8b8", lw=0.4)
         ax.plot(t, x, color="black", lw=0.7)
-        ax.set_ylabel(name, rotation=0, ha="right", va="center")
+        label = name if confidence is None or name not in confidence else f"{name}\n{confidence[name]:.2f}"
+        ax.set_ylabel(label, rotation=0, ha="right", va="center")
         finite = x[np.isfinite(x)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
         pad = max(0.25, 0.1 * (hi - lo))
@@ -85,10 +98,7 @@ def signal_figure(record: Any) -> str:
             ax.text(0.5, 0.5, "not read", transform=ax.transAxes, ha="center", va="center", color="#a00")
     axes[-1, 0].set_xlabel("time (s); each row in mV")
     fig.subplots_adjust(left=0.07, right=0.99, top=1 - 0.1 / height, bottom=0.5 / height, hspace=0.12)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return fig
 
 
 def explanation_figure(pred: Prediction, k: int) -> np.ndarray:
