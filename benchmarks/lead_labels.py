@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
     det = BeatDetector(labels=None)
     tally = {k: [0, 0] for k in ("read_detector", "template_detector", "read_truth_boxes")}
+    found_panels = [0, 0]  # truth panels with a detected panel at IoU >= 0.5: the ceiling of the detector rows
     layout_exact = {"read_detector": 0, "template_detector": 0, "read_truth_boxes": 0}
     per_family: dict[str, dict[str, list[int]]] = {}
     pages, seconds = 0, []
@@ -84,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             tb = np.array([ld["panel_box"] for ld in leads], np.float64)
             tn = [ld.get("label") or ld["lead"] for ld in leads]
             found = det.detect(image)
+            if len(found.panels):
+                found_panels[0] += int((iou(tb, found.panels.astype(np.float64)).max(1) >= 0.5).sum())
+            found_panels[1] += len(tb)
             t1 = time.perf_counter()
             read = read_page_layout(found, image, reader)
             seconds.append(time.perf_counter() - t1)
@@ -113,11 +117,12 @@ def main(argv: list[str] | None = None) -> int:
         "per_family_panels_named_right": {f: {k: v[0] / max(v[1], 1) for k, v in d.items()}
                                           for f, d in per_family.items()},
         "reading_seconds_per_page": float(np.median(seconds)) if seconds else None,
-        "detector_panels_found": None,
+        "detector_panels_found": found_panels[0] / max(found_panels[1], 1),
     }
     print(f"\n{'':28s} {'read (detector)':>16s} {'template (det.)':>16s} {'read (truth boxes)':>19s}")
     print(f"{'panels named right':28s} " + " ".join(f"{result['panels_named_right'][k]:>16.3f}" for k in tally))
     print(f"{'layout exact':28s} " + " ".join(f"{result['layout_exact'][k]:>16.3f}" for k in tally))
+    print(f"{'truth panels detected':28s} {result['detector_panels_found']:>16.3f}")
     for f, d in result["per_family_panels_named_right"].items():
         print(f"{'  ' + f:28s} " + " ".join(f"{d[k]:>16.3f}" for k in tally))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from vizecg.labels.crops import PROBE_ASPECT
-from vizecg.render.paper import BASELINE_FRACTION, TRACE_WIDTH_MM
+from vizecg.labels.crops import probe_boxes
+from vizecg.render.paper import TRACE_WIDTH_MM
 from vizecg.render.style import (EXTRA_LEADS, FIFTH_COLUMN_FALLBACK, ROWS_3X4, ROWS_3X4_CABRERA, ROWS_6X2,
                                  ROWS_6X2_CABRERA, ROWS_12X1, ROWS_LIMB)
 
@@ -159,23 +159,6 @@ def px_per_mm(panels: np.ndarray, rows: list[list[int]]) -> float:
     panels = np.asarray(panels, np.float64).reshape(-1, 4)
     spans = [panels[r, 2].max() - panels[r, 0].min() for r in rows if len(r)]
     return max(spans) / TRACE_WIDTH_MM if spans else 1.0
-
-
-def probe_boxes(panel: np.ndarray, mm: float, caps_mm: tuple[float, ...] = (2.3, 3.0)) -> np.ndarray:
-    """(k, 4) label-sized boxes at the places a printer puts a panel's label (render/printout.py _label_origin),
-    for cap heights `caps_mm`, 1 mm in from the panel's left edge (0.5 mm on the trace)."""
-    x0, y0, _, y1 = (float(v) for v in panel)
-    band = max(y1 - y0, 1.0)
-    base = y0 + BASELINE_FRACTION * band
-    out = []
-    for cap in caps_mm:
-        h = cap * mm
-        for cy, inset in ((y0 + 1.0 * mm + h / 2, 1.0), (base - 3.0 * mm - h / 2, 1.0), (base, 0.5),
-                          (base + 2.5 * mm + h / 2, 1.0)):
-            cy = min(max(cy, y0 + h / 2), y1 - h / 2)
-            bx = x0 + inset * mm
-            out.append([bx, cy - h / 2, bx + PROBE_ASPECT * h, cy + h / 2])
-    return np.asarray(out, np.float64)
 
 
 def read_layout(image: np.ndarray, panels: np.ndarray, rows: list[list[int]], label_boxes: np.ndarray, reader: Any,

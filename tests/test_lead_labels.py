@@ -111,3 +111,17 @@ def test_onnx_reader_matches_torch(reader):
     crops = rng.normal(size=(6, 1, 32, 96)).astype(np.float32)
     assert onnx.classes == reader.classes and onnx.temperature == pytest.approx(reader.temperature)
     assert np.allclose(onnx.probs(crops), reader.probs(crops), atol=1e-4)
+
+
+def test_detector_names_beats_by_the_labels_it_reads(record):
+    from detector.infer import BeatDetector
+    from vizecg.render import RenderConfig, render_printout
+
+    page = render_printout(record, RenderConfig(layout="3x4+1", rhythm_lead="V1", dpi=150), seed=0)
+    found = BeatDetector().detect(page.image)
+    js = found.to_json()["page_layout"]  # what `vizecg detector predict` writes
+    assert js["layout"] == found.layout == "3x4+1" and js["rhythm"] == ["V1"]
+    assert js["rows"][-1] == ["V1"] and found.panel_leads[-1] == "V1" and js["n_read"] >= 10
+    strip = len(found.panels) - 1
+    strip_beats = [lead for lead, p in zip(found.beat_leads, found.panel[found.is_beat]) if p == strip]
+    assert strip_beats and set(strip_beats) == {"V1"}

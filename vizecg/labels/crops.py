@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vizecg.render.paper import BASELINE_FRACTION
+
 CROP_H, CROP_W = 32, 96  # network input (h, w): 3:1 holds the widest name ("-aVR") at the window's height
 # Window height over the label box height; the window is 3x as wide as tall. A name's cap height then fills
 # about half the crop, as it does in the rendered truth boxes (which hug the ink).
@@ -68,3 +70,20 @@ def jitter_box(box: np.ndarray, rng: np.random.Generator, shift: float = 0.15, s
     cy = (y0 + y1) / 2 + rng.uniform(-shift, shift) * h
     sw, sh = np.exp(rng.uniform(-scale, scale, 2))
     return np.array([cx - sw * w / 2, cy - sh * h / 2, cx + sw * w / 2, cy + sh * h / 2])
+
+
+def probe_boxes(panel: np.ndarray, mm: float, caps_mm: tuple[float, ...] = (2.3, 3.0)) -> np.ndarray:
+    """(k, 4) label-sized boxes at the places a printer puts a panel's label (render/printout.py _label_origin),
+    for cap heights `caps_mm`, 1 mm in from the panel's left edge (0.5 mm on the trace)."""
+    x0, y0, _, y1 = (float(v) for v in panel)
+    band = max(y1 - y0, 1.0)
+    base = y0 + BASELINE_FRACTION * band
+    out = []
+    for cap in caps_mm:
+        h = cap * mm
+        for cy, inset in ((y0 + 1.0 * mm + h / 2, 1.0), (base - 3.0 * mm - h / 2, 1.0), (base, 0.5),
+                          (base + 2.5 * mm + h / 2, 1.0)):
+            cy = min(max(cy, y0 + h / 2), y1 - h / 2)
+            bx = x0 + inset * mm
+            out.append([bx, cy - h / 2, bx + PROBE_ASPECT * h, cy + h / 2])
+    return np.asarray(out, np.float64)

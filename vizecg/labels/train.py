@@ -34,6 +34,9 @@ class CropConfig:
     # plus this many cut as the layout's probe windows are (detector.layout.probe_boxes): a box of a standard
     # name's width at the label's left edge, of about its height, wherever the name is narrow or wide
     probe_copies: int = 1
+    # not_a_label windows at the probe places where this page prints no label (a QRS at a trace start reads
+    # like "I" otherwise): at most this many per page
+    probe_negatives: int = 12
     negatives_per_page: int = 16  # not_a_label windows per page: half at random, half on text and pulses
     min_label_px: float = 3.0  # labels smaller than this (cut by the frame, warped away) are not used
     seed: int = 0
@@ -78,6 +81,9 @@ def page_crops(image: np.ndarray, truth: dict[str, Any], rng: np.random.Generato
     anchors = [np.asarray(t["box"], float) for t in truth.get("texts", []) if t.get("kind") != "redaction"]
     anchors += [np.asarray(p["box"], float) for p in truth.get("pulses", [])]
     page = truth.get("page_box") or [0, 0, w, h]
+    xs_neg, ys_neg = _probe_negatives(grey, truth, label_boxes, rng, cfg.probe_negatives)
+    xs += xs_neg
+    ys += ys_neg
     tries = 0
     n = 0
     while n < cfg.negatives_per_page and tries < 20 * cfg.negatives_per_page:
@@ -110,13 +116,33 @@ def probe_like(box: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.array([px0, cy - ph / 2, px0 + PROBE_ASPECT * ph, cy + ph / 2])
 
 
-def _holds_a_label(box: np.ndarray, label_boxes: np.ndarray) -> bool:
-    """The window around `box` shows over a third of some printed label: that crop is not a non-label."""
+def _probe_negatives(grey: np.ndarray, truth: dict[str, Any], label_boxes: np.ndarray, rng: np.random.Generator,
+                     k: int) -> tuple[list[np.ndarray], list[int]]:
+    """not_a_label crops at the places the layout probes (crops.probe_boxes) that hold none of the labels."""
+    from vizecg.labels.crops import probe_boxes
+
+    leads = [ld for ld in truth["leads"] if ld.get("present", True)]
+    if not k or not leads:
+        return [], []
+    spans: dict[int, list[float]] = {}
+    for ld in leads:
+        b = ld["panel_box"]
+        lo, hi = spans.get(ld.get("row", 0), [b[0], b[2]])
+        spans[ld.get("row", 0)] = [min(lo, b[0]), max(hi, b[2])]
+    mm = max(hi - lo for lo, hi in spans.values()) / 250.0  # rows span the 250 mm trace width
+    cand = np.concatenate([probe_boxes(np.asarray(ld["panel_box"], float), mm) for ld in leads])
+    cand = [b for b in cand if not _holds_a_label(b, label_boxes, 0.05)]
+    pick = rng.permutation(len(cand))[:k]
+    return [crop_label(grey, cand[i]) for i in pick], [CLASS_INDEX[NOT_A_LABEL]] * len(pick)
+
+
+def _holds_a_label(box: np.ndarray, label_boxes: np.ndarray, share: float = 0.33) -> bool:
+    """The window around `box` shows over `share` of some printed label: that crop is not a non-label."""
     wx0, wy0, wx1, wy1 = label_window(box)
     ix = np.minimum(label_boxes[:, 2], wx1) - np.maximum(label_boxes[:, 0], wx0)
     iy = np.minimum(label_boxes[:, 3], wy1) - np.maximum(label_boxes[:, 1], wy0)
     area = np.maximum((label_boxes[:, 2] - label_boxes[:, 0]) * (label_boxes[:, 3] - label_boxes[:, 1]), 1e-6)
-    return bool(((ix.clip(0) * iy.clip(0)) / area > 0.33).any())
+    return bool(((ix.clip(0) * iy.clip(0)) / area > share).any())
 
 
 def folder_pages(folder: str | Path) -> list[Path]:
@@ -158,7 +184,7 @@ def load_crops(folders: list[str | Path], cfg: CropConfig = CropConfig(), split:
 
 # --- training ---------------------------------------------------------------------------------------------
 def train_reader(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], cfg: TrainConfig,
-                 log=print) -> tuple[Any, float, dict[str, Any]]:
+                 log=print, init: str | Path | None = None) -> tuple[Any, float, dict[str, Any]]:
     """(model with the best validation epoch's weights, fitted temperature, history)."""
     import torch
     from torch.nn import functional as F
@@ -169,6 +195,10 @@ def train_reader(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np
     torch.manual_seed(cfg.seed)
     x, y = torch.from_numpy(train[0]), torch.from_numpy(train[1])
     model = LabelNet(width=cfg.width)
+    if init is not None:  # fine-tune: start from a checkpoint's weights (same width)
+        from vizecg.labels.model import load_checkpoint
+
+        model.load_state_dict(load_checkpoint(init)[0].state_dict())
     counts = np.bincount(train[1], minlength=len(CLASSES)).astype(np.float64)
     # Rare names (-aVR, V4R, V8, V9) are a few percent of the crops: weight classes by 1/sqrt(count).
     weight = torch.tensor(np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0), dtype=torch.float32)
@@ -267,12 +297,18 @@ def score_reads(probs: np.ndarray, y: np.ndarray, min_prob: float) -> dict[str, 
 
 
 def evaluate(reader: Any, folders: list[str | Path], min_prob: float,
-             cfg: CropConfig = CropConfig(jitter_copies=1, probe_copies=0),
+             cfg: CropConfig = CropConfig(jitter_copies=1, probe_copies=0), split: str | None = None,
              ) -> dict[str, Any]:
-    """Scores of `reader` (a LabelReader) over the folders' crops: all, per family and clean vs photographed."""
-    x, y, info = load_crops(folders, cfg)
+    """Scores of `reader` (a LabelReader) over the folders' crops (the truth label boxes as printed, and
+    not_a_label windows): all, per family, per photo condition, per class, and by confidence bar."""
+    x, y, info = load_crops(folders, cfg, split=split)
     probs = reader.probs(x)
     report = {"all": score_reads(probs, y, min_prob), "families": {}, "photo": {}}
+    is_label, right, conf = y != CLASS_INDEX[NOT_A_LABEL], probs.argmax(1) == y, probs.max(1)
+    report["labels_by_bar"] = {f"{t:g}": {"coverage": float((conf >= t)[is_label].mean()),
+                                         "acc": float(right[is_label & (conf >= t)].mean())
+                                         if (is_label & (conf >= t)).any() else None}
+                               for t in (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)}
     for key, field in (("families", "family"), ("photo", "photo")):
         for value in sorted({m[field] for m in info}):
             m = np.array([i[field] == value for i in info])
@@ -292,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=TrainConfig.width)
     p.add_argument("--min-prob", type=float, default=None, help="confidence threshold (default: the reader's)")
     p.add_argument("--json", help="write the report here too")
+    p.add_argument("--init", help="train: start from this checkpoint's weights (fine-tune)")
+    p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--split", choices=("train", "val"), help="--evaluate: only the pages of this split")
     args = p.parse_args(argv)
     from vizecg.labels.reader import MIN_PROB, LabelReader
 
@@ -300,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(1)
-        report = evaluate(LabelReader(args.evaluate), args.folders, min_prob)
+        report = evaluate(LabelReader(args.evaluate), args.folders, min_prob, split=args.split)
     else:
         from vizecg.labels.model import LabelNetArgs, save_checkpoint
 
@@ -309,13 +348,14 @@ def main(argv: list[str] | None = None) -> int:
         tr = load_crops(args.folders, crop_cfg, split="train")
         va = load_crops(args.folders, CropConfig(jitter_copies=1, seed=1), split="val")
         print(f"crops: train {len(tr[1])} val {len(va[1])} ({time.perf_counter() - t0:.0f} s)")
-        cfg = TrainConfig(epochs=args.epochs, minutes=args.minutes, width=args.width)
-        model, temperature, hist = train_reader(tr[:2], va[:2], cfg)
+        cfg = TrainConfig(epochs=args.epochs, minutes=args.minutes, width=args.width, lr=args.lr)
+        model, temperature, hist = train_reader(tr[:2], va[:2], cfg, init=args.init)
         val_probs = softmax(predict_logits(model, va[0]) / temperature)
         report = {"temperature": temperature, "val": score_reads(val_probs, va[1], min_prob), **hist,
                   "train_crops": int(len(tr[1])), "val_crops": int(len(va[1])),
                   "train_class_counts": {c: int(n) for c, n in zip(CLASSES, np.bincount(tr[1], minlength=len(CLASSES)))}}
         meta = {"folders": [str(f) for f in args.folders], "train": asdict(cfg), "crops": asdict(crop_cfg),
+                "init": args.init,
                 "val": report["val"], "families": sorted({i["family"] for i in tr[2]})}
         save_checkpoint(model, LabelNetArgs(width=cfg.width), temperature, args.out, meta=meta)
         print(f"wrote {args.out} (T = {temperature:.3f})")
