@@ -11,6 +11,8 @@ On render folders of print-style families the reader never trained on (photograp
 Prints a table, writes benchmarks/results/lead_labels.json.
 
     .venv/bin/python benchmarks/lead_labels.py --folders runs/labels/test_left_out [--pages 50]
+    # the 15-lead records the training pages of fifteen-3x5 print V4R/V8/V9 from:
+    .venv/bin/python benchmarks/lead_labels.py --make-records15 runs/labels/records15 [--n 60]
 """
 from __future__ import annotations
 
@@ -45,13 +47,41 @@ def names_right(truth_boxes: np.ndarray, truth_names: list[str], det_boxes: np.n
     return sum(int(m[i, best[i]] >= 0.5 and det_names[best[i]] == truth_names[i]) for i in range(len(truth_boxes)))
 
 
+def make_records15(out: str | Path, n: int, ptbxl: str) -> int:
+    """PTB-XL's first n records with V4R = -0.6 V4 + 0.2 V1, V8 = 0.7 V6, V9 = 0.5 V6 added, as NPZ files: a
+    15-lead page prints those names only for a record that carries them (the signal under them does not matter
+    to a label reader)."""
+    from vizecg.data import load_source, write_npz
+    from vizecg.record import EcgRecord
+
+    src = load_source(f"ptbxl:{ptbxl}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for rid in list(src.record_ids)[:n]:
+        r = src.get(rid)
+        i = {name: k for k, name in enumerate(r.lead_names)}
+        extra = np.stack([-0.6 * r.signal[i["V4"]] + 0.2 * r.signal[i["V1"]], 0.7 * r.signal[i["V6"]],
+                          0.5 * r.signal[i["V6"]]])
+        write_npz(EcgRecord(np.concatenate([r.signal, extra]).astype(np.float32), r.fs,
+                            tuple(r.lead_names) + ("V4R", "V8", "V9"), r.record_id, r.patient_id), out / f"{rid}.npz")
+    print(f"{n} records -> {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--folders", nargs="+", required=True)
+    p.add_argument("--folders", nargs="+")
+    p.add_argument("--make-records15", metavar="OUT", help="write the 15-lead record folder and stop")
+    p.add_argument("--n", type=int, default=60, help="--make-records15: records")
+    p.add_argument("--ptbxl", default=str(REPO.parent / "shared" / "data" / "ptbxl"))
     p.add_argument("--pages", type=int, default=50, help="pages per folder for the PageLayout part")
     p.add_argument("--labels", default=None, help="lead-label weights (default: the shipped ones)")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "lead_labels.json"))
     args = p.parse_args(argv)
+    if args.make_records15:
+        return make_records15(args.make_records15, args.n, args.ptbxl)
+    if not args.folders:
+        p.error("--folders is required")
 
     from vizecg.offline import configure_offline
 
