@@ -9,6 +9,9 @@ Sets (made once under --out, then reused):
               seeds 10000 and 20000 and the gate was tuned on 31000: the default seed 40000 is neither.
   photos      `vizecg render --source ptbxl:... --style random --photo P --seed PHOTO_SEED` for P in phone, scan,
               mixed (the gate was tuned on the embedded sample at seed 31000).
+  families    with --families N: N phone photos of each print-style family (vizecg/render/style.py), the issue's
+              "passes >= 98 % of readable rendered photos of every style family" (`--style families`, one family
+              per set, seed FAMILY_SEED + k).
 Each image goes through predict_page exactly as `vizecg predict` runs it (shipped detector, the digitizer), with
 no classifier: the gate's verdict is the page's status. Prints a table per kind and writes OUT/quality_gate.json
 (every image's verdict and reason).
@@ -25,10 +28,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def make_sets(out: Path, n_neg: int, neg_seed: int, n_photos: int, photo_seed: int, source: str, dpi: int) -> dict:
+def make_sets(out: Path, n_neg: int, neg_seed: int, n_photos: int, photo_seed: int, source: str, dpi: int,
+              n_family: int = 0, family_seed: int = 0) -> dict:
     from detector.negatives import build_negatives
     from vizecg.render.dataset import RenderJob, build_dataset
     from vizecg.render.printout import RenderConfig
+    from vizecg.render.style import list_families
 
     sets = {"negatives": out / f"negatives_s{neg_seed}_n{n_neg}"}
     build_negatives(n_neg, neg_seed, sets["negatives"], progress=False)
@@ -37,6 +42,12 @@ def make_sets(out: Path, n_neg: int, neg_seed: int, n_photos: int, photo_seed: i
         job = RenderJob(source=source, n=n_photos, photo=photo, style="random", seed=photo_seed + k, workers=1,
                         render=RenderConfig(dpi=dpi))
         build_dataset(job, sets[photo], progress=False)
+    for k, family in enumerate(list_families() if n_family else ()):
+        name = f"family:{family}"
+        sets[name] = out / f"family_{family}_s{family_seed + k}_n{n_family}"
+        job = RenderJob(source=source, n=n_family, photo="phone", style="families", families=(family,),
+                        seed=family_seed + k, workers=1, render=RenderConfig(dpi=dpi))
+        build_dataset(job, sets[name], progress=False)
     return sets
 
 
@@ -46,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--neg-seed", type=int, default=40000)
     p.add_argument("--photos", type=int, default=60, help="rendered photos per condition (phone, scan, mixed)")
     p.add_argument("--photo-seed", type=int, default=41000)
+    p.add_argument("--families", type=int, default=0, help="phone photos per print-style family (0: none)")
+    p.add_argument("--family-seed", type=int, default=42000)
     p.add_argument("--source", default=f"ptbxl:{REPO.parent / 'shared' / 'data' / 'ptbxl'}")
     p.add_argument("--dpi", type=int, default=150)
     p.add_argument("--out", default="runs/gate/eval")
@@ -61,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_offline()
     out = Path(args.out)
-    sets = make_sets(out, args.negatives, args.neg_seed, args.photos, args.photo_seed, args.source, args.dpi)
+    sets = make_sets(out, args.negatives, args.neg_seed, args.photos, args.photo_seed, args.source, args.dpi,
+                     args.families, args.family_seed)
     finder = detector_beat_finder()
     rows = []
     done_path = out / "verdicts.jsonl"
@@ -103,10 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         "config": vars(args), "sets": {k: str(v) for k, v in sets.items()},
         "failures": [r for r in rows if r["passed"] != r["ecg"]],
     }
-    print(f"{'kind':<10} {'ECG?':<5} {'n':>4} {'passed':>7} {'refused':>8} {'rate':>7}")
+    print(f"{'kind':<28} {'ECG?':<5} {'n':>4} {'passed':>7} {'refused':>8} {'rate':>7}")
     for kind, t in table.items():
         rate = t["passed"] / t["n"] if t["ecg"] else (t["n"] - t["passed"]) / t["n"]
-        print(f"{kind:<10} {'yes' if t['ecg'] else 'no':<5} {t['n']:>4} {t['passed']:>7} {t['n'] - t['passed']:>8} "
+        print(f"{kind:<28} {'yes' if t['ecg'] else 'no':<5} {t['n']:>4} {t['passed']:>7} {t['n'] - t['passed']:>8} "
               f"{rate:>7.1%}")
     print(f"non-ECG refused: {summary['negatives']['refused']} / {summary['negatives']['n']}  "
           f"({summary['negatives']['refused_rate']:.1%}); ECG photos passed: {summary['photos']['passed']} / "
