@@ -1,4 +1,5 @@
-# Entry points a newcomer needs: `make predict` (the main job on the embedded example photo), `make demo` (the research pipeline) and `make test` (the suite).
+# Entry points a newcomer needs: `make predict` (the main job, on the embedded example photo), `make demo`
+# (the research pipeline) and `make test` (the suite).
 # Each creates the virtual environment on first use.
 PYTHON ?= python3.11
 VENV ?= .venv
