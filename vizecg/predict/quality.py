@@ -213,7 +213,9 @@ def assess_quality(checks: ImageChecks, evidence: Evidence | None = None) -> Qua
         ppm = spread_mm = scores["blur_mm"] = None
     if not (by_digitizer or by_detector):
         why = ev.digitize_error or f"only {len(readable)} lead(s) could be traced"
-        reason = (f"this does not look like an ECG page: no ECG leads could be traced ({why}) and the beat "
+        # also said of ECG pages the pipeline cannot read (a layout or style it does not know): say what was
+        # not found, not that the page is no ECG
+        reason = (f"no ECG could be read on this image: no ECG leads could be traced ({why}) and the beat "
                   f"detector found {ev.beats} beat(s) of median score {ev.beat_score:.2f}, {ev.lead_beats} in "
                   f"recognised lead panels")
         return Quality(is_ecg=False, reason=reason, scores=scores, orientation_deg=ev.orientation_deg,
