@@ -17,10 +17,11 @@ import json
 import os
 import pickle
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from predict_speed import make_pages  # the same rendered phone photos (this folder is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 # stage -> the digitizer module's names whose calls it counts
@@ -61,15 +62,6 @@ class StageClock:
                     self._stack[-1][1] = end
 
         return timed
-
-
-def make_pages(work: Path, n: int, seed: int) -> list[Path]:
-    folder = work / f"phone_random_s{seed}_n{n}"
-    if not (folder / "summary.json").is_file():
-        subprocess.run([sys.executable, "-m", "vizecg.cli", "render", "--source", "sample", "--n", str(n), "--photo",
-                        "phone", "--style", "random", "--seed", str(seed), "--workers", "1", "--quiet", "--out",
-                        str(folder)], check=True, cwd=REPO)
-    return sorted((folder / "images").glob("*.jpg"))
 
 
 def outputs(result) -> dict:
@@ -115,7 +107,7 @@ def main() -> int:
     ap.add_argument("--compare", default="", help="check the outputs against a --save file")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "digitize_speed.json"))
     args = ap.parse_args()
-    pages = make_pages(Path(args.work), args.pages + 1, args.seed)
+    pages = make_pages(Path(args.work), args.pages + 1, args.seed, style="random")
 
     import vizecg.digitize.digitizer as dig
     from vizecg.errors import DigitizeError

@@ -29,12 +29,13 @@ sys.path.insert(0, str(REPO))
 TORCH_FAMILY = ("torch", "torchvision", "timm", "ultralytics")
 
 
-def make_pages(work: Path, n: int, seed: int) -> list[Path]:
-    folder = work / f"phone_s{seed}_n{n}"
+def make_pages(work: Path, n: int, seed: int, style: str = "fixed") -> list[Path]:
+    """n phone photos of the embedded sample at 200 dpi (rendered once under `work`, then reused)."""
+    folder = work / f"phone_{style}_s{seed}_n{n}"
     if not (folder / "summary.json").is_file():
         subprocess.run([sys.executable, "-m", "vizecg.cli", "render", "--source", "sample", "--n", str(n), "--photo",
-                        "phone", "--dpi", "200", "--seed", str(seed), "--workers", "1", "--quiet", "--out",
-                        str(folder)], check=True, cwd=REPO)
+                        "phone", "--style", style, "--dpi", "200", "--seed", str(seed), "--workers", "1", "--quiet",
+                        "--out", str(folder)], check=True, cwd=REPO)
     return sorted((folder / "images").glob("*.jpg"))
 
 
