@@ -5,7 +5,15 @@ whose 3x4+1 layout is recognised (13 panels at the weights' panel bar, so every 
 found on background images that hold no ECG (detector.negatives, a seed never used in training, per kind), and
 CPU latency per page for PyTorch and ONNX. Prints a table, writes benchmarks/results/detector.json.
 
+With --families N, also per print-style family (vizecg/render/style.py): N fold-10 records printed in a style
+drawn from each family, clean and photographed (phone), with beat precision/recall, the share of printed panels
+whose lead name the PageLayout reads right (a printed panel matched to a detected one at IoU >= 0.5), the share
+of pages whose layout rows come back exact, and the share of printed panels found at all; --left-out names the
+families the weights never trained on (marked in the table, averaged apart).
+
     .venv/bin/python benchmarks/detector.py [--records 66] [--weights W] [--seed 90000]
+    .venv/bin/python benchmarks/detector.py --records 0 --families 20 --left-out thermal-dots,export-green,cabrera-6x2 \
+        --weights W --out benchmarks/results/detector_families.json
     # development runs on the validation fold, never on fold 10:
     .venv/bin/python benchmarks/detector.py --fold 9 --records 30 --severities phone --seed 95000 --out F
 """
@@ -41,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--negatives-seed", type=int, default=20_000,
                    help="seed of the background images; stage 10 trained on seed 10000")
     p.add_argument("--latency-pages", type=int, default=5)
+    p.add_argument("--families", type=int, default=0, help="records per print-style family (0: no family part)")
+    p.add_argument("--family-conditions", nargs="+", choices=SEVERITIES, default=["none", "phone"])
+    p.add_argument("--family-seed", type=int, default=97_000)
+    p.add_argument("--left-out", default="", help="comma-separated families the weights never trained on")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "detector.json"))
     args = p.parse_args(argv)
 
@@ -48,20 +60,43 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_offline()
     import torch
+
+    from detector import BeatDetector
+    from vizecg.data import load_source
+    from vizecg.runs import write_json
+
+    src = load_source(f"ptbxl:{args.ptbxl}")
+    fold = src.metadata["strat_fold"]
+    # records 1-500 only (501+ carry no strat_fold): the pages every earlier result was measured on
+    fold_ids = [r for r in src.record_ids if r in fold.index and fold[r] == fold[r] and int(fold[r]) == args.fold]
+    det = BeatDetector(args.weights, imgsz=args.imgsz, conf=args.conf, panel_conf=args.panel_conf)
+    result = {"weights": str(det.weights), "imgsz": det.imgsz, "conf": det.conf, "panel_conf": det.panel_conf,
+              "fold": args.fold, "cpu": platform.processor() or platform.machine(),
+              "torch_threads": torch.get_num_threads(),
+              "command": "python benchmarks/detector.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+    if args.records > 0:
+        result.update(default_style_part(args, src, fold_ids[: args.records], det))
+    if args.families > 0:
+        left_out = [f for f in args.left_out.split(",") if f]
+        result["families"] = family_part(src, fold_ids[: args.families], det, args.family_conditions,
+                                         args.family_seed, left_out)
+    write_json(args.out, result)
+    print(f"-> {args.out}")
+    return 0
+
+
+def default_style_part(args, src, ids: list[str], det) -> dict:
+    """Today's benchmark: one page per record per severity in the default style space (3x4+1, random looks)."""
+    import torch
     from tqdm import tqdm
 
     from detector import BeatDetector
     from detector.evaluate import eval_page, evaluate
     from detector.export import export_onnx
     from vizecg.commands.detector import format_table
-    from vizecg.data import load_source
     from vizecg.photo import photograph
     from vizecg.render import RenderConfig, random_render_config, render_printout
-    from vizecg.runs import write_json
 
-    src = load_source(f"ptbxl:{args.ptbxl}")
-    meta = src.metadata
-    ids = [r for r in src.record_ids if int(meta.loc[r, "strat_fold"]) == args.fold][: args.records]
     pages = []
     for i, rid in enumerate(tqdm(ids, desc=f"render fold {args.fold}", unit="record")):
         record = src.get(rid)
@@ -75,7 +110,6 @@ def main(argv: list[str] | None = None) -> int:
             page = clean if sev == "none" else photograph(clean, sev, seed=args.seed + 1000 * (k + 1) + i)
             pages.append(eval_page(page.image, page.truth, sev, groups))
 
-    det = BeatDetector(args.weights, imgsz=args.imgsz, conf=args.conf, panel_conf=args.panel_conf)
     t0 = time.perf_counter()
     quality = evaluate(det, pages, total=len(pages))
     eval_s = time.perf_counter() - t0
@@ -98,15 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     onnx_quality = evaluate(onnx, [pg for pg in pages if pg.severity == onnx_sev], progress=False)
 
     result = {
-        "weights": str(det.weights), "imgsz": det.imgsz, "conf": det.conf, "panel_conf": det.panel_conf,
-        "records": ids, "fold": args.fold, "seed": args.seed, "pages": len(pages), "quality": quality,
+        "records": ids, "seed": args.seed, "pages": len(pages), "quality": quality,
         "layout": quality["layout"], "negatives": negatives,
         "onnx": {"severity": onnx_sev, **{k: onnx_quality[k] for k in ("precision", "recall", "mAP50", "mAP50-95")}},
         "latency_per_page": lat, "eval_seconds": round(eval_s, 1),
-        "cpu": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
-        "command": "python benchmarks/detector.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
-    write_json(args.out, result)
     print(f"\nbeat detector, fold {args.fold} ({len(ids)} records x {len(args.severities)} severities), "
           f"imgsz {det.imgsz}")
     print(format_table(quality, calibration=False))
@@ -122,8 +152,80 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ONNX on {onnx_sev}: P {result['onnx']['precision']:.3f} R {result['onnx']['recall']:.3f}")
     print(f"latency per page (CPU, {torch.get_num_threads()} threads): torch {lat['torch']['mean_ms']} ms, "
           f"onnx {lat['onnx']['mean_ms']} ms")
-    print(f"-> {args.out}")
-    return 0
+    return result
+
+
+def family_part(src, ids: list[str], det, conditions: list[str], seed: int, left_out: list[str]) -> dict:
+    """Per print-style family: beats (P/R), lead names read right per printed panel, layouts read exactly, printed
+    panels found; pages made and scored one family at a time (a family's pages fit in memory, all do not)."""
+    from tqdm import tqdm
+
+    from detector.evaluate import eval_page, evaluate, layout_exact, panels_named_right, printed_panels
+    from detector.geometry import pairwise_iou
+    from vizecg.photo import photograph
+    from vizecg.render import draw_print_style, list_families, render_print_style
+
+    unknown = [f for f in left_out if f not in list_families()]
+    if unknown:
+        raise SystemExit(f"--left-out: unknown families {unknown} (known: {', '.join(list_families())})")
+    out: dict[str, dict] = {}
+    records = {rid: src.get(rid) for rid in ids}
+    for f_index, family in enumerate(list_families()):
+        pages, named, exact, found = [], [], [], []
+        per_condition: dict[str, list[list[bool]]] = {c: [[], []] for c in conditions}
+        for i, rid in enumerate(tqdm(ids, desc=family, unit="record")):
+            page_seed = seed + 1000 * f_index + i
+            style = draw_print_style(np.random.default_rng(page_seed), family=family)
+            clean = render_print_style(records[rid], style, 200, seed=page_seed)
+            for k, cond in enumerate(SEVERITIES):
+                if cond not in conditions:
+                    continue
+                page = clean if cond == "none" else photograph(clean, cond, seed=page_seed + 500_000 * (k + 1))
+                pages.append(eval_page(page.image, page.truth, cond))
+                printed = printed_panels(page.truth)
+                read = det.detect(page.image)
+                rows = read.page_layout.rows if read.page_layout is not None else []
+                right = panels_named_right(printed, read.panels, read.panel_leads)
+                named += right.tolist()
+                exact.append(layout_exact(printed, rows))
+                per_condition[cond][0] += right.tolist()
+                per_condition[cond][1].append(exact[-1])
+                if len(read.panels) and len(printed.boxes):
+                    found += (pairwise_iou(printed.boxes, read.panels.astype(np.float64)).max(1) >= 0.5).tolist()
+                else:
+                    found += [False] * len(printed.boxes)
+        q = evaluate(det, pages, progress=False)
+        out[family] = {
+            "left_out": family in left_out, "pages": len(pages),
+            "beats": {"precision": q["precision"], "recall": q["recall"], "mAP50": q["mAP50"],
+                      "per_condition": {c: {"precision": v["precision"], "recall": v["recall"]}
+                                        for c, v in q["per_severity"].items()}},
+            "panels_named_right": round(float(np.mean(named)), 4) if named else None,
+            "layout_exact": round(float(np.mean(exact)), 4) if exact else None,
+            "panels_found": round(float(np.mean(found)), 4) if found else None,
+            "per_condition": {c: {"panels_named_right": round(float(np.mean(v[0])), 4) if v[0] else None,
+                                  "layout_exact": round(float(np.mean(v[1])), 4) if v[1] else None}
+                              for c, v in per_condition.items()},
+        }
+    keys = ("panels_named_right", "layout_exact", "panels_found")
+    for name, group in (("left_out_mean", [v for v in out.values() if v["left_out"]]),
+                        ("trained_mean", [v for v in out.values() if not v["left_out"]])):
+        if group:
+            out[name] = {"families": len(group), **{k: round(float(np.mean([g[k] for g in group])), 4) for k in keys},
+                         **{f"beat_{k}": round(float(np.mean([g["beats"][k] for g in group])), 4)
+                            for k in ("precision", "recall")}}
+    print(f"\nper print-style family ({len(ids)} fold-10 records x {', '.join(conditions)}; * = left out of "
+          "training)")
+    print(f"{'family':<18}{'beat P':>8}{'beat R':>8}{'panels found':>14}{'names right':>13}{'layout exact':>14}")
+    for family, v in out.items():
+        if "beats" in v:
+            print(f"{family + ('*' if v['left_out'] else ''):<18}{v['beats']['precision']:>8.3f}"
+                  f"{v['beats']['recall']:>8.3f}{v['panels_found']:>14.3f}{v['panels_named_right']:>13.3f}"
+                  f"{v['layout_exact']:>14.3f}")
+        else:
+            print(f"{family:<18}{v['beat_precision']:>8.3f}{v['beat_recall']:>8.3f}{v['panels_found']:>14.3f}"
+                  f"{v['panels_named_right']:>13.3f}{v['layout_exact']:>14.3f}")
+    return {"records": ids, "seed": seed, "conditions": conditions, "left_out": left_out, "per_family": out}
 
 
 def negative_images(det, n: int, seed: int) -> dict | None:

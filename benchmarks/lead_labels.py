@@ -28,25 +28,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(n, m) IoU of xyxy boxes."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = (rb - lt).clip(0).prod(-1)
-    area = lambda x: (x[:, 2:] - x[:, :2]).clip(0).prod(-1)  # noqa: E731
-    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
-
-
-def names_right(truth_boxes: np.ndarray, truth_names: list[str], det_boxes: np.ndarray,
-                det_names: list[str | None]) -> int:
-    """Truth panels whose best-overlapping detected panel (IoU >= 0.5) carries the right name."""
-    if not len(det_boxes) or not len(truth_boxes):
-        return 0
-    m = iou(truth_boxes, np.asarray(det_boxes, np.float64).reshape(-1, 4))
-    best = m.argmax(1)
-    return sum(int(m[i, best[i]] >= 0.5 and det_names[best[i]] == truth_names[i]) for i in range(len(truth_boxes)))
-
-
 def make_records15(out: str | Path, n: int, ptbxl: str) -> int:
     """PTB-XL's first n records with V4R = -0.6 V4 + 0.2 V1, V8 = 0.7 V6, V9 = 0.5 V6 added, as NPZ files: a
     15-lead page prints those names only for a record that carries them (the signal under them does not matter
@@ -90,11 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from detector.config import LEAD_LABEL, LEAD_PANEL
+    from detector.evaluate import panels_named_right, printed_panels
+    from detector.geometry import pairwise_iou
     from detector.infer import BeatDetector, panel_rows, read_page_layout
     from detector.layout import read_layout
     from vizecg.labels import LabelReader
     from vizecg.labels.train import evaluate
+    from vizecg.render import PageTruth
 
     reader = LabelReader(args.labels) if args.labels else LabelReader()
     t0 = time.perf_counter()
@@ -112,11 +95,11 @@ def main(argv: list[str] | None = None) -> int:
             truth = json.loads(label_path.read_text())
             image = cv2.imread(str(Path(folder) / truth["image"]), cv2.IMREAD_COLOR)[:, :, ::-1]
             leads = [ld for ld in truth["leads"] if ld.get("present", True)]
-            tb = np.array([ld["panel_box"] for ld in leads], np.float64)
-            tn = [ld.get("label") or ld["lead"] for ld in leads]
+            printed = printed_panels(PageTruth.from_json(truth))
+            tb = printed.boxes
             found = det.detect(image)
             if len(found.panels):
-                found_panels[0] += int((iou(tb, found.panels.astype(np.float64)).max(1) >= 0.5).sum())
+                found_panels[0] += int((pairwise_iou(tb, found.panels.astype(np.float64)).max(1) >= 0.5).sum())
             found_panels[1] += len(tb)
             t1 = time.perf_counter()
             read = read_page_layout(found, image, reader)
@@ -131,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                     ("read_detector", read.panels, read.panel_leads, read.layout),
                     ("template_detector", found.panels, found.panel_leads, found.layout),
                     ("read_truth_boxes", tb_sorted, oracle.panel_leads, oracle.layout)):
-                right = names_right(tb, tn, boxes, names)
+                right = int(panels_named_right(printed, boxes, names).sum())
                 tally[key][0] += right
                 tally[key][1] += len(tb)
                 fam[key][0] += right

@@ -329,3 +329,43 @@ def iter_render_dir(pairs: list[tuple[Path, Path]]):
     for image_path, label_path in pairs:
         label = load_label(label_path)
         yield eval_page(read_image(image_path), PageTruth.from_json(label), photo_severity(label))
+
+
+# --- lead names and layouts read from the page (issue 13) -------------------------------------------------------
+@dataclass(frozen=True)
+class PrintedPanels:
+    """A page's printed lead panels from its truth: boxes, the names as printed, and the rows (top to bottom,
+    names left to right) that a PageLayout should read back."""
+
+    boxes: np.ndarray  # (k, 4) xyxy
+    names: list[str]
+    rows: list[list[str]]
+
+
+def printed_panels(truth: Any) -> PrintedPanels:
+    """The panels of a PageTruth that print a trace (a lead the record lacks is drawn empty: not scored)."""
+    leads = [ld for ld in truth.leads if ld.present]
+    boxes = np.array([ld.panel_box.as_list() for ld in leads], np.float64).reshape(-1, 4)
+    names = [ld.label or ld.lead for ld in leads]
+    by_row: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for ld, name in zip(leads, names):
+        by_row[ld.row].append((ld.col, name))
+    rows = [[n for _, n in sorted(by_row[r])] for r in sorted(by_row)]
+    return PrintedPanels(boxes, names, rows)
+
+
+def panels_named_right(printed: PrintedPanels, det_boxes: np.ndarray, det_names: list[str | None]) -> np.ndarray:
+    """(k,) bool per printed panel: its best-overlapping detected panel (IoU >= 0.5) carries its printed name."""
+    det_boxes = np.asarray(det_boxes, np.float64).reshape(-1, 4)
+    if not len(det_boxes) or not len(printed.boxes):
+        return np.zeros(len(printed.boxes), bool)
+    m = pairwise_iou(printed.boxes, det_boxes)
+    best = m.argmax(1)
+    return np.array([m[i, best[i]] >= 0.5 and det_names[best[i]] == printed.names[i]
+                     for i in range(len(printed.boxes))], bool)
+
+
+def layout_exact(printed: PrintedPanels, rows: list[list[str | None]]) -> bool:
+    """The page's rows read back exactly: as many rows, each with the printed names in order (no panel missed,
+    none added, none unnamed)."""
+    return [list(r) for r in rows] == printed.rows
