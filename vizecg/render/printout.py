@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Literal
 
 import cv2
 import numpy as np
+from scipy.signal import resample_poly
 
 from vizecg.config import to_dict
 from vizecg.errors import RenderError
@@ -32,6 +34,11 @@ GridColor = Literal["red", "pink", "green", "grey", "none"]
 _SHIFT = 4  # cv2 fixed-point bits: trace vertices placed to 1/16 px
 MAX_ROW_MM = 50.0  # a page of few rows leaves paper blank below them rather than print 80 mm rows
 MIN_RECORD_S = 1.0  # less than this after start_s and nothing meaningful fits: RenderError
+# A record below MIN_DRAW_FS is drawn from a copy resampled to DRAW_FS: at 25 mm/s PTB-XL's 100 Hz records put a
+# vertex every 0.25 mm, which prints every QRS as a few straight strokes. 500 Hz (PTB-XL) and 360 Hz (MIT-BIH)
+# records are drawn as they are.
+MIN_DRAW_FS = 250.0
+DRAW_FS = 500.0
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,29 @@ def render_print_style(record: EcgRecord, style: PrintStyle, dpi: int = 200, sta
     return _render(record, style, dpi, start_s, seed, params)
 
 
+def drawing_record(record: EcgRecord) -> tuple[EcgRecord, str | None]:
+    """The record as the renderer draws it, and a note when that is not the record as given: below MIN_DRAW_FS,
+    resampled to DRAW_FS (scipy resample_poly, its anti-alias FIR; gaps stay gaps). The page's ground truth
+    (sample_start, beats) then counts samples of this copy."""
+    if record.fs >= MIN_DRAW_FS:
+        return record, None
+    ratio = Fraction(DRAW_FS / record.fs).limit_denominator(1000)
+    up, down = ratio.numerator, ratio.denominator
+    gaps = np.isnan(record.signal)
+    # padtype "line": the edges continue the trace's trend instead of ringing toward 0 mV at the page's edge.
+    signal = resample_poly(np.nan_to_num(record.signal), up, down, axis=1, padtype="line")
+    if gaps.any():
+        source_index = np.minimum(np.arange(signal.shape[1]) * down // up, record.n_samples - 1)
+        signal[gaps[:, source_index]] = np.nan
+    fs = record.fs * up / down
+    meta = record.meta
+    if meta.get("beats") is not None and len(meta["beats"].get("sample", ())):
+        beats = dict(meta["beats"], sample=np.round(np.asarray(meta["beats"]["sample"]) * up / down).astype(np.int64))
+        meta = dict(meta, beats=beats)
+    note = f"drawn from a {record.fs:g} Hz record resampled to {fs:g} Hz"
+    return record.with_signal(signal.astype(np.float32), fs=fs, meta=meta), note
+
+
 def _resolve_leads(record: EcgRecord, style: PrintStyle, warnings: list[str]) -> tuple[tuple[tuple[str, ...], ...],
                                                                                         tuple[str, ...]]:
     """The rows and strips as this record can print them: a 15-lead page's extra leads (V4R, V8, V9) the record
@@ -182,7 +212,9 @@ def _render(record: EcgRecord, style: PrintStyle, dpi: int, start: float | None,
     s = paper.px_per_mm(dpi)
     rid = record.record_id
     name = style.leads.name
-    warnings: list[str] = []
+    record_fs = record.fs
+    record, resampled = drawing_record(record)
+    warnings: list[str] = [resampled] if resampled else []
     rows, rhythm = _resolve_leads(record, style, warnings)
     geo = _geometry(style, rows, rhythm)
     start_s = _start_time(record, start, geo.total_s, seed)
@@ -269,6 +301,8 @@ def _render(record: EcgRecord, style: PrintStyle, dpi: int, start: float | None,
 
     params = params | {"start_s": start_s, "seed": seed, "px_per_mm": s, "beat_origin": rbeats.origin,
                        "rhythm_lead": rhythm[0] if rhythm else None, "rhythm_leads": list(rhythm)}
+    if resampled:
+        params |= {"record_fs": record_fs, "drawn_fs": record.fs}
     truth = PageTruth(width=width, height=height, px_per_mm=s, leads=leads, beats=beats,
                       calibration_boxes=[p.box for p in pulses], record_id=rid, layout=name, render_params=params,
                       warnings=warnings, page_box=Box(0, 0, width, height), pulses=pulses, texts=texts)
