@@ -6,27 +6,15 @@ import numpy as np
 import pytest
 
 from vizecg.data import load_source
-from vizecg.record import EcgRecord
 from vizecg.render import RenderConfig, paper, render_printout
 from vizecg.render.printout import drawing_record
 
 SMALL = RenderConfig(dpi=100)
 
 
-@pytest.fixture(scope="module")
-def record() -> EcgRecord:
-    src = load_source("sample")
-    return src.get(src.record_ids[0])  # real PTB-XL 12-lead, 10 s at 500 Hz
-
-
-@pytest.fixture(scope="module")
-def strip_record() -> EcgRecord:
-    src = load_source("sample:mitdb")
-    return src.get(src.record_ids[0])  # real MIT-BIH excerpt with beat annotations
-
-
-def test_a_100_hz_record_is_drawn_from_a_500_hz_resampled_copy(record):
-    low = load_source("sample@100").get(record.record_id)  # the same ECG at 100 Hz
+def test_a_100_hz_record_is_drawn_from_a_500_hz_resampled_copy():
+    record = load_source("sample").get("00001")  # real PTB-XL 12-lead, 10 s at 500 Hz
+    low = load_source("sample@100").get("00001")  # the same ECG at 100 Hz
     p = render_printout(low, SMALL)
     assert p.truth.warnings == ["drawn from a 100 Hz record resampled to 500 Hz"]
     drawn, note = drawing_record(low)
@@ -41,7 +29,8 @@ def test_a_100_hz_record_is_drawn_from_a_500_hz_resampled_copy(record):
     assert same is record and no_note is None and not full.truth.warnings
 
 
-def test_resampling_for_drawing_keeps_gaps_and_annotated_beats(strip_record):
+def test_resampling_for_drawing_keeps_gaps_and_annotated_beats():
+    strip_record = load_source("sample:mitdb").get("100")  # real MIT-BIH excerpt with beat annotations
     sig = strip_record.signal[:, ::4].copy()  # 90 Hz
     sig[0, 100:150] = np.nan
     beats = dict(strip_record.meta["beats"], sample=np.asarray(strip_record.meta["beats"]["sample"]) // 4)
