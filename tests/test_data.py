@@ -99,7 +99,8 @@ def test_unknown_spec_lists_accepted_forms():
 
 
 def test_cli_summary_ptbxl_json(ptbxl_root, capsys):
-    assert main(["data", "summary", "--source", f"ptbxl:{ptbxl_root}", "--json"]) == 0
+    # @500: the 500 records with full metadata (the whole labelled source: tests/test_data_ptbxl.py).
+    assert main(["data", "summary", "--source", f"ptbxl:{ptbxl_root}@500", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["records"] == 500 and summary["patients"] == 466 and summary["fs"] == 500
     assert summary["superclasses"] == {"NORM": 297, "MI": 73, "STTC": 96, "CD": 78, "HYP": 40}

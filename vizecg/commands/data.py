@@ -1,4 +1,4 @@
-"""`vizecg data summary --source SPEC [--json]`: what a data source holds (records, patients, labels, folds)."""
+"""`vizecg data summary --source SPEC [--json]`: what a data source holds (records, patients, labels, split, rates)."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     summary = actions.add_parser("summary", help="records, patients, label and fold counts of a source")
     summary.add_argument("--source", default="sample",
-                         help='"sample", "sample:mitdb", "ptbxl:PATH[@100]", "mitdb:PATH" or a folder of records')
+                         help='"sample", "sample:mitdb", "ptbxl:PATH[@100|@500]", "mitdb:PATH" or a folder of records')
     summary.add_argument("--json", action="store_true", help="print JSON instead of a table")
     summary.set_defaults(func=run_summary)
 

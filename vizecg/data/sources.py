@@ -16,7 +16,9 @@ SAMPLE_PTBXL = SAMPLE_DATA / "ptbxl"
 SAMPLE_MITDB = SAMPLE_DATA / "mitdb"
 
 SPEC_FORMS = ('"sample" (embedded PTB-XL subset, 500 Hz)', '"sample@100"', '"sample:mitdb" (embedded MIT-BIH excerpt)',
-              '"ptbxl:PATH" or "ptbxl:PATH@100"', '"mitdb:PATH"', "a folder of .hea/.csv/.npz records")
+              '"ptbxl:PATH" (every labelled record, 500 Hz where held, else 100 Hz), "ptbxl:PATH@100" (all at '
+              '100 Hz) or "ptbxl:PATH@500" (only the records with a 500 Hz copy and full metadata)', '"mitdb:PATH"',
+              "a folder of .hea/.csv/.npz records")
 _READERS = {".hea": read_wfdb, ".npz": read_npz}
 
 
@@ -70,16 +72,17 @@ def load_source(spec: str) -> DataSource:
     path = Path(spec)
     if spec and path.is_dir():
         if (path / "ptbxl_database.csv").is_file():
-            return PtbxlDataset(path)
+            return PtbxlDataset(path, fs=None)
         return FolderSource(path)
     raise DataError(f"unknown data source {spec!r}; accepted: {'; '.join(SPEC_FORMS)}")
 
 
-def _split_rate(text: str) -> tuple[str, int]:
+def _split_rate(text: str) -> tuple[str, int | None]:
+    """"PATH@100" -> (PATH, 100); a bare PATH serves each record at its highest rate (None)."""
     path, at, rate = text.rpartition("@")
     if at and rate.isdigit():
         return path, int(rate)
-    return text, 500
+    return text, None
 
 
 def read_record(path: str | Path, fs: float | None = None) -> EcgRecord:
