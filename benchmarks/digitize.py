@@ -139,28 +139,26 @@ def orientation_table(pages: list[dict], severities: list[str], rotations: list[
 def folder_pages(folders: list[str], families: list[str] | None, limit: int, features: str) -> list[dict]:
     """Digitize every page of rendered folders (min_confidence 0, so every traced lead is scored) and keep, per
     page, its family, photo, refusal, per lead SNR, confidence and features."""
-    import csv
     import json
 
-    from vizecg.data import read_npz
+    from vizecg.data import RenderFolder
     from vizecg.images import read_image
-    from vizecg.render.truth import PageTruth
 
     out = []
     sink = open(features, "w") if features else None
     for folder in folders:
         root = Path(folder)
-        rows = list(csv.DictReader(open(root / "manifest.csv")))
+        pages = list(RenderFolder(root, require=("record_id",)))
         if families:
-            rows = [r for r in rows if r.get("family") in families]
+            pages = [p for p in pages if p.family in families]
         if limit:
-            rows = rows[:limit]
-        for row in tqdm(rows, desc=root.name):
-            truth = PageTruth.from_json(json.loads((root / row["label"]).read_text()))
-            record = read_npz(root / "signals" / f"{row['record_id']}.npz")
-            image = read_image(root / row["image"])
-            entry = {"id": row["id"], "folder": root.name, "family": row.get("family", ""), "photo": row["photo"],
-                     "layout_true": truth.render_params.get("layout", row.get("layout", ""))}
+            pages = pages[:limit]
+        for page in tqdm(pages, desc=root.name):
+            truth = page.read_truth()
+            record = page.read_signal()
+            image = read_image(page.image)
+            entry = {"id": page.id, "folder": root.name, "family": page.family, "photo": page.photo,
+                     "layout_true": truth.render_params.get("layout", page.layout)}
             t0 = time.perf_counter()
             try:
                 result = digitize(image, DigitizeConfig(fs=record.fs, min_confidence=0.0))

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 def make_sets(out: Path, n_neg: int, neg_seed: int, n_photos: int, photo_seed: int, source: str, dpi: int,
               n_family: int = 0, family_seed: int = 0) -> dict:
     from detector.negatives import build_negatives
-    from vizecg.render.dataset import RenderJob, build_dataset
+    from vizecg.builders.render_job import RenderJob, build_dataset
     from vizecg.render.printout import RenderConfig
     from vizecg.render.style import list_families
 
@@ -64,9 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="runs/gate/eval")
     args = p.parse_args(argv)
 
-    import pandas as pd
-
     from vizecg.commands.predict import detector_beat_finder
+    from vizecg.data import RenderFolder
     from vizecg.images import read_image
     from vizecg.offline import configure_offline
     from vizecg.predict import predict_page
@@ -86,15 +85,14 @@ def main(argv: list[str] | None = None) -> int:
             done[(r["set"], r["id"])] = r
     with done_path.open("a") as fh:
         for name, folder in sets.items():
-            manifest = pd.read_csv(folder / "manifest.csv", dtype=str)
-            for _, m in manifest.iterrows():
-                key = (name, str(m["id"]))
+            for page in RenderFolder(folder):
+                key = (name, page.id)
                 if key in done:
                     rows.append(done[key])
                     continue
                 t0 = time.perf_counter()
-                pred = predict_page(read_image(folder / m["image"]), finder, None)
-                r = {"set": name, "id": str(m["id"]), "kind": str(m["kind"]) if name == "negatives" else name,
+                pred = predict_page(read_image(page.image), finder, None)
+                r = {"set": name, "id": page.id, "kind": page.extra["kind"] if name == "negatives" else name,
                      "ecg": name != "negatives", "passed": pred.ok, "reason": pred.reason,
                      "warnings": list(pred.warnings), "seconds": round(time.perf_counter() - t0, 2)}
                 fh.write(json.dumps(r) + "\n")

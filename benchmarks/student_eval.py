@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  collate_fn=lambda items: collate(items, d["max_beats"]))
             probs, targets = predict(model, loader, "cpu", True)
             out[f"{split}_probs"], out[f"{split}_targets"] = probs, targets
-            out[f"{split}_records"] = np.asarray(ds.rows["record_id"].astype(str).tolist(), dtype=str)
+            out[f"{split}_records"] = np.asarray([p.record_id for p in ds.pages], dtype=str)
         buf = io.BytesIO()
         np.savez(buf, **out)
         atomic_write_bytes(sdir / f"pred-{crops}.npz", buf.getvalue())

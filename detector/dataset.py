@@ -1,15 +1,13 @@
 """Training data for the detector from `vizecg render` output folders (their YOLO view), optionally tiled.
 
-`prepare_dataset` writes one ultralytics data.yaml with image-list files, choosing each page's split by its
-PTB-XL fold (label JSON `fold`): folds 1-8 train, 9 val, 10 never (the test fold stays unseen). Pages without a
-fold keep the render's own split, so a folder of background images from `detector.negatives` (no fold, empty
-YOLO labels, 90% train / 10% val) is one more --data folder. With tiling, each page is cut into overlapping
-tiles whose labels are clipped.
+`prepare_dataset` writes one ultralytics data.yaml with image-list files, choosing each page's split by the one
+fold rule (vizecg.data.splits: PTB-XL folds 1-8 train, 9 val, 10 test) and leaving the test pages out (the test
+fold stays unseen). Pages without a fold keep the render's own split, so a folder of background images from
+`detector.negatives` (no fold, empty YOLO labels, 90% train / 10% val) is one more --data folder. With tiling,
+each page is cut into overlapping tiles whose labels are clipped.
 """
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,38 +16,19 @@ import yaml
 
 from detector.config import CLASS_NAMES, TileConfig
 from detector.geometry import boxes_in_window, tile_windows, xywhn_to_xyxy, xyxy_to_xywhn
+from vizecg.data.render_folder import RenderFolder, RenderPage
+from vizecg.data.render_folder import read_label as load_label  # noqa: F401  (detector.evaluate's name)
 from vizecg.errors import DataError
 from vizecg.images import read_image, write_image
 from vizecg.runs import atomic_write_text
 
-TRAIN_FOLDS = tuple(range(1, 9))
-VAL_FOLDS = (9,)
-TEST_FOLDS = (10,)
-
 
 def render_pages(render_dir: str | Path) -> list[dict[str, Any]]:
-    """One entry per page of a `vizecg render` folder: id, image/label-JSON/YOLO paths, fold, split, photo."""
-    root = Path(render_dir)
-    manifest = root / "manifest.csv"
-    if not manifest.is_file():
-        raise DataError("not a `vizecg render` output folder (no manifest.csv)", root)
-    pages = []
-    with manifest.open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            try:
-                split = row["split"]
-                yolo_img = root / "yolo" / "images" / split / Path(row["image"]).name
-                pages.append({
-                    "id": row["id"], "image": root / row["image"], "label": root / row["label"],
-                    "yolo_image": yolo_img, "yolo_label": root / "yolo" / "labels" / split / f"{row['id']}.txt",
-                    "fold": int(row["fold"]) if row.get("fold") not in (None, "") else None,
-                    "split": split, "photo": row.get("photo", ""), "layout": row.get("layout", ""),
-                })
-            except KeyError as exc:
-                raise DataError(f"manifest.csv lacks column {exc}", manifest) from None
-    if not pages:
-        raise DataError("manifest.csv lists no pages", manifest)
-    return pages
+    """One entry per page of a `vizecg render` folder: id, image/label-JSON/YOLO paths, fold, split (the fold
+    rule's), photo, layout. The mapping view of vizecg.data.RenderFolder that detector.evaluate reads."""
+    return [{"id": p.id, "image": p.image, "label": p.label, "yolo_image": p.yolo_image, "yolo_label": p.yolo_label,
+             "fold": p.fold, "split": p.split, "photo": p.photo, "layout": p.layout}
+            for p in RenderFolder(render_dir, require=("split",))]
 
 
 def _check_names(render_dir: Path) -> None:
@@ -62,16 +41,9 @@ def _check_names(render_dir: Path) -> None:
         raise DataError(f"YOLO classes {names} differ from the detector's {list(CLASS_NAMES)}", data_yaml)
 
 
-def split_of(page: dict[str, Any], has_val_dirs: bool) -> str | None:
-    """'train', 'val' or None (not used): by fold when known, else the render's split."""
-    fold = page["fold"]
-    if fold is not None:
-        if fold in TRAIN_FOLDS:
-            return "train"
-        if fold in VAL_FOLDS:
-            return "val"
-        return None
-    return page["split"]
+def detector_split(page: RenderPage) -> str | None:
+    """'train', 'val' or None (not used): the fold rule's split, test pages (fold 10) never."""
+    return page.split if page.split in ("train", "val") else None
 
 
 def prepare_dataset(data: list[str], out: str | Path, val_data: list[str] = (), tile: TileConfig = TileConfig()
@@ -84,13 +56,13 @@ def prepare_dataset(data: list[str], out: str | Path, val_data: list[str] = (), 
     for d, only_val in [(d, False) for d in data] + [(d, True) for d in val_data]:
         root = Path(d).resolve()
         _check_names(root)
-        for page in render_pages(root):
-            split = "val" if only_val else split_of(page, bool(val_data))
+        for page in RenderFolder(root, require=("split",)):
+            split = "val" if only_val else detector_split(page)
             if split is None or (split == "val" and val_data and not only_val):
                 continue
-            if not page["yolo_image"].exists() or not page["yolo_label"].is_file():
-                raise DataError("page listed in manifest.csv has no YOLO image/label", page["yolo_image"])
-            lists[split].append(page["yolo_image"])
+            if not page.yolo_image.exists() or not page.yolo_label.is_file():
+                raise DataError("page listed in manifest.csv has no YOLO image/label", page.yolo_image)
+            lists[split].append(page.yolo_image)
     for split in ("train", "val"):
         if not lists[split]:
             raise DataError(f"no {split} pages (train: PTB-XL folds 1-8, val: fold 9) in {', '.join(map(str, data))}")
@@ -147,22 +119,13 @@ def page_truth_boxes(label: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 def truth_boxes(truth: Any) -> tuple[np.ndarray, np.ndarray]:
     """(boxes, classes) of an in-memory PageTruth, as the render's YOLO view writes them."""
-    from vizecg.render.dataset import yolo_lines
+    from vizecg.builders.render_job import yolo_lines
 
     lines = yolo_lines(truth)
     if not lines:
         return np.zeros((0, 4)), np.zeros(0, np.int64)
     arr = np.asarray([r.split() for r in lines], np.float64)
     return xywhn_to_xyxy(arr[:, 1:], truth.width, truth.height), arr[:, 0].astype(np.int64)
-
-
-def load_label(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError("label JSON not found", path) from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"label JSON is not valid JSON: {exc}", path) from None
 
 
 def photo_severity(label: dict[str, Any]) -> str:

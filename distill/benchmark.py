@@ -4,7 +4,7 @@
     results = run_benchmark(cfg, "runs/benchmark_cpu")
 
 Stages, each skipped on a re-run once finished (so an interrupted run resumes where it stopped):
-  1. render    photographed printouts (`mixed` severities) of every record: OUT/render (vizecg.render.dataset)
+  1. render    photographed printouts (`mixed` severities) of every record: OUT/render (vizecg.builders.render_job)
   2. train     per task: signal-only model (true signal), image baseline (no distillation), teacher
                (image + signal), student (distilled from the teacher, image only): OUT/<task>/<kind>/
                (distill.train; ground-truth beat boxes give the training crops)
@@ -139,7 +139,7 @@ def profile_path(name: str) -> Path:
 def render_stage(cfg: BenchmarkConfig, out: Path, progress: bool, log: logging.Logger,
                  overwrite: bool = False) -> dict[str, Any]:
     from vizecg.data import load_source
-    from vizecg.render.dataset import RenderJob, build_dataset
+    from vizecg.builders.render_job import RenderJob, build_dataset
 
     n = cfg.pages or len(load_source(cfg.source).record_ids)
     job = RenderJob(source=cfg.source, n=n, layout=cfg.layout, photo=cfg.photo, seed=cfg.seed,
@@ -268,7 +268,7 @@ def time_digitizer(ds: PageDataset, n_pages: int) -> float:
 
     times = []
     for i in range(min(n_pages, len(ds))):
-        path = ds.root / str(ds.rows.iloc[i]["image"])
+        path = ds.pages[i].image
         image = read_image(path)
         t0 = time.perf_counter()
         digitized_signal(image, ds.signal_fs, ds.signal_samples, ds.band, where=str(path))
@@ -305,8 +305,8 @@ def predict_stage(cfg: BenchmarkConfig, render_dir: Path, task: str, kind: str, 
         ds = _dataset(cfg, render_dir, task, kind, folds, boxes_fn, boxes_tag if boxes_fn else None, signal_from)
         probs, targets = predict(model, _loader(ds, cfg, bs), cfg.device, multilabel)
         out[f"{split}_probs"], out[f"{split}_targets"] = probs, targets
-        out[f"{split}_ids"] = np.asarray(ds.rows["id"].astype(str).tolist(), dtype=str)
-        out[f"{split}_records"] = np.asarray(ds.rows["record_id"].astype(str).tolist(), dtype=str)
+        out[f"{split}_ids"] = np.asarray([p.id for p in ds.pages], dtype=str)
+        out[f"{split}_records"] = np.asarray([p.record_id for p in ds.pages], dtype=str)
         if split == "test":
             ms = time_inference(model.cpu(), ds, cfg, cfg.infer_pages)
             if signal_from == "digitized":

@@ -1,7 +1,8 @@
 """Torch datasets over a render folder (`vizecg render` output) and the collate into the model batch dict.
 
-Render folder DIR: images/<id>.png|jpg, labels/<id>.json (PageTruth + record_id, labels, fold, split),
-signals/<record_id>.npz, manifest.csv (id, record_id, patient_id, image, label, fold, split, NORM..HYP, normal).
+Render folder DIR (read by vizecg.data.RenderFolder): images/<id>.png|jpg, labels/<id>.json (PageTruth +
+record_id, labels, fold, split), signals/<record_id>.npz, manifest.csv (id, record_id, patient_id, image, label,
+fold, split, NORM..HYP, normal). A page's split is the one fold rule's (PTB-XL folds 1-8 train, 9 val, 10 test).
 
 Tasks and targets:
   superclass  5 PTB-XL superclasses, multi-label: target (5,) float, one logit each, BCE.
@@ -24,12 +25,12 @@ from typing import Any, Callable, Literal, Sequence
 
 import cv2
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
 from vizecg.crops import crop_beats
-from vizecg.data import AAMI_CLASSES, SUPERCLASSES
+from vizecg.data import AAMI_CLASSES, SUPERCLASSES, RenderFolder, RenderPage
+from vizecg.data.render_folder import read_label
 from vizecg.errors import ConfigError, DataError
 from vizecg.images import read_image
 from vizecg.record import STANDARD_LEADS, EcgRecord
@@ -43,47 +44,6 @@ PAGE_FIELDS = ("page", "beats", "signal")
 
 # boxes_fn(image (H, W, 3) uint8) -> (boxes (n, 4) xyxy px, order_keys (n, 2) or None): e.g. a YOLO detector.
 BoxesFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
-
-
-def read_manifest(root: str | Path) -> pd.DataFrame:
-    root = Path(root)
-    path = root / "manifest.csv"
-    if not path.is_file():
-        raise DataError("manifest.csv not found: is this a `vizecg render` output folder?", path)
-    try:
-        df = pd.read_csv(path, dtype={"id": str, "record_id": str, "patient_id": str})
-    except Exception as exc:  # pandas raises many types on a malformed CSV
-        raise DataError(f"unreadable manifest ({type(exc).__name__}: {exc})", path) from None
-    missing = [c for c in ("id", "record_id", "image", "label") if c not in df.columns]
-    if missing:
-        raise DataError(f"manifest lacks column(s) {', '.join(missing)}", path)
-    return df
-
-
-def select_rows(df: pd.DataFrame, folds: Sequence[int] | None = None, splits: Sequence[str] | None = None,
-                record_ids: Sequence[str] | None = None, where: str | None = None) -> pd.DataFrame:
-    """Rows whose fold is in `folds`, split in `splits` and record id in `record_ids` (None: no filter)."""
-    keep = np.ones(len(df), bool)
-    if folds is not None:
-        if "fold" not in df.columns:
-            raise DataError("selection by fold, but the manifest has no fold column", where)
-        keep &= pd.to_numeric(df["fold"], errors="coerce").isin([int(f) for f in folds]).to_numpy()
-    if splits is not None:
-        if "split" not in df.columns:
-            raise DataError("selection by split, but the manifest has no split column", where)
-        keep &= df["split"].astype(str).isin(list(splits)).to_numpy()
-    if record_ids is not None:
-        keep &= df["record_id"].astype(str).isin([str(r) for r in record_ids]).to_numpy()
-    return df[keep].reset_index(drop=True)
-
-
-def read_label(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise DataError("label JSON not found", path)
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"label is not valid JSON ({exc})", path) from None
 
 
 def truth_boxes(label: dict[str, Any], path: Path | None = None) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
@@ -187,20 +147,17 @@ class _RenderBase(Dataset):
                  record_ids: Sequence[str] | None = None, crop_size: tuple[int, int] = (64, 64),
                  boxes_fn: BoxesFn | None = None, boxes_tag: str | None = None, cache: bool = True):
         self.root = Path(root)
-        manifest = read_manifest(self.root)
-        self.rows = select_rows(manifest, folds, splits, record_ids, where=str(self.root / "manifest.csv"))
-        if len(self.rows) == 0:
+        self.folder = RenderFolder(self.root, require=("record_id",))
+        self.pages: list[RenderPage] = self.folder.select(folds, splits, record_ids)
+        if not self.pages:
             raise DataError(f"no pages selected (folds={folds}, splits={splits}, record_ids={record_ids}; "
-                            f"manifest has {len(manifest)} rows)", self.root / "manifest.csv")
+                            f"manifest has {len(self.folder)} rows)", self.folder.manifest)
         self.crop_size = (int(crop_size[0]), int(crop_size[1]))
         if boxes_fn is not None and boxes_tag is None:
             boxes_tag = getattr(boxes_fn, "__name__", "custom")
         self.boxes_fn = boxes_fn
         self.boxes_tag = boxes_tag or "truth"  # part of the cache key: detector crops never mix with truth crops
         self.cache = _Cache(self.root, cache)
-
-    def _row(self, i: int) -> pd.Series:
-        return self.rows.iloc[i]
 
     def _boxes(self, image: np.ndarray, label_path: Path):
         if self.boxes_fn is not None:
@@ -233,17 +190,15 @@ class PageDataset(_RenderBase):
         self.signal_fs, self.signal_samples = float(signal_fs), int(signal_samples)
         self.band = None if bandpass is None else (float(bandpass[0]), float(bandpass[1]))
         cols = list(TASK_CLASSES[task])
-        missing = [c for c in cols if c not in self.rows.columns]
+        missing = [c for c in cols if c not in self.folder.columns]
         if missing:
             raise DataError(f"manifest lacks target column(s) {', '.join(missing)} for task {task}",
-                            self.root / "manifest.csv")
-        targets = self.rows[cols].apply(pd.to_numeric, errors="coerce")
-        bad = targets.isna().any(axis=1)
-        if bad.any():
-            raise DataError(f"{int(bad.sum())} selected page(s) have no {task} label (e.g. "
-                            f"{self.rows.loc[bad, 'id'].iloc[0]}); render from a labelled source",
-                            self.root / "manifest.csv")
-        self.targets = targets.to_numpy(np.float32)  # (n, C)
+                            self.folder.manifest)
+        bad = [p.id for p in self.pages if any(p.labels[c] is None for c in cols)]
+        if bad:
+            raise DataError(f"{len(bad)} selected page(s) have no {task} label (e.g. {bad[0]}); render from a "
+                            "labelled source", self.folder.manifest)
+        self.targets = np.asarray([[p.labels[c] for c in cols] for p in self.pages], np.float32)  # (n, C)
         self._folders = {
             "page": f"page-{_key({'size': self.page_size, 'gray': grayscale})}",
             "beats": f"beats-{_key({'size': self.crop_size, 'max': self.max_beats, 'boxes': self.boxes_tag})}",
@@ -252,54 +207,50 @@ class PageDataset(_RenderBase):
         }
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.pages)
 
-    def _image(self, row: pd.Series) -> np.ndarray:
-        image = read_image(self.root / str(row["image"]))
+    def _image(self, page: RenderPage) -> np.ndarray:
+        image = read_image(page.image)
         if self.grayscale:  # photos differ in colour cast; grey pages remove that nuisance
             image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
         return image
 
-    def _make_page(self, row: pd.Series) -> dict[str, np.ndarray]:
+    def _make_page(self, page: RenderPage) -> dict[str, np.ndarray]:
         h, w = self.page_size
-        return {"page": cv2.resize(self._image(row), (w, h), interpolation=cv2.INTER_AREA)}
+        return {"page": cv2.resize(self._image(page), (w, h), interpolation=cv2.INTER_AREA)}
 
-    def _make_beats(self, row: pd.Series) -> dict[str, np.ndarray]:
-        image = self._image(row)
-        label_path = self.root / str(row["label"])
-        boxes, keys, _ = self._boxes(image, label_path)
-        crops, _ = crop_beats(image, boxes, keys, self.crop_size, self.max_beats, path=str(label_path))
+    def _make_beats(self, page: RenderPage) -> dict[str, np.ndarray]:
+        image = self._image(page)
+        boxes, keys, _ = self._boxes(image, page.label)
+        crops, _ = crop_beats(image, boxes, keys, self.crop_size, self.max_beats, path=str(page.label))
         return {"beats": np.round(crops * 255).astype(np.uint8)}  # uint8 on disk: 4x smaller
 
-    def _make_signal(self, row: pd.Series) -> dict[str, np.ndarray]:
+    def _make_signal(self, page: RenderPage) -> dict[str, np.ndarray]:
         if self.signal_from == "digitized":  # the photo, read back by the digitizer (colour: it needs the grid)
-            path = self.root / str(row["image"])
-            signal, read = digitized_signal(read_image(path), self.signal_fs, self.signal_samples, self.band,
-                                            where=str(path))
+            signal, read = digitized_signal(read_image(page.image), self.signal_fs, self.signal_samples, self.band,
+                                            where=str(page.image))
             return {"signal": signal, "read": np.float32(read)}
-        path = self.root / "signals" / f"{row['record_id']}.npz"
-        return {"signal": prepare_signal(path, self.signal_fs, self.signal_samples, self.band)}
+        return {"signal": prepare_signal(page.signal, self.signal_fs, self.signal_samples, self.band)}
 
     def signal_read_fraction(self, i: int) -> float:
         """Fraction of item i's 12-lead signal that came from the page (1.0 for the recorded signal)."""
         if self.signal_from == "record":
             return 1.0
-        row = self._row(i)
-        return float(self.cache.get(self._folders["signal"], str(row["id"]), lambda: self._make_signal(row))["read"])
+        page = self.pages[i]
+        return float(self.cache.get(self._folders["signal"], page.id, lambda: self._make_signal(page))["read"])
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        row = self._row(i)
-        item_id = str(row["id"])
-        item: dict[str, Any] = {"id": item_id, "target": torch.from_numpy(self.targets[i].copy())}
+        page = self.pages[i]
+        item: dict[str, Any] = {"id": page.id, "target": torch.from_numpy(self.targets[i].copy())}
         if "page" in self.fields:
-            page = self.cache.get(self._folders["page"], item_id, lambda: self._make_page(row))["page"]
-            item["page"] = torch.from_numpy(page).permute(2, 0, 1).float() / 255.0  # (3, H, W)
+            image = self.cache.get(self._folders["page"], page.id, lambda: self._make_page(page))["page"]
+            item["page"] = torch.from_numpy(image).permute(2, 0, 1).float() / 255.0  # (3, H, W)
         if "beats" in self.fields:
-            crops = self.cache.get(self._folders["beats"], item_id, lambda: self._make_beats(row))["beats"]
+            crops = self.cache.get(self._folders["beats"], page.id, lambda: self._make_beats(page))["beats"]
             item["beats"] = torch.from_numpy(crops).float() / 255.0  # (k, 3, h, w)
         if "signal" in self.fields:
             item["signal"] = torch.from_numpy(
-                self.cache.get(self._folders["signal"], item_id, lambda: self._make_signal(row))["signal"])
+                self.cache.get(self._folders["signal"], page.id, lambda: self._make_signal(page))["signal"])
         return item
 
     def class_counts(self) -> np.ndarray:
@@ -314,28 +265,27 @@ class BeatDataset(_RenderBase):
         self._folder = f"aami-{_key({'size': self.crop_size, 'boxes': self.boxes_tag})}"
         self.index: list[tuple[int, int]] = []  # (page row, beat index within the page's cached crops)
         labels: list[int] = []
-        for r in range(len(self.rows)):
+        for r in range(len(self.pages)):
             y = self._page(r)["aami"]
             self.index += [(r, j) for j in range(len(y))]
             labels += [int(v) for v in y]
         if not self.index:
             raise DataError("no AAMI-labelled visible beats in the selected pages (render from an MIT-BIH source)",
-                            self.root / "manifest.csv")
+                            self.folder.manifest)
         self.labels = np.asarray(labels, np.int64)
 
-    def _make(self, row: pd.Series) -> dict[str, np.ndarray]:
-        image = read_image(self.root / str(row["image"]))
-        label_path = self.root / str(row["label"])
-        boxes, keys, aami = truth_boxes(read_label(label_path), label_path)
+    def _make(self, page: RenderPage) -> dict[str, np.ndarray]:
+        image = read_image(page.image)
+        boxes, keys, aami = truth_boxes(read_label(page.label), page.label)
         known = np.asarray([a in AAMI_CLASSES for a in aami], bool)
         crops, kept = crop_beats(image, boxes[known], keys[known], self.crop_size, max_beats=len(boxes),
-                                 path=str(label_path))
+                                 path=str(page.label))
         cls = np.asarray([AAMI_CLASSES.index(a) for a in np.asarray(aami, object)[known][kept]], np.int64)
         return {"beats": np.round(crops * 255).astype(np.uint8), "aami": cls.reshape(-1)}
 
     def _page(self, r: int) -> dict[str, np.ndarray]:
-        row = self._row(r)
-        return self.cache.get(self._folder, str(row["id"]), lambda: self._make(row))
+        page = self.pages[r]
+        return self.cache.get(self._folder, page.id, lambda: self._make(page))
 
     def __len__(self) -> int:
         return len(self.index)
@@ -343,7 +293,7 @@ class BeatDataset(_RenderBase):
     def __getitem__(self, i: int) -> dict[str, Any]:
         r, j = self.index[i]
         page = self._page(r)
-        return {"id": f"{self._row(r)['id']}#{j}", "beat": torch.from_numpy(page["beats"][j]).float() / 255.0,
+        return {"id": f"{self.pages[r].id}#{j}", "beat": torch.from_numpy(page["beats"][j]).float() / 255.0,
                 "target": torch.tensor(int(page["aami"][j]), dtype=torch.long)}
 
     def class_counts(self) -> np.ndarray:

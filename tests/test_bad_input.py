@@ -141,7 +141,7 @@ CASES: dict[str, Case] = {
 @pytest.fixture(scope="module")
 def render_dir(tmp_path_factory) -> Path:
     """A real one-page render folder (sample record 00001, PTB-XL fold 3) for the commands that read one."""
-    from vizecg.render.dataset import RenderJob, build_dataset
+    from vizecg.builders.render_job import RenderJob, build_dataset
 
     out = tmp_path_factory.mktemp("render")
     build_dataset(RenderJob(source="sample", n=1, seed=3, render=_low_dpi()), out, progress=False)

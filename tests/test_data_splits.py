@@ -38,3 +38,26 @@ def test_patient_kfold_rejects_bad_requests():
         patient_kfold(meta, n_folds=3, label_columns=["AFIB"])
     folds = patient_kfold(meta, n_folds=3, seed=0, label_columns=[])
     assert (meta.assign(fold=folds).groupby("patient_id")["fold"].nunique() == 1).all()
+
+
+def test_one_fold_rule_fold_10_is_test_and_records_without_a_fold_keep_their_split():
+    from vizecg.data import split_of
+
+    assert [split_of(f) for f in range(1, 11)] == ["train"] * 8 + ["val", "test"]
+    assert split_of(10, "val") == "test"  # the fold decides: render folders file fold 10 under val
+    assert [split_of(None, s) for s in ("train", "val", "test", "", None)] == ["train", "val", "test", None, None]
+    with pytest.raises(DataError, match="fold 0 is not a PTB-XL strat_fold"):
+        split_of(0)
+    with pytest.raises(DataError, match="page 7: split 'valid' is not one of train, val, test"):
+        split_of(None, "valid", where="page 7")
+
+
+def test_ptbxl_split_uses_the_split_of_records_without_a_fold():
+    import pandas as pd
+
+    meta = pd.DataFrame({"strat_fold": [1.0, 9.0, 10.0, np.nan, np.nan],
+                         "split": ["train", "val", "test", "test", "val"]},
+                        index=["00001", "00002", "00003", "00600", "00601"])
+    assert ptbxl_split(meta) == {"train": ["00001"], "val": ["00002", "00601"], "test": ["00003", "00600"]}
+    with pytest.raises(DataError, match="record 00009 has neither a strat_fold nor a split"):
+        ptbxl_split(pd.DataFrame({"strat_fold": [np.nan]}, index=["00009"]))

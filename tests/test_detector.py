@@ -39,7 +39,7 @@ def shipped():
 def test_tiny_training_runs_offline_through_ultralytics(tmp_path):
     from detector.config import DetectorConfig, TrainConfig
     from detector.train import train_detector
-    from vizecg.render.dataset import RenderJob, build_dataset
+    from vizecg.builders.render_job import RenderJob, build_dataset
 
     build_dataset(RenderJob(source="sample", n=3, seed=11, render=_small()), tmp_path / "r_train", progress=False)
     build_dataset(RenderJob(source="sample", n=2, seed=12, render=_small()), tmp_path / "r_val", progress=False)
@@ -168,7 +168,7 @@ def test_onnx_gives_the_same_boxes_as_pytorch(shipped, sample_page, tmp_path):
 def test_negatives_are_seeded_unlabelled_and_train_beside_a_render(tmp_path):
     from detector.dataset import prepare_dataset, render_pages
     from detector.negatives import KINDS, build_negatives, make_negative
-    from vizecg.render.dataset import RenderJob, build_dataset
+    from vizecg.builders.render_job import RenderJob, build_dataset
 
     summary = build_negatives(len(KINDS) + 3, seed=5, out=tmp_path / "neg", progress=False)
     assert set(summary["kinds"]) == set(KINDS) and min(summary["kinds"].values()) >= 1
@@ -254,7 +254,7 @@ def test_cli_predict_and_eval(tmp_path, sample_page, capsys):
     import cv2
 
     from vizecg.cli import main
-    from vizecg.render.dataset import RenderJob, build_dataset
+    from vizecg.builders.render_job import RenderJob, build_dataset
 
     page = tmp_path / "page.png"
     cv2.imwrite(str(page), cv2.cvtColor(sample_page.image, cv2.COLOR_RGB2BGR))

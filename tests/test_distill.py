@@ -15,7 +15,7 @@ import torch
 
 from distill.data import BeatDataset, PageDataset, collate
 from distill.losses import NonFiniteLossError
-from distill.train import TrainConfig, freeze, load_checkpoint, model_from_checkpoint, predict, train, TrainStep
+from distill.train import DataConfig, TrainConfig, freeze, load_checkpoint, model_from_checkpoint, predict, train, TrainStep
 from vizecg.config import load_config
 from vizecg.errors import DataError
 
@@ -30,7 +30,7 @@ SMALL = ["data.batch_size=4", "data.crop_size=32", "data.page_height=96", "data.
 def renders(tmp_path_factory):
     """10 PTB-XL sample pages (folds 2-10: val = folds 9, 10) and 2 MIT-BIH pages, rendered at 100 dpi."""
     from vizecg.render import RenderConfig
-    from vizecg.render.dataset import RenderJob, build_dataset
+    from vizecg.builders.render_job import RenderJob, build_dataset
 
     root = tmp_path_factory.mktemp("renders")
     ptb, mit = root / "ptbxl", root / "mitdb"
@@ -69,8 +69,8 @@ def test_page_dataset_batches_and_cache(renders, tmp_path):
     assert batch["signal"].shape == (2, 12, 1000) and batch["signal"].abs().max() > 0.1  # mV, not empty
     assert batch["target"].shape == (2, 5) and set(batch["target"].unique().tolist()) <= {0.0, 1.0}
     # Epochs 2+ read the cache: the decoded page survives the PNG's removal, bit for bit.
-    item_id = ds.rows.iloc[0]["id"]
-    (root / ds.rows.iloc[0]["image"]).unlink()
+    item_id = ds.pages[0].id
+    ds.pages[0].image.unlink()
     again = ds[0]
     assert torch.equal(again["page"], batch["page"][0]) and torch.equal(again["beats"], batch["beats"][0])
     assert any((root / "cache").glob(f"page-*/{item_id}.npz"))
@@ -87,6 +87,18 @@ def test_beat_dataset_gives_aami_crops(renders):
     assert counts[0] > 0 and counts.sum() == len(ds)  # N beats exist; every beat has exactly one class
     batch = collate([ds[0], ds[1]])
     assert batch["beat"].shape == (2, 3, 32, 32) and batch["target"].shape == (2,)
+
+
+def test_train_default_split_never_validates_on_fold_10(renders):
+    # `vizecg train` without folds selects by split: fold 10 is the test fold (PTB-XL), so it must not steer early
+    # stopping, although render folders file fold 10 pages under val in their YOLO view.
+    from distill.train import build_datasets
+
+    manifest = (renders["ptbxl"] / "manifest.csv").read_text()
+    assert ",10,val," in manifest  # the fixture holds fold 10 pages, written with the YOLO view's split val
+    train_ds, val_ds = build_datasets(TrainConfig(kind="signal", data=DataConfig(root=str(renders["ptbxl"]))))
+    assert {p.fold for p in val_ds.pages} == {9}
+    assert {p.fold for p in train_ds.pages} <= set(range(1, 9))
 
 
 def test_bad_render_folder_is_a_clear_error(renders, tmp_path):

@@ -359,6 +359,6 @@ def test_new_steps_refuse_out_of_bound_settings(bad):
 
 def test_render_builder_accepts_every_preset():
     from vizecg.photo import PRESET_NAMES
-    from vizecg.render.dataset import PHOTO_PRESETS, RenderJob
+    from vizecg.builders.render_job import PHOTO_PRESETS, RenderJob
     assert set(PRESET_NAMES) == set(PHOTO_PRESETS)
     assert RenderJob(photo="phone-hard").photo == "phone-hard"

@@ -194,7 +194,7 @@ def test_families_can_be_left_out_and_named_ones_are_checked():
 
 
 def test_render_job_takes_families_and_fingerprints_them():
-    from vizecg.render.dataset import RenderJob, output_settings, plan_items
+    from vizecg.builders.render_job import RenderJob, output_settings, plan_items
 
     job = load_config(RenderJob, None, ["style=families", "exclude_families=[thermal-dots]", "n=12"])
     assert job.exclude_families == ("thermal-dots",)

@@ -231,7 +231,7 @@ def test_bad_settings_are_clear_errors(record, change, match):
 
 
 def test_records_restrict_a_render_to_named_records():
-    from vizecg.render.dataset import select_records
+    from vizecg.builders.render_job import select_records
 
     ids = ["00001", "00002", "00103", "ab7"]
     assert select_records(ids, (), "src") == ids
@@ -243,7 +243,7 @@ def test_records_restrict_a_render_to_named_records():
 
 def test_items_are_planned_from_seed_and_index_alone_so_a_larger_n_only_adds_items():
     # What lets a resume with a larger n extend a render folder (the fingerprint allows n to grow, nothing else).
-    from vizecg.render.dataset import RenderJob, output_settings, plan_items
+    from vizecg.builders.render_job import RenderJob, output_settings, plan_items
 
     src = load_source("sample")
     job = RenderJob(n=3, style="random", layout="mixed", seed=4)

@@ -130,23 +130,23 @@ def test_a_second_writer_is_refused(tmp_path, capsys):
 
 
 def test_failures_carry_their_reasons_and_resume(tmp_path, monkeypatch):
-    import vizecg.render.dataset as dataset
+    import vizecg.builders.render_job as render_job
     from vizecg.errors import RenderError
 
-    real = dataset.render_printout
+    real = render_job.render_printout
 
     def flaky(record, config, seed=None):
         if record.record_id == "00002":
             raise RenderError("record 00002: the printer jammed")
         return real(record, config, seed=seed)
 
-    monkeypatch.setattr(dataset, "render_printout", flaky)
+    monkeypatch.setattr(render_job, "render_printout", flaky)
     out = tmp_path / "ds"
     assert _run(out, "--n", "2") == 1
     summary = json.loads((out / "summary.json").read_text())
     assert summary["failed"] == 1 and summary["complete"] == 1
     assert summary["failures"] == [{"id": "00002_00001", "record_id": "00002",
                                     "error": "record 00002: the printer jammed"}]
-    monkeypatch.setattr(dataset, "render_printout", real)
+    monkeypatch.setattr(render_job, "render_printout", real)
     assert _run(out, "--n", "2") == 0
     assert json.loads((out / "summary.json").read_text())["rendered"] == 1

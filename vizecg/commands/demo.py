@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vizecg.commands.options import out_dir
+
+if TYPE_CHECKING:  # the CLI imports its heavy modules inside the sub-command
+    from vizecg.data import RenderPage
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,24 +59,19 @@ def example_page(out: Path, detector_available: bool) -> dict[str, Any]:
     the digitizer's scores on it when the digitizer can be imported."""
     import json
 
-    import pandas as pd
-
     from distill.data import truth_boxes
+    from vizecg.data import RenderFolder
     from vizecg.images import read_image, write_image
     from vizecg.report import draw_boxes
 
-    render = out / "benchmark" / "render"
-    manifest = pd.read_csv(render / "manifest.csv", dtype={"id": str, "record_id": str})
+    render = RenderFolder(out / "benchmark" / "render", require=("record_id",))
     cfg_folds = json.loads((out / "benchmark" / "results.json").read_text())["config"]["test_folds"]
-    rows = manifest[pd.to_numeric(manifest["fold"], errors="coerce").isin(cfg_folds)]
-    rows = rows if len(rows) else manifest
-    row = rows.sort_values("id").iloc[0]
-    label_path = render / str(row["label"])
-    label = json.loads(label_path.read_text())
-    image = read_image(render / str(row["image"]))
-    gt, _, _ = truth_boxes(label, label_path)
+    page = min(render.select(folds=cfg_folds) or render.pages, key=lambda p: p.id)
+    label = page.read_label()
+    image = read_image(page.image)
+    gt, _, _ = truth_boxes(label, page.label)
     shown = draw_boxes(image, gt, color=(0, 170, 0))
-    info: dict[str, Any] = {"id": str(row["id"]), "record_id": str(row["record_id"]), "photo": label.get("photo"),
+    info: dict[str, Any] = {"id": page.id, "record_id": page.record_id, "photo": label.get("photo"),
                             "truth_beats": int(len(gt)), "image": "example_photo.png"}
     if detector_available:
         from detector.infer import BeatDetector
@@ -84,26 +82,25 @@ def example_page(out: Path, detector_available: bool) -> dict[str, Any]:
     else:
         info["detector"] = None
     write_image(out / "example_photo.png", shown, max_side=1400)
-    info["digitizer"] = digitize_example(render, row, image, label)
+    info["digitizer"] = digitize_example(page, image)
     return info
 
 
-def digitize_example(render: Path, row: Any, image: Any, label: dict[str, Any]) -> dict[str, Any] | str:
+def digitize_example(page: RenderPage, image: Any) -> dict[str, Any] | str:
+    """The digitizer on a render folder's page, scored against its true signal."""
     from dataclasses import replace
 
-    from vizecg.data import read_npz
     from vizecg.digitize import DigitizeConfig, digitize
     from vizecg.digitize.evaluate import score_page
     from vizecg.errors import DigitizeError
-    from vizecg.render.truth import PageTruth
 
-    record = read_npz(render / "signals" / f"{row['record_id']}.npz")
+    record = page.read_signal()
     t0 = time.perf_counter()
     try:
         result = digitize(image, replace(DigitizeConfig(), fs=record.fs))
     except DigitizeError as exc:
         return f"the digitizer refused this photo: {exc.problem}"
-    score = score_page(result, record, PageTruth.from_json(label))
+    score = score_page(result, record, page.read_truth())
     return {"seconds": round(time.perf_counter() - t0, 2), "leads": len(score["leads"]),
             "snr_db": score["snr_db"], "pearson_r": score["pearson_r"], "rmse_mv": score["rmse_mv"],
             "layout": result.found.get("layout")}

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from vizecg.config import load_config
-    from vizecg.render.dataset import RenderJob, build_dataset
+    from vizecg.builders.render_job import RenderJob, build_dataset
 
     flags = {"source": args.source, "n": args.n, "layout": args.layout, "photo": args.photo, "seed": args.seed,
              "workers": args.workers, "style": args.style, "render.dpi": args.dpi}

@@ -1,8 +1,14 @@
-"""Patient-wise splits: no patient's ECGs on both sides of a split (else scores measure memorised patients)."""
+"""Patient-wise splits: no patient's ECGs on both sides of a split (else scores measure memorised patients).
+
+The one fold rule of the project (`split_of`): PTB-XL strat_fold 1-8 train, 9 val, 10 test, so fold 10 never
+steers early stopping or a threshold; a record or page without a fold keeps the split its source or its render
+gave it ('train', 'val' or 'test').
+"""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -10,6 +16,46 @@ from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from vizecg.data.source import SUPERCLASSES
 from vizecg.errors import DataError
+
+# PTB-XL's recommended use of its strat_fold (Wagner et al. 2020): the folds are patient-wise and label-stratified.
+TRAIN_FOLDS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
+VAL_FOLDS: tuple[int, ...] = (9,)
+TEST_FOLDS: tuple[int, ...] = (10,)
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+def split_of(fold: int | None, split: str | None = None, where: str | Path | None = None) -> str | None:
+    """'train', 'val' or 'test' by the fold when there is one, else the split given (None: neither is known).
+
+    A fold outside 1-10 or a split outside SPLITS is a DataError naming `where`: a guessed split could leak a
+    test record into training."""
+    if fold is not None:
+        if fold in TRAIN_FOLDS:
+            return "train"
+        if fold in VAL_FOLDS:
+            return "val"
+        if fold in TEST_FOLDS:
+            return "test"
+        raise DataError(f"fold {fold} is not a PTB-XL strat_fold (1-10)", where)
+    if split is None or split == "":
+        return None
+    if split not in SPLITS:
+        raise DataError(f"split {split!r} is not one of {', '.join(SPLITS)}", where)
+    return split
+
+
+def cell(value: Any) -> Any | None:
+    """A table cell's value, None where it is missing (None, NaN, pandas NA)."""
+    return None if value is None or (not isinstance(value, str) and bool(pd.isna(value))) else value
+
+
+def record_fold(row: Any) -> tuple[int | None, str | None]:
+    """(strat_fold, split) of one metadata row (a Series, a mapping or None), None where missing: what
+    `split_of` takes."""
+    if row is None:
+        return None, None
+    fold, split = cell(row.get("strat_fold")), cell(row.get("split"))
+    return (None if fold is None else int(fold)), (None if split is None else str(split))
 
 
 def patient_kfold(metadata: pd.DataFrame, n_folds: int = 5, seed: int = 0,
@@ -48,10 +94,14 @@ def patient_kfold(metadata: pd.DataFrame, n_folds: int = 5, seed: int = 0,
 
 
 def ptbxl_split(metadata: pd.DataFrame) -> dict[str, list[str]]:
-    """The PTB-XL convention: strat_fold 1-8 train, 9 val, 10 test (the dataset's folds are patient-wise)."""
+    """Record ids per split by the one fold rule (`split_of`): strat_fold 1-8 train, 9 val, 10 test; a record
+    without a strat_fold takes its `split` column."""
     if "strat_fold" not in metadata.columns:
         raise DataError("metadata has no strat_fold column (not PTB-XL?)")
-    fold = metadata["strat_fold"].astype(int)
-    return {"train": [str(r) for r in metadata.index[fold <= 8]],
-            "val": [str(r) for r in metadata.index[fold == 9]],
-            "test": [str(r) for r in metadata.index[fold == 10]]}
+    out: dict[str, list[str]] = {s: [] for s in SPLITS}
+    for rid, row in metadata.iterrows():
+        name = split_of(*record_fold(row), where=f"record {rid}")
+        if name is None:
+            raise DataError(f"record {rid} has neither a strat_fold nor a split")
+        out[name].append(str(rid))
+    return out

@@ -56,49 +56,27 @@ def evaluate_folder(data_dir: str, config: Any, limit: int | None = None, progre
     A page the digitizer refuses (DigitizeError) scores 0 dB on every lead it should have shown (nothing
     returned: the noise is the whole signal), so refusals are not hidden by the mean.
     """
-    import csv
-    import json
     import time
     from dataclasses import replace
-    from pathlib import Path
 
     from tqdm import tqdm
 
-    from vizecg.images import read_image
-    from vizecg.data import read_npz
+    from vizecg.data import RenderFolder
     from vizecg.digitize.digitizer import digitize
     from vizecg.errors import DigitizeError
+    from vizecg.images import read_image
 
-    root = Path(data_dir)
-    manifest = root / "manifest.csv"
-    if not manifest.is_file():
-        raise DataError("no manifest.csv: not a folder written by `vizecg render`", root)
-    try:
-        with open(manifest, newline="") as fh:
-            reader = csv.DictReader(fh)
-            rows = list(reader)
-            columns = set(reader.fieldnames or ())
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"not a readable CSV: {exc}", manifest) from None
-    missing = sorted({"id", "record_id", "image", "label"} - columns)
-    if missing:
-        raise DataError(f"lacks column(s) {', '.join(missing)}: not a manifest written by `vizecg render`", manifest)
-    if not rows:
-        raise DataError("lists no pages", manifest)
+    pages = list(RenderFolder(data_dir, require=("record_id",)))
     if limit:
-        rows = rows[:limit]
-    pages = []
-    for row in tqdm(rows, desc="digitize eval", disable=not progress):
-        label_path = root / row["label"]
-        try:
-            truth = PageTruth.from_json(json.loads(label_path.read_text()))
-        except (OSError, ValueError, KeyError) as exc:
-            raise DataError(f"unreadable label JSON ({exc})", label_path) from None
-        record = read_npz(root / "signals" / f"{row['record_id']}.npz")
-        image = read_image(root / row["image"])
+        pages = pages[:limit]
+    scored = []
+    for page in tqdm(pages, desc="digitize eval", disable=not progress):
+        truth = page.read_truth()
+        record = page.read_signal()
+        image = read_image(page.image)
         t0 = time.perf_counter()
-        entry: dict[str, Any] = {"id": row["id"], "record_id": row["record_id"], "photo": row.get("photo", ""),
-                                 "layout": row.get("layout", "")}
+        entry: dict[str, Any] = {"id": page.id, "record_id": page.record_id, "photo": page.photo,
+                                 "layout": page.layout}
         try:
             result = digitize(image, replace(config, fs=record.fs))
             entry["seconds"] = time.perf_counter() - t0
@@ -112,8 +90,8 @@ def evaluate_folder(data_dir: str, config: Any, limit: int | None = None, progre
             entry.update({"ok": False, "error": exc.problem, "snr_db": 0.0 if ref else float("nan"),
                           "pearson_r": float("nan"), "rmse_mv": float("nan"),
                           "leads": {lead: {"snr_db": 0.0} for lead in ref}})
-        pages.append(entry)
-    return summarise(pages)
+        scored.append(entry)
+    return summarise(scored)
 
 
 def summarise(pages: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Build an image dataset from a data source: pages + labels + paired signals + manifest + a YOLO view.
+"""`vizecg render`: build a render folder from a data source: pages + labels + paired signals + manifest + a YOLO view.
+
+It prints (vizecg.render) and photographs (vizecg.photo) each page, so it lives above both; vizecg.data.RenderFolder
+reads what it writes.
 
 Each item k is planned up front from (seed, k) alone — record k mod len, style, window, photo seed — so the
 output does not depend on the number of workers, and a re-run skips every item whose label JSON exists. That
@@ -21,11 +24,13 @@ import cv2
 import numpy as np
 
 from vizecg.config import to_dict
+from vizecg.data import SUPERCLASSES, MitdbDataset, load_source, write_npz
+from vizecg.data.splits import cell, record_fold, split_of
 from vizecg.errors import RenderError, VizEcgError
-from vizecg.render.layout import LAYOUTS
 from vizecg.photo import photograph
+from vizecg.render.layout import LAYOUTS
 from vizecg.render.printout import RenderConfig, random_render_config, render_print_style, render_printout
-from vizecg.render.style import PrintStyle, as_strip, check_families, draw_print_style
+from vizecg.render.style import PrintStyle, as_strip, check_families, draw_print_style, list_families
 from vizecg.render.truth import Box, PageTruth, Printout
 from vizecg.runs import atomic_write_bytes, atomic_write_text, claim_run, start_run, write_json
 
@@ -89,29 +94,25 @@ class ItemPlan:
     photo_seed: int
     config: RenderConfig
     photo: str
-    split: str  # "train" / "val"
+    split: str  # "train" / "val" ("test": a source's test record that has no fold; fold 10 is filed under val)
     ext: str  # png (clean) or jpg (photos)
     style: PrintStyle | None = None  # style families: the page's print style (config then gives dpi and window)
 
 
 def _is_mitdb(src: Any) -> bool:
-    from vizecg.data import MitdbDataset
-
     return isinstance(src, MitdbDataset)
 
 
-def _fold_of(meta_row: Any) -> int | None:
-    fold = meta_row.get("strat_fold") if meta_row is not None else None
-    if fold is None or (isinstance(fold, float) and np.isnan(fold)):
-        return None
-    return int(fold)
-
-
 def _split_of(meta_row: Any, seed: int, val_fraction: float) -> str:
-    fold = _fold_of(meta_row)
-    if fold is not None:
-        return "val" if fold >= 9 else "train"  # PTB-XL: folds 9-10 are held out
-    patient = str(meta_row.get("patient_id", "")) if meta_row is not None else ""
+    """The page's split as the manifest records it, which is also its folder in the YOLO view: the fold rule's
+    (vizecg.data.splits.split_of), the source's own split for a record without a fold, else a draw by patient.
+    Fold 10 is filed under val, as in every folder made so far: a resume must not move its pages, and readers take
+    the split from the fold (RenderFolder: fold 10 is test)."""
+    fold, given = record_fold(meta_row)
+    split = split_of(fold, given, where=f"record {meta_row.name}" if meta_row is not None else None)
+    if split is not None:
+        return "val" if fold is not None and split == "test" else split
+    patient = str(cell(meta_row.get("patient_id")) or "") if meta_row is not None else ""
     u = zlib.crc32(f"{seed}:{patient}".encode()) / 2 ** 32  # by patient, stable across runs and machines
     return "val" if u < val_fraction else "train"
 
@@ -176,8 +177,6 @@ def plan_items(job: RenderJob, src: Any) -> list[ItemPlan]:
 
 
 def _all_families() -> tuple[str, ...]:
-    from vizecg.render.style import list_families
-
     return tuple(list_families())
 
 
@@ -194,8 +193,6 @@ _WORKER_SOURCES: dict[str, Any] = {}
 
 def _source(spec: str) -> Any:
     if spec not in _WORKER_SOURCES:
-        from vizecg.data import load_source
-
         _WORKER_SOURCES[spec] = load_source(spec)
     return _WORKER_SOURCES[spec]
 
@@ -239,8 +236,6 @@ def render_item(out: str, source_spec: str, plan: ItemPlan) -> dict[str, Any]:
 
     signal_path = out_dir / "signals" / f"{plan.record_id}.npz"
     if not signal_path.exists():
-        from vizecg.data import write_npz
-
         write_npz(record, signal_path)
 
     truth = printout.truth
@@ -253,7 +248,7 @@ def render_item(out: str, source_spec: str, plan: ItemPlan) -> dict[str, Any]:
 
     meta = src.metadata
     row = meta.loc[plan.record_id] if plan.record_id in meta.index else None
-    fold = _fold_of(row)
+    fold, _ = record_fold(row)
     label = truth.to_json() | {
         "id": plan.item_id, "record_id": plan.record_id, "patient_id": record.patient_id,
         "labels": record.labels, "fold": fold, "split": plan.split, "image": f"images/{image_path.name}",
@@ -349,6 +344,7 @@ def build_dataset(job: RenderJob, out: str | Path, progress: bool = True, overwr
             "mean_seconds_per_item": round(float(np.mean([r["seconds"] for r in rendered])), 4) if rendered else None,
             "beats": int(sum(r["beats"] for r in rendered)),
             "train": sum(p.split == "train" for p in done), "val": sum(p.split == "val" for p in done),
+            "test": sum(p.split == "test" for p in done),
         }
         write_json(out_dir / "summary.json", summary)
         logger.info("summary: %s", summary)
@@ -368,8 +364,6 @@ def _write_data_yaml(out_dir: Path) -> None:
 
 
 def _write_manifest(path: Path, plans: list[ItemPlan], src: Any) -> None:
-    from vizecg.data import SUPERCLASSES
-
     meta = src.metadata
     cols = ["id", "record_id", "patient_id", "image", "label", "fold", "split", "layout", "photo", "seed",
             *SUPERCLASSES, "normal", "family"]
@@ -378,9 +372,9 @@ def _write_manifest(path: Path, plans: list[ItemPlan], src: Any) -> None:
     writer.writeheader()
     for p in plans:
         row = meta.loc[p.record_id] if p.record_id in meta.index else None
-        fold = _fold_of(row)
+        fold, _ = record_fold(row)
         rec = {"id": p.item_id, "record_id": p.record_id,
-               "patient_id": "" if row is None else row.get("patient_id", ""),
+               "patient_id": "" if row is None else cell(row.get("patient_id")) or "",
                "image": f"images/{p.item_id}.{p.ext}", "label": f"labels/{p.item_id}.json",
                "fold": "" if fold is None else fold, "split": p.split,
                "layout": p.config.layout if p.style is None else p.style.leads.name,
