@@ -70,6 +70,47 @@ def test_photo_option_writes_a_photographed_jpeg(tmp_path):
     assert (out / label["image"]).suffix == ".jpg" and label["photo"] == "phone" and label["photo_params"]
 
 
+def test_a_custom_photo_config_from_yaml_is_drawn_recorded_and_pinned(tmp_path, capsys):
+    cfg = tmp_path / "job.yaml"
+    cfg.write_text("photo: custom\nphoto_config:\n  perspective: {p: 1.0, tilt_deg: [10, 12]}\n"
+                   "  fingers: {p: 1.0, count: [2, 2]}\n  jpeg: {p: 1.0, quality: [80, 80]}\n")
+    out = tmp_path / "c"
+    assert _run(out, "--n", "1", "--config", str(cfg)) == 0
+    label = json.loads((out / "labels" / "00001_00000.json").read_text())
+    params = label["photo_params"]
+    assert label["photo"] == "custom" and params["preset"] == "custom" and (out / label["image"]).suffix == ".jpg"
+    assert params["config"]["fingers"]["count"] == [2, 2] and len(params["steps"]["fingers"]["fingers"]) == 2
+    assert 10 <= params["steps"]["camera"]["tilt_deg"] <= 12 and params["steps"]["jpeg"] == {"quality": 80}
+    assert "fingers:" in (out / "config.yaml").read_text()
+    assert json.loads((out / "fingerprint.json").read_text())["settings"]["photo_config"]["fingers"]["p"] == 1.0
+    capsys.readouterr()
+    # A resume with other photo settings would mix two kinds of photo in one folder: refused like any setting.
+    assert _run(out, "--n", "1", "--config", str(cfg), "--set", "photo_config.fingers.p=0.5") == 2
+    assert "photo_config.fingers.p: 1.0 (in c) vs 0.5 (now)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("override,named", [
+    ("photo_config.finger.p=1", "unknown key(s) photo_config.finger"),
+    ("photo_config.perspective.p=1.5", "photo_config.perspective.p must lie in [0, 1], got 1.5"),
+    ("photo_config.blur.sigma_mm=[0.2,0.1]", "photo_config.blur.sigma_mm must be (low, high) with low <= high"),
+    ("photo_config.framing.backgrounds=[marble]", "unknown or empty ['marble']"),
+    ("photo_config.folds.angle_deg=[0,50]", "photo_config.folds: folds.angle_deg must be (low, high)"),
+])
+def test_bad_custom_photo_settings_are_refused_naming_the_key(tmp_path, capsys, override, named):
+    assert _run(tmp_path / "c", "--n", "1", "--set", "photo=custom", "--set", override) == 2
+    assert named in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+
+
+def test_photo_config_needs_photo_custom_and_presets_keep_their_fingerprint(tmp_path, capsys):
+    from vizecg.builders.render_job import RenderJob, output_settings
+
+    assert _run(tmp_path / "c", "--n", "1", "--photo", "phone", "--set", "photo_config.fingers.p=1") == 2
+    assert "photo_config is used only with photo: custom (photo is phone)" in capsys.readouterr().err
+    # folders rendered with a preset before photo_config existed resume: it is not among their settings
+    assert "photo_config" not in output_settings(RenderJob(photo="phone"))
+
+
 def snapshot(folder: Path) -> dict[str, bytes | str]:
     """Every file's bytes (every link's target) under `folder`, hidden ones included."""
     return {str(p.relative_to(folder)): str(p.readlink()) if p.is_symlink() else p.read_bytes()

@@ -84,11 +84,12 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str | None = None, pref
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
-        # A __post_init__ bound that starts with its field's name ("lr must be > 0") gets the full key in front.
+        # A __post_init__ bound that starts with its field's name ("lr must be > 0", "folds.p must ...") gets the
+        # full key in front.
         text = str(exc)
-        if text.split(" ", 1)[0].rstrip(":") in fields:
+        if text.split(" ", 1)[0].rstrip(":").split(".", 1)[0] in fields:
             raise ConfigError(f"{prefix}{text}", where) from None
-        raise ConfigError(f"{prefix or cls.__name__}: {text}", where) from None
+        raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {text}", where) from None
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from vizecg.config import to_dict
 from vizecg.data import SUPERCLASSES, MitdbDataset, load_source, write_npz
 from vizecg.data.splits import cell, record_fold, split_of
 from vizecg.errors import RenderError, VizEcgError
-from vizecg.photo import photograph
+from vizecg.photo import PhotoConfig, photograph
 from vizecg.render.layout import LAYOUTS
 from vizecg.render.printout import RenderConfig, random_render_config, render_print_style, render_printout
 from vizecg.render.style import PrintStyle, as_strip, check_families, draw_print_style, list_families
@@ -53,7 +53,10 @@ class RenderJob:
     records: tuple[str, ...] = ()  # only these records of the source, in the source's order (empty: all)
     layout: str = "auto"  # a layout name, "mixed" (drawn per item), "auto" (1x1 for MIT-BIH, else 3x4+1)
     photo: Literal["none", "scan", "phone", "screen", "mixed", "phone-hard", "photocopy", "lowres", "screen-moire",
-                   "mixed-all"] = "none"
+                   "mixed-all", "custom"] = "none"  # a preset (vizecg.photo), or custom: photo_config as written
+    # photo: custom: every effect of the photo (vizecg/photo/config.py; all off unless set), e.g. a `photo_config:`
+    # mapping in the YAML or --set photo_config.fingers.p=1; part of the fingerprint only then
+    photo_config: PhotoConfig = field(default_factory=PhotoConfig)
     style: Literal["fixed", "random", "families"] = "fixed"  # random: random_render_config per item;
     # families: a PrintStyle per item drawn from the print-style families (render/style.py); render.dpi and
     # render.start_s still apply, the style decides the rest
@@ -79,6 +82,9 @@ class RenderJob:
             check_families(self.exclude_families, "exclude_families")
         except RenderError as exc:
             raise ValueError(exc.problem) from None
+        if self.photo != "custom" and self.photo_config != PhotoConfig():
+            raise ValueError(f"photo_config is used only with photo: custom (photo is {self.photo}): set photo: "
+                             "custom to photograph with it, or leave photo_config out to use the preset")
         if (self.families or self.exclude_families) and self.style != "families":
             raise ValueError(f"families/exclude_families need style: families (style is {self.style})")
         if self.style == "families" and not set(self.families or _all_families()) - set(self.exclude_families):
@@ -93,10 +99,11 @@ class ItemPlan:
     render_seed: int
     photo_seed: int
     config: RenderConfig
-    photo: str
+    photo: str  # a preset name, or "custom" (then photo_config)
     split: str  # "train" / "val" ("test": a source's test record that has no fold; fold 10 is filed under val)
     ext: str  # png (clean) or jpg (photos)
     style: PrintStyle | None = None  # style families: the page's print style (config then gives dpi and window)
+    photo_config: PhotoConfig | None = None  # photo custom: the effects to draw
 
 
 def _is_mitdb(src: Any) -> bool:
@@ -136,8 +143,8 @@ def select_records(ids: list[str], wanted: tuple[str, ...], source: str) -> list
 
 
 def plan_items(job: RenderJob, src: Any) -> list[ItemPlan]:
-    if job.photo not in PHOTO_PRESETS:
-        raise RenderError(f"unknown photo preset {job.photo!r} (known: {', '.join(PHOTO_PRESETS)})")
+    if job.photo not in (*PHOTO_PRESETS, "custom"):
+        raise RenderError(f"unknown photo preset {job.photo!r} (known: {', '.join(PHOTO_PRESETS)}, custom)")
     if job.layout not in (*LAYOUTS, "auto", "mixed"):
         raise RenderError(f"unknown layout {job.layout!r} (known: {', '.join(LAYOUTS)}, auto, mixed)")
     if not 0.0 <= job.fast_paper_share <= 1.0:
@@ -172,7 +179,8 @@ def plan_items(job: RenderJob, src: Any) -> list[ItemPlan]:
         row = meta.loc[record_id] if record_id in meta.index else None
         split = _split_of(row, job.seed, job.val_fraction)
         plans.append(ItemPlan(f"{record_id}_{k:05d}", k, record_id, render_seed, photo_seed, cfg, photo, split,
-                              "png" if photo == "none" else "jpg", style))
+                              "png" if photo == "none" else "jpg", style,
+                              job.photo_config if photo == "custom" else None))
     return plans
 
 
@@ -225,7 +233,7 @@ def render_item(out: str, source_spec: str, plan: ItemPlan) -> dict[str, Any]:
     record = src.get(plan.record_id)
     printout: Printout = render_plan(record, plan)
     if plan.photo != "none":
-        printout = photograph(printout, plan.photo, seed=plan.photo_seed)
+        printout = photograph(printout, plan.photo_config or plan.photo, seed=plan.photo_seed)
     bgr = cv2.cvtColor(np.ascontiguousarray(printout.image), cv2.COLOR_RGB2BGR)
     params = [cv2.IMWRITE_JPEG_QUALITY, 92] if plan.ext == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
     ok, encoded = cv2.imencode(f".{plan.ext}", bgr, params)
@@ -291,6 +299,8 @@ def output_settings(job: RenderJob) -> dict[str, Any]:
     del settings["workers"]
     if job.style != "families":  # folders made before the style families existed keep their fingerprint
         del settings["families"], settings["exclude_families"]
+    if job.photo != "custom":  # likewise for folders made before photo_config, which presets leave unused
+        del settings["photo_config"]
     return settings
 
 

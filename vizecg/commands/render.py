@@ -4,6 +4,7 @@
     vizecg render --gallery --out docs/gallery.png
     vizecg render --gallery --style families --out docs/print_styles.png   # 24 random print styles + coverage
     vizecg render --style families --set exclude_families=[thermal-dots] --n 100 --out DIR
+    vizecg render --photo custom --set photo_config.fingers.p=1 --set photo_config.perspective.p=1 --out DIR
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--records", help="only these records of the source, comma-separated ids (e.g. 00103,00108)")
     p.add_argument("--layout", help="3x4+1 | 3x4 | 6x2 | 12x1 | 1x1 | mixed | auto (1x1 for MIT-BIH, else 3x4+1)")
     p.add_argument("--photo", help="none | scan | phone | screen | mixed | phone-hard | photocopy | lowres | "
-                   "screen-moire | mixed-all (see docs/photo_conditions.md)")
+                   "screen-moire | mixed-all | custom (photo_config from --config / --set photo_config.x=...; see "
+                   "docs/photo_conditions.md)")
     p.add_argument("--dpi", type=int_in(100, 300), help="100-300 (default 200)")
     p.add_argument("--seed", type=seed)
     p.add_argument("--workers", type=int_in(1, 64))

@@ -15,6 +15,9 @@ from vizecg.errors import ConfigError
 Span = tuple[float, float]  # (low, high), drawn uniformly
 
 
+BACKGROUNDS: tuple[str, ...] = ("white", "table", "wood", "cloth", "dark", "bezel", "photo", "papers")
+
+
 @dataclass(frozen=True)
 class FramingConfig:
     """Where the page lands in the output image, and what surrounds it."""
@@ -22,7 +25,7 @@ class FramingConfig:
     frame_aspect: float = 0.0  # output width / height, flipped to the page's orientation; 0 keeps the page's
     fill: Span = (1.0, 1.0)  # page's projected extent / frame's (< 1: background shows around the page)
     offset: float = 0.0  # max shift of the page centre, fraction of the frame: a margin may leave the frame
-    backgrounds: tuple[str, ...] = ("white",)  # drawn from: white, table, wood, cloth, dark, bezel, photo, papers
+    backgrounds: tuple[str, ...] = ("white",)  # drawn from BACKGROUNDS
 
 
 @dataclass(frozen=True)
@@ -342,6 +345,22 @@ class PhotoConfig:
     photocopy: PhotocopyConfig = field(default_factory=PhotocopyConfig)
     downsample: DownsampleConfig = field(default_factory=DownsampleConfig)
     moire: MoireConfig = field(default_factory=MoireConfig)
+
+    def __post_init__(self) -> None:
+        # What every step shares, checked here for the steps that predate their own bounds: a config written in
+        # YAML (RenderJob.photo_config) must fail on construction, not as a traceback halfway through a render.
+        for f in dataclasses.fields(self):
+            step = getattr(self, f.name)
+            for g in dataclasses.fields(step):
+                v = getattr(step, g.name)
+                if g.name == "p" or g.name.endswith("_p"):
+                    _check_p(f.name, **{g.name: v})
+                elif isinstance(v, tuple) and v and all(isinstance(x, (int, float)) for x in v):
+                    if len(v) != 2 or v[0] > v[1]:
+                        raise ValueError(f"{f.name}.{g.name} must be (low, high) with low <= high, got {v}")
+        unknown = [b for b in self.framing.backgrounds if b not in BACKGROUNDS]
+        if unknown or not self.framing.backgrounds:
+            raise ValueError(f"framing.backgrounds: unknown or empty {unknown} (known: {', '.join(BACKGROUNDS)})")
 
     def scaled(self, k: float) -> "PhotoConfig":
         """The same effects with every strength range multiplied by k (JPEG: the quality loss)."""
