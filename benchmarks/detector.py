@@ -65,10 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     from vizecg.data import load_source
     from vizecg.runs import write_json
 
-    src = load_source(f"ptbxl:{args.ptbxl}")
+    src = load_source(f"ptbxl:{args.ptbxl}@500")  # records 1-500, the pages every earlier result used
     fold = src.metadata["strat_fold"]
-    # records 1-500 only (501+ carry no strat_fold): the pages every earlier result was measured on
-    fold_ids = [r for r in src.record_ids if r in fold.index and fold[r] == fold[r] and int(fold[r]) == args.fold]
+    fold_ids = [r for r in src.record_ids if int(fold[r]) == args.fold]
     det = BeatDetector(args.weights, imgsz=args.imgsz, conf=args.conf, panel_conf=args.panel_conf)
     result = {"weights": str(det.weights), "imgsz": det.imgsz, "conf": det.conf, "panel_conf": det.panel_conf,
               "fold": args.fold, "cpu": platform.processor() or platform.machine(),
