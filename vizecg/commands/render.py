@@ -81,14 +81,14 @@ def _gallery(args: argparse.Namespace) -> int:
     import cv2
 
     from vizecg.errors import RenderError
-    from vizecg.render.gallery import render_gallery
+    from vizecg.builders.gallery import render_gallery
     from vizecg.runs import atomic_write_bytes
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise RenderError("--gallery writes a PNG: give --out FILE.png", out)
     if args.style == "families":
-        from vizecg.render.gallery import render_style_sheet
+        from vizecg.builders.gallery import render_style_sheet
         from vizecg.render.style import coverage, coverage_markdown
 
         sheet, columns = render_style_sheet(seed=args.seed or 0)

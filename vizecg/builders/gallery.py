@@ -1,4 +1,7 @@
-"""Contact sheets: every layout x photo severity (docs/gallery.png), and random print styles (docs/print_styles.png)."""
+"""Contact sheets: every layout x photo severity (docs/gallery.png), and random print styles (docs/print_styles.png).
+
+They print (vizecg.render) and photograph (vizecg.photo) sample records, so they live with the builders, above both.
+"""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -6,7 +9,10 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from vizecg.render.printout import RenderConfig, render_printout
+from vizecg.data import load_source
+from vizecg.photo import photograph
+from vizecg.render.printout import RenderConfig, render_print_style, render_printout
+from vizecg.render.style import draw_print_style
 
 GALLERY_LAYOUTS = ("3x4+1", "6x2", "12x1", "1x1")
 GALLERY_SEVERITIES = ("none", "scan", "phone", "screen")
@@ -14,9 +20,6 @@ GALLERY_SEVERITIES = ("none", "scan", "phone", "screen")
 
 def render_gallery(cell_width: int = 360, seed: int = 0, dpi: int = 100) -> tuple[np.ndarray, list[str]]:
     """RGB contact sheet (layouts x photo severities) and the column titles used."""
-    from vizecg.data import load_source
-    from vizecg.photo import photograph
-
     ptbxl = load_source("sample")
     mitdb = load_source("sample:mitdb")
     record12 = ptbxl.get(ptbxl.record_ids[0])
@@ -58,10 +61,6 @@ def render_style_sheet(n: int = 24, columns: int = 4, cell_width: int = 380, see
                        exclude: tuple[str, ...] = ()) -> tuple[np.ndarray, list[str]]:
     """RGB contact sheet of `n` clean pages in print styles drawn as a `style: families` render draws them
     (page k: style from SeedSequence([seed, k]), record k of the embedded PTB-XL sample); returns the families."""
-    from vizecg.data import load_source
-    from vizecg.render.printout import render_print_style
-    from vizecg.render.style import draw_print_style
-
     src = load_source("sample")
     cells, families = [], []
     for k in range(n):
