@@ -53,9 +53,11 @@ def _finite(x: float) -> bool:
 class DataConfig:
     root: str = "runs/render"  # a `vizecg render` output folder
     task: Literal["superclass", "normal", "aami"] = "superclass"
-    train_folds: list[int] | None = None  # PTB-XL: [1..8]; None: the manifest's split column decides
+    train_folds: list[int] | None = None  # PTB-XL: [1..8]; None: select by split
     val_folds: list[int] | None = None  # PTB-XL: [9] (10 stays untouched for the benchmark)
-    train_split: str = "train"  # used when no folds/records are given (MIT-BIH renders have no folds)
+    # used when no folds/records are given: the one fold rule's split (vizecg.data.splits: PTB-XL folds 1-8 train,
+    # 9 val, 10 test; pages without a fold, e.g. MIT-BIH, the split their render gave)
+    train_split: str = "train"
     val_split: str = "val"
     train_records: list[str] | None = None  # explicit record ids instead of folds/splits
     val_records: list[str] | None = None

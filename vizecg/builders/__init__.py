@@ -1,5 +1,6 @@
-"""Builders: jobs that write datasets to disk by running the stages below them (data -> render -> photo).
+"""Builders: jobs that run the stages below them (data -> render -> photo) and write what they make to disk: render
+folders (render_job, `vizecg render`) and contact sheets (gallery, `vizecg render --gallery`).
 
-They sit above vizecg.render and vizecg.photo so that those import only downward; the CLI, the benchmarks and
-the tests import them, never the stages they drive. What they write is read back by vizecg.data.RenderFolder.
+They sit above vizecg.render and vizecg.photo, which never import them: those stages import only downward. What a
+render folder holds is read back by vizecg.data.RenderFolder.
 """
