@@ -18,22 +18,17 @@ import pandas as pd
 from scipy.signal import resample_poly
 
 from vizecg.data.source import SUPERCLASSES, DataSource
+from vizecg.data.splits import SPLITS, split_of
 from vizecg.data.wfdb_io import read_wfdb
 from vizecg.errors import DataError
 from vizecg.record import EcgRecord
 
 _REQUIRED_COLUMNS = ("ecg_id", "patient_id", "scp_codes", "strat_fold", "filename_hr")
 LABELS_FILE = "superclass_labels.csv"
-SPLITS = ("train", "val", "test")
 
 
 def ptbxl_record_id(ecg_id: int) -> str:
     return f"{int(ecg_id):05d}"
-
-
-def _split_of_fold(fold: int) -> str:
-    """The PTB-XL convention: strat_fold 1-8 train, 9 val, 10 test (the dataset's folds are patient-wise)."""
-    return "train" if fold <= 8 else "val" if fold == 9 else "test"
 
 
 class PtbxlDataset(DataSource):
@@ -62,7 +57,7 @@ class PtbxlDataset(DataSource):
         self._rhythm_codes = {code for code, flag in zip(scp.index, scp["rhythm"]) if flag == 1}
         table = table.sort_values("ecg_id")
         table.index = pd.Index([ptbxl_record_id(i) for i in table["ecg_id"]], name="record_id")
-        table["split"] = [_split_of_fold(f) for f in table["strat_fold"]]
+        table["split"] = [split_of(int(f)) for f in table["strat_fold"]]  # the one fold rule: 1-8 / 9 / 10
         table["native_fs"] = 500
         self._table = table
         self._extra_labels: dict[str, list[str]] = {}  # superclasses of the records without a table row

@@ -5,8 +5,9 @@ from collections import Counter
 from typing import Any
 
 from vizecg.data.mitdb import AAMI_CLASSES, MitdbDataset
-from vizecg.data.ptbxl import SPLITS, PtbxlDataset
+from vizecg.data.ptbxl import PtbxlDataset
 from vizecg.data.source import SUPERCLASSES, DataSource
+from vizecg.data.splits import SPLITS
 from vizecg.data.wfdb_io import read_wfdb_header
 
 
