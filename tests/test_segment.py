@@ -12,7 +12,7 @@ import torch
 from vizecg.data import load_source
 from vizecg.digitize.segment import (OnnxSegmenter, create_segmenter, export_onnx, image_px_per_mm,
                                      ink_probability, load_segmenter, printed_line_mm, trace_mask)
-from vizecg.digitize.segment.data import TileConfig, cut_tiles, seg_split, split_pages
+from vizecg.digitize.segment.data import TileConfig, cut_tiles, photo_condition, seg_split, split_pages
 from vizecg.digitize.segment.masks import page_at_scale, page_region
 from vizecg.digitize.segment.metrics import pixel_counts, scores
 from vizecg.digitize.segment_eval import evaluate_pages, select_pages
@@ -45,6 +45,7 @@ def folder(tmp_path_factory, record):
     root = tmp_path_factory.mktemp("seg_renders")
     (root / "images").mkdir()
     (root / "labels").mkdir()
+    rows = []
     for k, (fold, family) in enumerate([(1, "hospital-3x4+1"), (2, "thermal-dots"), (3, "hospital-3x4+1"),
                                         (9, "thermal-dots"), (10, "hospital-3x4+1")]):
         page = render_print_style(record, draw_print_style(np.random.default_rng(k), family), dpi=100, seed=k)
@@ -54,6 +55,8 @@ def folder(tmp_path_factory, record):
         label = photo.truth.to_json() | {"id": pid, "image": f"images/{pid}.jpg", "fold": fold,
                                          "split": "train" if fold <= 8 else "val", "family": family}
         (root / "labels" / f"{pid}.json").write_text(json.dumps(label))
+        rows.append(f"{pid},images/{pid}.jpg,labels/{pid}.json,{fold},{label['split']},phone,{family}")
+    (root / "manifest.csv").write_text("\n".join(["id,image,label,fold,split,photo,family", *rows]) + "\n")
     return root
 
 
@@ -113,7 +116,8 @@ def test_split_rule_never_reads_fold_10(folder):
     assert [seg_split(None, s) for s in ("train", "val", "test")] == ["train", "val", None]
     pages = split_pages([str(folder)])
     assert [p.fold for p in pages["train"]] == [1, 2, 3] and [p.fold for p in pages["val"]] == [9]
-    assert {p.photo for p in pages["train"]} == {"phone"}
+    assert {p.family for p in pages["train"]} == {"hospital-3x4+1", "thermal-dots"}
+    assert photo_condition(pages["val"][0].truth(), "mixed") == "phone"
 
 
 # --- model -------------------------------------------------------------------------------------------------------
@@ -166,7 +170,7 @@ def test_resume_continues_to_the_same_weights(folder, trained, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)  # paused + resumed = uninterrupted, to the bit
 
 
-def test_resume_with_other_settings_is_refused(folder, trained, capsys):
+def test_resume_with_other_settings_is_refused(folder, trained, tmp_path, capsys):
     out, _ = trained
     with pytest.raises(StaleOutputError, match="lr: 0.002"):
         train(tiny_config(folder, lr=1e-3), out, resume=True)
@@ -178,11 +182,15 @@ def test_resume_with_other_settings_is_refused(folder, trained, capsys):
     ckpt["settings_hash"] = "changed"
     torch.save(ckpt, out / "checkpoint.pt")
     with pytest.raises(ResumeError, match="code: '0123456789abcdef'"):
-        train(tiny_config(folder, epochs=2), out, resume=True)
+        train(tiny_config(folder), out, resume=True)
     # the CLI says it in one line, exit status 2
     rc = segment_train.main(["--folders", str(folder), "--out", str(out), "--model", "trace_unet_tiny",
                              "--px-per-mm", str(NET_PPM), "--tile", "64", "--resume", "--lr", "0.01", "--no-progress"])
     assert rc == 2 and "made with other settings" in capsys.readouterr().err
+    # --overwrite starts a folder of other settings again
+    train(tiny_config(folder, lr=1e-3, steps=1), tmp_path)
+    again = train(tiny_config(folder, epochs=1), tmp_path, overwrite=True)
+    assert again["status"] == "done" and again["global_step"] == 3 and again["config"]["lr"] == 2e-3
 
 
 # --- inference ------------------------------------------------------------------------------------------------------

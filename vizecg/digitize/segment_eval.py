@@ -7,10 +7,10 @@ as the digitizer then applies), per print-style family and per photo condition.
 
 Scored at the photo's own pixels, inside the sheet's bounding box less the boxes where a finger hides the
 trace, with the page's true scale (what the digitizer measures from the grid); the segmenter is run on that box
-and 4 mm around it (the digitizer reads the sheet it found), the classical mask on the whole photo as today. A pixel is trace when the
-segmenter's probability is >= --threshold. "strict" counts pixels exactly; "tol1" counts a prediction right
-within 1 px of the truth (and a truth pixel found within 1 px of a prediction): the truth's line is drawn at the
-printed width, which blur and JPEG spread. Precision is what the classical mask loses to grid, text and marks.
+and 4 mm around it (the digitizer reads the sheet it found), the classical mask on the whole photo as today.
+A pixel is trace when the segmenter's probability is >= --threshold. "strict" counts pixels exactly; "tol1"
+counts a prediction right within 1 px of the truth (and a truth pixel found within 1 px of a prediction): the
+truth's line is drawn at the printed width, which blur and JPEG spread. Precision is what the classical mask loses to grid, text and marks.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from vizecg.digitize.config import DigitizeConfig
-from vizecg.digitize.segment.data import SegPage, folder_pages, seg_split
+from vizecg.digitize.segment.data import SegPage, folder_pages, photo_condition, seg_split
 from vizecg.digitize.segment.metrics import add_counts, pixel_counts, scores
 from vizecg.errors import VizEcgError
 
@@ -69,6 +69,7 @@ def evaluate_pages(pages: list[SegPage], model: Any = None, threshold: float = 0
     seconds: dict[str, float] = {}
     for page in tqdm(pages, desc="segment eval", disable=not progress, file=sys.stderr):
         truth = page.truth()
+        groups = ("all", f"family:{page.family or '(none)'}", f"photo:{photo_condition(truth, page.photo)}")
         image = read_image(page.image)
         ppm = image_px_per_mm(truth)
         mask, region = trace_mask(truth), page_region(truth)
@@ -86,7 +87,7 @@ def evaluate_pages(pages: list[SegPage], model: Any = None, threshold: float = 0
             for name, tol in TOLERANCES.items():
                 c = pixel_counts(pred, mask, region, tol)
                 by = counts.setdefault(method, {}).setdefault(name, {})
-                for key in ("all", f"family:{page.family or '(none)'}", f"photo:{page.photo}"):
+                for key in groups:
                     add_counts(by.setdefault(key, {}), c)
     return {"pages": len(pages), "threshold": threshold,
             "methods": {m: {t: {k: scores(c) for k, c in sorted(by.items())} for t, by in mt.items()}

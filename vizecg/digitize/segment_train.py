@@ -37,6 +37,7 @@ from vizecg.errors import VizEcgError
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
 SUMMARY = "summary.json"
+OUTPUTS = (CHECKPOINT, MODEL, SUMMARY, "config.yaml", "log.txt")  # what --overwrite deletes
 # The sources that decide the weights: a resumed run must be trained by the same code (evaluation code is not here)
 _CODE = ("segment/masks.py", "segment/model.py", "segment/data.py", "segment_train.py")
 # Settings of one invocation, not of the run: they may change between a run and its resume
@@ -149,6 +150,7 @@ def validate(model: Any, pages: list[SegPage], px_per_mm: float, progress: bool 
     condition, strict and within 1 px (`metrics.pixel_counts`)."""
     from tqdm import tqdm
 
+    from vizecg.digitize.segment.data import photo_condition
     from vizecg.digitize.segment.infer import ink_probability
     from vizecg.digitize.segment.masks import image_px_per_mm, page_region, page_window, resample, trace_mask
     from vizecg.digitize.segment.metrics import add_counts, pixel_counts, scores
@@ -157,6 +159,7 @@ def validate(model: Any, pages: list[SegPage], px_per_mm: float, progress: bool 
     totals: dict[str, dict[str, dict[str, int]]] = {"strict": {}, "tol1": {}}
     for page in tqdm(pages, desc="val", disable=not progress, leave=False):
         truth = page.truth()
+        groups = ("all", f"family:{page.family or '(none)'}", f"photo:{photo_condition(truth, page.photo)}")
         scale = px_per_mm / image_px_per_mm(truth)
         small = resample(read_image(page.image), scale)
         rows, cols = page_window(truth, scale)  # scores count inside the sheet only
@@ -166,7 +169,7 @@ def validate(model: Any, pages: list[SegPage], px_per_mm: float, progress: bool 
         region = page_region(truth, scale)
         for tol, name in ((0, "strict"), (1, "tol1")):
             c = pixel_counts(pred, mask, region, tol)
-            for key in ("all", f"family:{page.family or '(none)'}", f"photo:{page.photo}"):
+            for key in groups:
                 add_counts(totals[name].setdefault(key, {}), c)
     out: dict[str, Any] = {"pages": len(pages)}
     for name, by in totals.items():
@@ -186,8 +189,9 @@ def _save(path: Path, obj: dict[str, Any]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def train(cfg: SegTrainConfig, out: str | Path, resume: bool = False) -> dict[str, Any]:
-    """Train (or continue, with `resume`) into `out`; returns the summary written to summary.json."""
+def train(cfg: SegTrainConfig, out: str | Path, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
+    """Train (or continue, with `resume`) into `out`; returns the summary written to summary.json. `overwrite`
+    deletes the folder's earlier outputs first (only those: --out may hold other things)."""
     import torch
     import cv2
     from tqdm import tqdm
@@ -205,11 +209,15 @@ def train(cfg: SegTrainConfig, out: str | Path, resume: bool = False) -> dict[st
     settings = run_settings(cfg, pages)
     digest = settings_hash(settings)
     ckpt_path = out / CHECKPOINT
+    if resume and overwrite:
+        raise ResumeError("--resume and --overwrite exclude each other")
     if resume and not ckpt_path.is_file():
         raise ResumeError(f"--resume: no {CHECKPOINT} to continue from", out)
-    if not resume and ckpt_path.is_file():
-        raise ResumeError(f"already holds a {CHECKPOINT}: pass --resume to continue it, or use a new --out", out)
-    with claim_run(out, settings):  # refuses other settings (naming each one that differs) and a second writer
+    if not resume and not overwrite and ckpt_path.is_file():
+        raise ResumeError(f"already holds a {CHECKPOINT}: pass --resume to continue it, --overwrite to start "
+                          f"again, or use a new --out", out)
+    # refuses other settings (naming each one that differs) and a second writer
+    with claim_run(out, settings, overwrite=overwrite, outputs=OUTPUTS):
         log = start_run(out, cfg, name="vizecg.segment")
         torch.set_num_threads(cfg.threads)
         cv2.setNumThreads(cfg.threads)
@@ -319,7 +327,8 @@ def train(cfg: SegTrainConfig, out: str | Path, resume: bool = False) -> dict[st
                     state["best"] = {"epoch": epoch, "val_dice": None, "val_iou": None}
                     save_segmenter(model, out / MODEL, {"epoch": epoch, "settings": settings})
                 state["history"].append(entry)
-                log.info(f"epoch {epoch} done: " + " ".join(f"{k} {entry[k]:.4f}" for k in ("bce", "dice") if k in entry)
+                log.info(f"epoch {epoch} done: "
+                         + " ".join(f"{k} {entry[k]:.4f}" for k in ("bce", "dice") if k in entry)
                          + (f" val Dice {entry['val']['strict']['all']['f1']:.4f} (within 1 px F1 "
                             f"{entry['val']['tol1']['all']['f1']:.4f})" if "val" in entry else "")
                          + f" ({entry['train_seconds']:.0f} s training)")
@@ -339,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folders", nargs="+", required=True, help="render folders (vizecg render)")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out (same settings and code)")
+    p.add_argument("--overwrite", action="store_true", help="delete --out's earlier run first")
     p.add_argument("--model", default=d.model)
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--minutes", type=float, default=d.minutes, help="stop after about this long (0: no limit)")
@@ -361,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
                              pages_per_step=a.pages_per_step, epochs=a.epochs, lr=a.lr, warmup_steps=a.warmup_steps,
                              checkpoint_every=a.checkpoint_every, val_pages=a.val_pages, seed=a.seed,
                              threads=a.threads, minutes=a.minutes, steps=a.steps, progress=not a.no_progress)
-        s = train(cfg, a.out, resume=a.resume)
+        s = train(cfg, a.out, resume=a.resume, overwrite=a.overwrite)
     except (VizEcgError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

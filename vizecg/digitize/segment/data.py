@@ -6,6 +6,7 @@ other split is left out.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from dataclasses import dataclass
@@ -34,9 +35,9 @@ class SegPage:
     image: Path
     label: Path
     family: str  # print-style family ("" for pages rendered from a plain RenderConfig)
-    photo: str  # photo condition: the preset, or for a mixed preset the one drawn ("none": a clean render)
+    photo: str  # the photo preset the job named ("mixed-all": `photo_condition` of the truth says which one)
     fold: int | None
-    split: str  # as the render folder says
+    split: str  # as the render folder's manifest says
 
     def truth(self) -> PageTruth:
         try:
@@ -52,33 +53,35 @@ def seg_split(fold: int | None, split: str) -> Split | None:
     return split if split in ("train", "val") else None  # type: ignore[return-value]
 
 
-def photo_condition(label: dict) -> str:
-    """The photo preset a page went through; for 'mixed' presets the one drawn (photo_params.mixed.base)."""
-    params = label.get("photo_params") or {}
+def photo_condition(truth: PageTruth, preset: str = "") -> str:
+    """The photo preset a page went through; for the mixed presets the one drawn (photo_params.mixed.base)."""
+    params = truth.photo_params or {}
     mixed = params.get("mixed")
     if isinstance(mixed, dict) and mixed.get("base"):
         return str(mixed["base"])
-    return str(params.get("preset") or label.get("photo") or "none")
+    return str(params.get("preset") or preset or "none")
 
 
 def folder_pages(folder: str | Path) -> list[SegPage]:
-    """Every page of a render folder, sorted by id."""
+    """Every page of a render folder, in its manifest's order (the manifest, not the label JSONs, is read: they
+    hold every trace sample and take minutes to parse for a thousand pages)."""
     root = Path(folder)
-    labels = sorted((root / "labels").glob("*.json"))
-    if not labels:
-        raise DataError("no labels/*.json: not a folder written by `vizecg render`", root)
+    manifest = root / "manifest.csv"
+    if not manifest.is_file():
+        raise DataError("no manifest.csv: not a folder written by `vizecg render`", root)
+    try:
+        with open(manifest, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"not a readable CSV ({exc})", manifest) from None
     pages = []
-    for path in labels:
-        try:
-            d = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise DataError(f"unreadable label JSON ({exc})", path) from None
-        fold = d.get("fold")
-        pages.append(SegPage(folder=str(folder), id=str(d.get("id", path.stem)),
-                             image=root / d.get("image", f"images/{path.stem}.jpg"), label=path,
-                             family=str(d.get("family") or ""), photo=photo_condition(d),
-                             fold=int(fold) if isinstance(fold, (int, float)) or str(fold).isdigit() else None,
-                             split=str(d.get("split", ""))))
+    for row in rows:
+        if not row.get("id") or not row.get("image") or not row.get("label"):
+            raise DataError("a row lacks id, image or label: not a manifest written by `vizecg render`", manifest)
+        fold = (row.get("fold") or "").strip()
+        pages.append(SegPage(folder=str(folder), id=row["id"], image=root / row["image"], label=root / row["label"],
+                             family=row.get("family") or "", photo=row.get("photo") or "none",
+                             fold=int(fold) if fold.isdigit() else None, split=row.get("split") or ""))
     return pages
 
 

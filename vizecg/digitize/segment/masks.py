@@ -108,14 +108,8 @@ def hidden_mask(truth: PageTruth, scale: float = 1.0) -> np.ndarray:
 def page_region(truth: PageTruth, scale: float = 1.0) -> np.ndarray:
     """(h, w) bool: the paper's bounding box (the whole image without one) less the hidden boxes: where the ink
     mask is scored. Outside the sheet there is no trace, and the digitizer looks only inside the sheet."""
-    h, w = resampled_shape((truth.height, truth.width), scale)
-    region = np.zeros((h, w), bool)
-    box = truth.page_box
-    if box is None:
-        region[:] = True
-    else:
-        sx, sy = w / truth.width, h / truth.height
-        region[max(0, int(box.y0 * sy)):int(np.ceil(box.y1 * sy)), max(0, int(box.x0 * sx)):int(np.ceil(box.x1 * sx))] = True
+    region = np.zeros(resampled_shape((truth.height, truth.width), scale), bool)
+    region[page_window(truth, scale, margin=0)] = True
     return region & ~hidden_mask(truth, scale)
 
 

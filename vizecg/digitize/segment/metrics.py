@@ -27,7 +27,8 @@ def pixel_counts(pred: np.ndarray, truth: np.ndarray, region: np.ndarray | None 
         near_truth, near_pred = truth, pred
     tp_pred = int((pred & near_truth).sum())
     tp_truth = int((truth & near_pred).sum())
-    return {"tp_pred": tp_pred, "fp": int(pred.sum()) - tp_pred, "tp_truth": tp_truth, "fn": int(truth.sum()) - tp_truth}
+    return {"tp_pred": tp_pred, "fp": int(pred.sum()) - tp_pred,
+            "tp_truth": tp_truth, "fn": int(truth.sum()) - tp_truth}
 
 
 def add_counts(total: dict[str, int], counts: dict[str, int]) -> dict[str, int]:
