@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             "per_class_auroc": dict(zip(classes, M.per_class_auroc(out["test_probs"], out["test_targets"]).tolist()))}},
             "n_test": int(len(out["test_probs"])), "n_val": int(len(out["val_probs"]))}
     params = sum(p.numel() for p in model.parameters())
-    results = {"config": {"source": "ptbxl:/work/shared/data/ptbxl", "train_folds": d["train_folds"],
+    results = {"config": {"source": "ptbxl:/work/shared/data/ptbxl@500", "train_folds": d["train_folds"],
                           "val_folds": d["val_folds"], "test_folds": [10], "photo": "mixed", "layout": "3x4+1",
                           "page_height": d["page_height"], "page_width": d["page_width"],
                           "crop_size": d["crop_size"], "max_beats": d["max_beats"], "grayscale": d["grayscale"]},
