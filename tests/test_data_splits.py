@@ -61,3 +61,12 @@ def test_ptbxl_split_uses_the_split_of_records_without_a_fold():
     assert ptbxl_split(meta) == {"train": ["00001"], "val": ["00002", "00601"], "test": ["00003", "00600"]}
     with pytest.raises(DataError, match="record 00009 has neither a strat_fold nor a split"):
         ptbxl_split(pd.DataFrame({"strat_fold": [np.nan]}, index=["00009"]))
+
+
+def test_patient_kfold_refuses_records_without_patient_id():
+    # PTB-XL 501-1999 carry no patient id: a patient-wise split of them must be refused, not grouped by NaN
+    meta = load_source("sample").metadata.copy()
+    meta["patient_id"] = meta["patient_id"].astype(object)
+    meta.iloc[0, meta.columns.get_loc("patient_id")] = None
+    with pytest.raises(DataError, match="no patient_id"):
+        patient_kfold(meta, n_folds=3, seed=0, label_columns=[])

@@ -67,6 +67,10 @@ def patient_kfold(metadata: pd.DataFrame, n_folds: int = 5, seed: int = 0,
     """
     if "patient_id" not in metadata.columns:
         raise DataError("metadata has no patient_id column; cannot split by patient")
+    unknown = metadata["patient_id"].isna()
+    if unknown.any():  # PTB-XL 501-1999 carry no patient id: grouping them would put one patient on both sides
+        raise DataError(f"{int(unknown.sum())} records have no patient_id (e.g. {metadata.index[unknown][0]}): they "
+                        "cannot be grouped by patient; use their split (ptbxl_split) or ptbxl:PATH@500")
     n_patients = metadata["patient_id"].nunique()
     if n_folds < 2 or n_folds > n_patients:
         raise DataError(f"n_folds must be in 2..{n_patients} (patients), got {n_folds}")
