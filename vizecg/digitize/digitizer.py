@@ -20,7 +20,8 @@ from vizecg.digitize.layout import (Panel, Pulse, drop_weak_rows, find_pulse, fi
                                     layout_panels, n_cols, remove_text, trace_extent)
 from vizecg.digitize.page import (estimate_rotation, find_grid_quad, find_page_quad, grid_lattice_maps,
                                   lattice_homography, rectify, rotate, warp_centred)
-from vizecg.digitize.scale import GRID_STRENGTH_MIN, GridScale, grid_period, grid_period_2d, measure_scale
+from vizecg.digitize.scale import (GRID_STRENGTH_MIN, GridScale, grid_period, grid_period_2d, measure_scale,
+                                   read_printed)
 from vizecg.digitize.trace import HYSTERESIS, PanelPick, erase_bars, fit_page, line_thickness, pick_trace
 from vizecg.errors import DigitizeError
 from vizecg.record import STANDARD_LEADS, EcgRecord
@@ -283,8 +284,10 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
                                                "bare": p.bare}
                        for p in pulses]
 
+    # the page's own speed/gain text (footer, then header), in place of the declared settings and checked
+    printed = read_printed(page, rows_y, pitch, ppm_rough) if config.read_speed_gain else None
     scale = measure_scale(sx, sy, has_grid, pulses, config.speed_mm_s, config.gain_mm_mv, config.trust_pulse,
-                          config.min_px_per_mm, config.max_px_per_mm)
+                          config.min_px_per_mm, config.max_px_per_mm, printed)
     ppm_x, ppm_y, speed, gain = scale.px_per_mm_x, scale.px_per_mm_y, scale.speed_mm_s, scale.gain_mm_mv
     warnings.extend(scale.doubts)
     found["scale"] = scale.to_json()

@@ -11,12 +11,18 @@ Columns give px/mm across, rows px/mm down: a stretched scan or photo has two sc
 confidence. The pulse's width is no scale cue (real pulses are 2-5 mm wide whatever the scale); where it snaps to
 0.2 s at an offered speed it only says the paper speed. No grid: the pulse's height alone (at the declared
 gain); neither: refused.
+
+Printed speed/gain text, where read (vizecg.labels.speed_gain, from the strips above and below the trace rows:
+`read_printed`), takes the place of the declared settings: it decides what the page did not measure (the gain
+without a pulse, or at a pulse that disagrees with the grid; the speed without a pulse width at 0.2 s), and it
+confirms or contradicts what the page did measure; a contradiction keeps the measured value, lowers the
+confidence (TRUST_PRINTED_DISAGREE) and is a doubt. Nothing read: the scale is what it was without the text.
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.ndimage import median_filter
@@ -25,12 +31,19 @@ from vizecg.digitize.layout import Pulse
 from vizecg.errors import DigitizeError
 from vizecg.render import paper
 
+if TYPE_CHECKING:
+    from vizecg.labels.speed_gain import SpeedGain
+
 N_HARMONICS = 10
 GRID_STRENGTH_MIN = 6.0  # 1 mm peak / spectral background: printed grids score > 30, plain paper ~ 2
 # What the confidences are multiplied by when the scale is in doubt (confidence.scale_trust): the calibration
 # never saw such pages (every render's pulse agrees with its grid), so the doubt is folded in as a cap.
 TRUST_DISAGREE = 0.5  # grid and pulse height disagree: one of them is misread, and nothing says which
 TRUST_PULSE_ONLY = 0.6  # no grid: the pulse's height at the declared gain sets both axes
+TRUST_PRINTED_DISAGREE = 0.7  # the printed speed or gain is not what the grid and pulse measure
+# The strips searched for printed speed/gain: above the top trace row and below the bottom one, from this many
+# row pitches off the row's level (a row's grid reaches ~half a pitch; text starts a few mm beyond it)
+TEXT_STRIP_PITCH = 0.35
 
 
 @dataclass(frozen=True)
@@ -126,12 +139,14 @@ class ScaleEvidence:
     source: str  # "grid+pulse": grid confirmed by the pulse height; "grid"; "pulse": no grid, pulse height alone
     speed_mm_s: float
     gain_mm_mv: float
-    speed_from: str  # "pulse width" (snapped to 0.2 s at an offered speed) or "declared"
-    gain_from: str  # "pulse height" or "declared"
+    speed_from: str  # "pulse width" (snapped to 0.2 s at an offered speed), "printed" or "declared"
+    gain_from: str  # "pulse height", "printed" or "declared"
     pulse_height_mm: float | None  # median unclipped pulse height by the grid (None: no grid or no pulse)
     agreement: float | None  # pulse height / (1 mV at the gain used): ~1 where the pulse confirms the grid
     trust: float  # 1, or TRUST_DISAGREE / TRUST_PULSE_ONLY: folded into every confidence
     doubts: tuple[str, ...] = ()
+    # the speed/gain text read on the page and whether it agrees ({} where none was read: then no key in JSON)
+    printed: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         def r(v: float | None, n: int) -> float | None:
@@ -140,26 +155,35 @@ class ScaleEvidence:
         return {"px_per_mm_x": r(self.px_per_mm_x, 4), "px_per_mm_y": r(self.px_per_mm_y, 4), "source": self.source,
                 "speed_mm_s": self.speed_mm_s, "gain_mm_mv": self.gain_mm_mv, "speed_from": self.speed_from,
                 "gain_from": self.gain_from, "pulse_height_mm": r(self.pulse_height_mm, 2),
-                "agreement": r(self.agreement, 3), "trust": self.trust, "doubts": list(self.doubts)}
+                "agreement": r(self.agreement, 3), "trust": self.trust, "doubts": list(self.doubts),
+                **({"printed": self.printed} if self.printed else {})}
 
 
 def measure_scale(grid_x: GridScale, grid_y: GridScale, has_grid: bool, pulses: list[Pulse | None],
                   speed_mm_s: float, gain_mm_mv: float, trust_pulse: bool, min_px_per_mm: float,
-                  max_px_per_mm: float) -> ScaleEvidence:
+                  max_px_per_mm: float, printed: SpeedGain | None = None) -> ScaleEvidence:
     """The page's px/mm across and down, speed and gain, from the grid (each axis its own) confirmed by the
     pulses' height; else from the pulses' height at the declared gain; DigitizeError where neither is seen or
-    the scale falls outside [min_px_per_mm, max_px_per_mm]."""
+    the scale falls outside [min_px_per_mm, max_px_per_mm]. `printed` (read_printed's answer): the page's own
+    speed/gain text, in place of the declared settings and checked against what the page measures."""
+    p_speed = None if printed is None else printed.speed_mm_s
+    p_gain = None if printed is None else printed.gain_mm_mv
+    if p_speed is not None:
+        speed_mm_s = p_speed
+    if p_gain is not None:
+        gain_mm_mv = p_gain
+    said = "printed" if p_gain is not None else "declared"  # where the gain comes from until the pulse speaks
     good = [p for p in pulses if p is not None]
     heights = [p.height for p in good if not p.clipped]
     speed, gain = float(speed_mm_s), float(gain_mm_mv)
-    gain_from, height_mm, agreement, trust = "declared", None, None, 1.0
+    gain_from, height_mm, agreement, trust = said, None, None, 1.0
     doubts: list[str] = []
     if has_grid:
         ppm_x, ppm_y = float(grid_x.px_per_mm), float(grid_y.px_per_mm)
         if not heights:
             source = "grid"
             what = "every calibration pulse is clipped" if good else "no calibration pulse found"
-            doubts.append(f"{what}: the gain is the declared {gain:g} mm/mV, unconfirmed")
+            doubts.append(f"{what}: the gain is the {said} {gain:g} mm/mV, unconfirmed")
         else:
             mm = [h / ppm_y for h in heights]
             height_mm = float(np.median(mm))
@@ -182,7 +206,7 @@ def measure_scale(grid_x: GridScale, grid_y: GridScale, has_grid: bool, pulses: 
                 offered = ", ".join(f"{g * paper.CAL_PULSE_MV:g}" for g in paper.GAINS_MM_MV)
                 doubts.append(f"scale doubt: the grid ({ppm_x:.2f} x {ppm_y:.2f} px/mm) and the calibration pulse "
                               f"disagree: the pulse measures {height_mm:.1f} mm tall by the grid, not {offered} mm "
-                              f"(1 mV at an offered gain); amplitudes use the declared {gain:g} mm/mV (confidence "
+                              f"(1 mV at an offered gain); amplitudes use the {said} {gain:g} mm/mV (confidence "
                               f"lowered: check the page's scale)")
     elif heights:
         # No grid: the pulse is taken to stand 1 mV at the declared gain, and the pixels to be square.
@@ -190,7 +214,7 @@ def measure_scale(grid_x: GridScale, grid_y: GridScale, has_grid: bool, pulses: 
         ppm_x = ppm_y
         source, trust = "pulse", TRUST_PULSE_ONLY
         doubts.append(f"no grid found: scale ({ppm_y:.2f} px/mm) from the calibration pulse's height alone, taken as "
-                      f"1 mV at the declared {gain:g} mm/mV and the same across; times and amplitudes are only as "
+                      f"1 mV at the {said} {gain:g} mm/mV and the same across; times and amplitudes are only as "
                       f"right as that gain (confidence lowered)")
     else:
         why = "its calibration pulses are clipped" if good else "no calibration pulse"
@@ -201,11 +225,46 @@ def measure_scale(grid_x: GridScale, grid_y: GridScale, has_grid: bool, pulses: 
             raise DigitizeError(f"scale {v:.2f} px/mm {axis} (from the {source.replace('+', ' and ')}) is outside "
                                 f"the allowed {min_px_per_mm:g}-{max_px_per_mm:g} px/mm (min_px_per_mm, "
                                 f"max_px_per_mm): too small a page to read, or a misread scale")
-    speed_from = "declared"
+    speed_from = "printed" if p_speed is not None else "declared"
     if good and trust_pulse:
         s = snap_agreed([p.width / ppm_x / paper.CAL_PULSE_S for p in good], paper.SPEEDS_MM_S)
         if s is not None:  # a paper-speed cue only: the width never sets px/mm
             speed, speed_from = s, "pulse width"
+    checked = None
+    if printed is not None and printed.read:
+        checked, trust = _check_printed(printed, speed, speed_from, gain, gain_from, trust, doubts)
     return ScaleEvidence(px_per_mm_x=ppm_x, px_per_mm_y=ppm_y, source=source, speed_mm_s=speed, gain_mm_mv=gain,
                          speed_from=speed_from, gain_from=gain_from, pulse_height_mm=height_mm, agreement=agreement,
-                         trust=trust, doubts=tuple(doubts))
+                         trust=trust, doubts=tuple(doubts), printed=checked)
+
+
+def _check_printed(printed: SpeedGain, speed: float, speed_from: str, gain: float, gain_from: str, trust: float,
+                   doubts: list[str]) -> tuple[dict[str, Any], float]:
+    """(what was read and whether it agrees, the trust): a printed setting the page measured otherwise (the
+    pulse's width or height) is a doubt; the measured value is kept."""
+    gains = {g for g in (printed.gain_mm_mv, printed.chest_gain_mm_mv) if g is not None}  # "10/5": both shown
+    speed_agrees = None if printed.speed_mm_s is None or speed_from != "pulse width" else speed == printed.speed_mm_s
+    gain_agrees = None if printed.gain_mm_mv is None or gain_from != "pulse height" else gain in gains
+    if speed_agrees is False:
+        doubts.append(f"the page prints {printed.speed_mm_s:g} mm/s ('{printed.text}') but its calibration pulse is "
+                      f"0.2 s wide at {speed:g} mm/s: times use {speed:g} mm/s (confidence lowered: check the "
+                      f"page's speed)")
+    if gain_agrees is False:
+        shown = "/".join(f"{g:g}" for g in (printed.gain_mm_mv, printed.chest_gain_mm_mv) if g is not None)
+        doubts.append(f"the page prints {shown} mm/mV ('{printed.text}') but its calibration pulse stands 1 mV at "
+                      f"{gain:g} mm/mV by the grid: amplitudes use {gain:g} mm/mV (confidence lowered: check the "
+                      f"page's gain)")
+    if speed_agrees is False or gain_agrees is False:
+        trust = min(trust, TRUST_PRINTED_DISAGREE)
+    return {**printed.to_json(), "speed_agrees": speed_agrees, "gain_agrees": gain_agrees}, trust
+
+
+def read_printed(page: np.ndarray, rows_y: np.ndarray, pitch: float, px_per_mm: float) -> SpeedGain:
+    """The speed/gain printed on an upright page: read below the bottom trace row first (the footer), then above
+    the top row (the header) unless the footer said both."""
+    from vizecg.labels.speed_gain import read_speed_gain
+
+    h, w = page.shape[:2]
+    below = (0, int(rows_y.max() + TEXT_STRIP_PITCH * pitch), w, h)
+    above = (0, 0, w, int(rows_y.min() - TEXT_STRIP_PITCH * pitch))
+    return read_speed_gain(page, regions=[below, above], px_per_mm=px_per_mm, stop_when_read=True)
