@@ -45,11 +45,12 @@ OBJECTS = {0: "beat", 1: "lead_label", 2: "calibration_pulse"}
 def object_sizes(pairs: list, imgsz: int, tile: int, stride: int) -> dict[str, dict[str, float]]:
     """Median width/height (network pixels) of each small class, and the share whose short side is below the
     finest head's stride (smaller than one cell of its grid)."""
-    from detector.dataset import load_label, page_truth_boxes
+    from detector.dataset import page_truth_boxes
+    from vizecg.data.render_folder import read_label
 
     sizes: dict[int, list[np.ndarray]] = {c: [] for c in OBJECTS}
     for _, label_path in pairs:
-        label = load_label(label_path)
+        label = read_label(label_path)
         boxes, cls = page_truth_boxes(label)
         side = tile if tile else max(label["width"], label["height"])
         gain = imgsz / side
@@ -118,13 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     from ultralytics.utils.torch_utils import get_flops
 
     from detector import BeatDetector
-    from detector.dataset import load_label
+    from vizecg.data.render_folder import read_label
     from detector.evaluate import evaluate, iter_render_dir, render_dir_items
     from vizecg.runs import write_json
 
     torch.set_num_threads(1)
     pairs = render_dir_items(args.data, tuple(args.folds))[: args.pages]
-    first = load_label(pairs[0][1])
+    first = read_label(pairs[0][1])
     page_shape = (int(first["height"]), int(first["width"]))
 
     rows = []

@@ -17,18 +17,9 @@ import yaml
 from detector.config import CLASS_NAMES, TileConfig
 from detector.geometry import boxes_in_window, tile_windows, xywhn_to_xyxy, xyxy_to_xywhn
 from vizecg.data.render_folder import RenderFolder, RenderPage
-from vizecg.data.render_folder import read_label as load_label  # noqa: F401  (detector.evaluate's name)
 from vizecg.errors import DataError
 from vizecg.images import read_image, write_image
 from vizecg.runs import atomic_write_text
-
-
-def render_pages(render_dir: str | Path) -> list[dict[str, Any]]:
-    """One entry per page of a `vizecg render` folder: id, image/label-JSON/YOLO paths, fold, split (the fold
-    rule's), photo, layout. The mapping view of vizecg.data.RenderFolder that detector.evaluate reads."""
-    return [{"id": p.id, "image": p.image, "label": p.label, "yolo_image": p.yolo_image, "yolo_label": p.yolo_label,
-             "fold": p.fold, "split": p.split, "photo": p.photo, "layout": p.layout}
-            for p in RenderFolder(render_dir, require=("split",))]
 
 
 def _check_names(render_dir: Path) -> None:

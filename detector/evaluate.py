@@ -314,20 +314,20 @@ def evaluate(detector: Any, items: Iterable[EvalPage], total: int | None = None,
 def render_dir_items(render_dir: str | Path, folds: tuple[int, ...] | None = None
                      ) -> list[tuple[Path, Path]]:
     """(image, label JSON) pairs of a render folder, optionally only pages of some PTB-XL folds."""
-    from detector.dataset import render_pages
+    from vizecg.data import RenderFolder
 
-    pages = render_pages(render_dir)
-    return [(p["image"], p["label"]) for p in pages if folds is None or p["fold"] in folds]
+    return [(p.image, p.label) for p in RenderFolder(render_dir) if folds is None or p.fold in folds]
 
 
 def iter_render_dir(pairs: list[tuple[Path, Path]]):
     """EvalPages of (image, label JSON) pairs, read one at a time."""
-    from detector.dataset import load_label, photo_severity
+    from detector.dataset import photo_severity
+    from vizecg.data.render_folder import read_label
     from vizecg.images import read_image
     from vizecg.render import PageTruth
 
     for image_path, label_path in pairs:
-        label = load_label(label_path)
+        label = read_label(label_path)
         yield eval_page(read_image(image_path), PageTruth.from_json(label), photo_severity(label))
 
 

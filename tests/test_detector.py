@@ -14,6 +14,7 @@ from hostile_inputs import text_page
 from detector import BeatDetector, DEFAULT_WEIGHTS
 from detector.dataset import truth_boxes
 from detector.evaluate import Accumulator
+from vizecg.data import RenderFolder
 from vizecg.errors import DataError, ModelError
 
 needs_weights = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="shipped weights not built yet")
@@ -166,7 +167,7 @@ def test_onnx_gives_the_same_boxes_as_pytorch(shipped, sample_page, tmp_path):
 
 
 def test_negatives_are_seeded_unlabelled_and_train_beside_a_render(tmp_path):
-    from detector.dataset import prepare_dataset, render_pages
+    from detector.dataset import prepare_dataset
     from detector.negatives import KINDS, build_negatives, make_negative
     from vizecg.builders.render_job import RenderJob, build_dataset
 
@@ -175,8 +176,8 @@ def test_negatives_are_seeded_unlabelled_and_train_beside_a_render(tmp_path):
     assert summary["val"] == 1 and summary["train"] == len(KINDS) + 2  # item 9 of every 10 is validation
     labels = sorted((tmp_path / "neg" / "yolo" / "labels").glob("*/*.txt"))
     assert len(labels) == len(KINDS) + 3 and all(f.read_text() == "" for f in labels)  # nothing to detect
-    pages = render_pages(tmp_path / "neg")
-    assert all(p["yolo_image"].is_file() and p["fold"] is None for p in pages)
+    pages = RenderFolder(tmp_path / "neg").pages
+    assert all(p.yolo_image.is_file() and p.fold is None for p in pages)
     first = make_negative(5, 0)
     assert first.kind == KINDS[0] and first.image.dtype == np.uint8 and first.image.shape[2] == 3
     assert np.array_equal(first.image, make_negative(5, 0).image)  # same seed, same bytes
