@@ -14,7 +14,7 @@ from vizecg.digitize.scale import TRUST_PRINTED_DISAGREE
 from vizecg.labels import speed_gain as sg
 from vizecg.labels.speed_gain import SpeedGain, combine, parse_speed_gain, read_speed_gain
 from vizecg.render import draw_print_style, render_print_style
-from vizecg.render.style import ROWS_3X4, HeaderStyle, LeadGrid, PulseStyle
+from vizecg.render.style import ROWS_3X4, LeadGrid, PulseStyle
 
 DPI = 100  # the digitizer tests: small pages, the scale logic is what is tested
 

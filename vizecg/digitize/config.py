@@ -43,8 +43,8 @@ class DigitizeConfig:
     trust_pulse: bool = True  # let the calibration pulse override the declared speed/gain (snapped to offered values)
     # Read the page's printed speed/gain text ("25mm/s 10mm/mV") with the OCR engine (rapidocr-onnxruntime):
     # it replaces the declared values where the page measures neither, and a contradiction with the pulse is a
-    # doubt. Off by default: it costs 0.3-0.8 s CPU a page on one thread (docs/speed_gain.md), over the 0.3 s
-    # that would let it run on every page; pages without the text are read the same either way.
+    # doubt. Off by default: it costs 0.48 s CPU a page on one thread (p90 0.96 s; docs/speed_gain.md), over
+    # the 0.3 s that would let it run on every page; pages without the text are read the same either way.
     read_speed_gain: bool = False
     find_page: bool = True  # look for the paper's outline in a photo and undo the perspective
     # Find which way up the page lies (0/90/180/270) and turn it upright; refuse when that cannot be told.

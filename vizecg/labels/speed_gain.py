@@ -31,7 +31,10 @@ PRINTED_GAINS_MM_MV: tuple[float, ...] = (2.5, 5.0, 10.0, 20.0, 40.0)
 DET_PX_PER_MM = 4.0  # the detector sees text at this scale: 2.4 mm capitals ~10 px, enough for it, and cheap
 DET_MAX_WIDTH = 1600  # px: a cap on the detector's input width, whatever scale is asked
 MIN_LINE_SCORE = 0.5  # recogniser score below which a line is not used (its text is a guess)
-LINE_PAD = 0.25  # a line's crop is padded by this fraction of its height (the detector's boxes are tight)
+# A line's crop is padded by this fraction of its height. 0: the detector's boxes already hold a margin (its
+# unclip ratio 1.6); more lets grid dots and neighbouring ink in (a thermal page's footer read as
+# '25mm10mm/ml40H2' at 0.25, '25mm/s 10mm/mV 40Hz' at 0)
+LINE_PAD = 0.0
 
 _NUM = r"(\d{1,3}(?:[.,]\d{1,2})?)"
 # "mm" then a slash (OCR reads it as "l" or "|" on small print) then the unit; the unit must end the word
@@ -169,7 +172,7 @@ def find_lines(image: np.ndarray, regions: Sequence[Region], px_per_mm: float, e
 
 
 def _line_crop(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
-    """The line's pixels straightened onto a rectangle (a photographed line is a tilted quad), padded."""
+    """The line's pixels straightened onto a rectangle (a photographed line is a tilted quad), padded by LINE_PAD."""
     import cv2
 
     w = max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3]))
