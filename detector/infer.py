@@ -132,7 +132,9 @@ def panel_rows(panels: np.ndarray) -> list[list[int]]:
 
     A row is a chain of panels that abut (the next one starts between 30 % of a panel width before and 15 %
     after where this one ends) and overlap most in y: links are local, so a photographed page tilted by more than
-    half a row (where one y band per row mixes rows) still chains each row. Rows go top-down by their mean centre."""
+    half a row (where one y band per row mixes rows) still chains each row. Ends left unlinked are then bridged
+    over one missing panel (a gap under 1.3 panel widths, at the same height). Rows go top-down by their mean
+    centre."""
     panels = np.asarray(panels, np.float64).reshape(-1, 4)
     n = len(panels)
     if not n:
@@ -145,16 +147,20 @@ def panel_rows(panels: np.ndarray) -> list[list[int]]:
     # width) and lies to i's right
     gap = panels[None, :, 0] - panels[:, None, 2]
     wmin = np.minimum(w[:, None], w[None, :])
-    abut = (gap > -0.3 * wmin) & (gap < 0.15 * wmin) & (panels[None, :, 0] > panels[:, None, 0] + 0.5 * w[:, None])
-    score = np.where(abut & (overlap > 0.3), overlap, 0.0)
-    np.fill_diagonal(score, 0.0)
+    right = panels[None, :, 0] > panels[:, None, 0] + 0.5 * w[:, None]
+    abut = (gap > -0.3 * wmin) & (gap < 0.15 * wmin) & right
+    # a panel the detector missed leaves a gap of about one panel width: bridged only after every abutting link
+    # is taken, and only between panels at the same height
+    bridge = (gap >= 0.15 * wmin) & (gap < 1.3 * wmin) & right & (overlap > 0.6)
     nxt, prv = np.full(n, -1), np.full(n, -1)
-    for k in np.argsort(-score, axis=None, kind="stable"):  # strongest links first, one in and one out each
-        i, j = divmod(int(k), n)
-        if score[i, j] <= 0:
-            break
-        if nxt[i] < 0 and prv[j] < 0:
-            nxt[i], prv[j] = j, i
+    for links in (np.where(abut & (overlap > 0.3), overlap, 0.0), np.where(bridge, overlap, 0.0)):
+        np.fill_diagonal(links, 0.0)
+        for k in np.argsort(-links, axis=None, kind="stable"):  # strongest links first, one in and one out each
+            i, j = divmod(int(k), n)
+            if links[i, j] <= 0:
+                break
+            if nxt[i] < 0 and prv[j] < 0:
+                nxt[i], prv[j] = j, i
     rows = []
     for start in np.flatnonzero(prv < 0):
         row, j = [], int(start)
@@ -340,7 +346,8 @@ class BeatDetector:
         reading = self.label_reader is not None
         boxes, scores, classes = self.predict_boxes(image, min(conf, self.panel_conf, LABEL_CONF if reading else 1.0))
         labels = boxes[(classes == LEAD_LABEL) & (scores >= LABEL_CONF)]
-        keep = (scores >= conf) | ((classes == LEAD_PANEL) & (scores >= self.panel_conf))
+        is_panel = classes == LEAD_PANEL
+        keep = np.where(is_panel, scores >= self.panel_conf, scores >= conf)
         boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
         found = build_detections(boxes, scores, classes, image.shape[:2],
                                  meta={"backend": self.backend, "imgsz": self.imgsz, "conf": self.conf if conf is None

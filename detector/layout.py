@@ -126,21 +126,53 @@ def attach_labels(panels: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def _template_fit(sizes: list[int], names: list[list[str | None]]) -> tuple[str, str, list[list[str]]] | None:
+def column_positions(panels: np.ndarray, rows: list[list[int]]) -> list[list[int]]:
+    """Each panel's column in its row. Rows as wide as the widest count their panels left to right; a shorter
+    row (the detector missed a panel) puts each panel in the widest row's column it overlaps most, so a missed
+    panel leaves a hole instead of shifting its neighbours' names. A single panel spanning most of the page
+    width (a rhythm strip) is column 0."""
+    panels = np.asarray(panels, np.float64).reshape(-1, 4)
+    if not rows:
+        return []
+    widest = max(rows, key=len)
+    n_cols = len(widest)
+    span = panels[widest, 2].max() - panels[widest, 0].min() if widest else 1.0
+    out = []
+    for row in rows:
+        if len(row) >= n_cols or (len(row) == 1 and panels[row[0], 2] - panels[row[0], 0] > 0.6 * span):
+            out.append(list(range(len(row))))
+            continue
+        ref = panels[widest]
+        ov = (np.minimum(panels[row, None, 2], ref[None, :, 2]) - np.maximum(panels[row, None, 0], ref[None, :, 0])
+              ).clip(0)  # (len(row), n_cols) x-overlap with the widest row's columns
+        cols = [int(c) for c in ov.argmax(1)]
+        if len(set(cols)) < len(cols) or sorted(cols) != cols:  # two panels in one column: not a grid row
+            cols = list(range(len(row)))
+        out.append(cols)
+    return out
+
+
+def _template_fit(sizes: list[int], names: list[list[str | None]], cols: list[list[int]] | None = None
+                  ) -> tuple[str, str, list[list[str]]] | None:
     """The best template the row shape fits and the read names agree with (most agreeing reads wins; a clash
     is tolerated per MAX_CLASH_SHARE of agreeing reads, at least 4 of them: one misread of a trace's start
-    does not lose a page whose other labels all agree): (layout name, order, template names per row)."""
+    does not lose a page whose other labels all agree): (layout name, order, template names per row).
+    cols: each panel's column (`column_positions`); a grid row may then miss panels (at most one per row, each
+    missed panel a hole), but never a whole row, and its reads must be at least 4 to name anything."""
+    cols = cols if cols is not None else [list(range(n)) for n in sizes]
     best, best_hits = None, 0
     for name, order, grid, strips in TEMPLATES:
         n_grid = len(grid)
         extra = len(sizes) - n_grid
-        if sizes[:n_grid] != [len(r) for r in grid] or extra < 0 or (extra and not strips) or extra > 3 \
-                or any(s != 1 for s in sizes[n_grid:]):
+        if extra < 0 or (extra and not strips) or extra > 3 or any(s != 1 for s in sizes[n_grid:]):
+            continue
+        holes = sum(len(g) - s for g, s in zip(grid, sizes))
+        if any(s > len(g) or s < len(g) - 1 or (c and c[-1] >= len(g)) for g, s, c in zip(grid, sizes, cols)):
             continue
         want = [list(r) for r in grid] + [[s] for s in DEFAULT_STRIPS.get(extra, ())]
         hits, clashes = 0, 0
         for r, row in enumerate(names):
-            for c, read in enumerate(row):
+            for c, read in zip(cols[r], row):
                 if read is None:
                     continue
                 if r >= n_grid:  # a rhythm strip may show any lead
@@ -149,6 +181,8 @@ def _template_fit(sizes: list[int], names: list[list[str | None]]) -> tuple[str,
                     hits += 1
                 else:
                     clashes += 1
+        if holes and hits < 4:
+            continue
         if clashes <= int(MAX_CLASH_SHARE * hits) and (hits >= 4 or not clashes) and hits > best_hits:
             best, best_hits = (name + (f"+{extra}" if extra else ""), order, want), hits
     return best
@@ -222,17 +256,18 @@ def assemble_layout(panels: np.ndarray, rows: list[list[int]], boxes: list[np.nd
             for p, name in zip(items, template_names):
                 p.lead, p.source = name, "template"
     else:
-        fit = _template_fit(sizes, read_rows)
+        cols = column_positions(panels, rows)
+        fit = _template_fit(sizes, read_rows, cols)
         if fit is None:
             layout, order = "unknown", None
         else:
             layout, order, want = fit
             n_grid = len(rows) - (int(layout.split("+")[1]) if "+" in layout else 0)
             for r, row in enumerate(rows):
-                for c, j in enumerate(row):
+                for c, j in zip(cols[r], row):
                     ok = items[j].source == "read" and (
                         r >= n_grid or items[j].lead in _ALSO_ACCEPTED.get(want[r][c], {want[r][c]}))
                     if not ok:  # unread, or a tolerated clash (a misread): the template's name, assumed
-                        items[j].lead, items[j].source = want[r][c], "template"
+                        items[j].lead, items[j].source = want[r][c if r < n_grid else 0], "template"
     out_rows = [[items[j].lead for j in row] for row in rows]
     return PageLayout(layout=layout, order=order, panels=items, rows=out_rows, names_assumed=nothing_read)

@@ -77,6 +77,19 @@ def test_a_v1_rhythm_strip_is_read_as_v1_not_ii(record, reader):
     assert js["rows"][-1] == ["V1"] and js["rows"][0] == ["I", "aVR", "V1", "V4"]
 
 
+def test_a_panel_the_detector_missed_leaves_a_hole_not_shifted_names(record, reader):
+    page = _page(record, "hospital-3x4+1", 7, name="3x4+1", rows=ROWS_3X4, rhythm=("V1",))
+    t = page.truth
+    keep = [k for k, lt in enumerate(t.leads) if not (lt.row == 0 and lt.col == 1)]  # aVR not detected
+    panels = np.array([t.leads[k].panel_box.as_list() for k in keep])
+    rows = panel_rows(panels)
+    assert [len(r) for r in rows] == [3, 4, 4, 1]  # the first row still one row, bridged over the hole
+    labels = np.array([t.leads[k].label_box.as_list() for k in keep if t.leads[k].label_box is not None])
+    layout = read_layout(page.image, panels, rows, labels, reader)
+    assert layout.layout == "3x4+1"
+    assert layout.rows == [["I", "V1", "V4"], ["II", "aVL", "V2", "V5"], ["III", "aVF", "V3", "V6"], ["V1"]]
+
+
 def test_a_page_without_readable_labels_gets_names_flagged_assumed(record, reader):
     page = _page(record, "hospital-3x4+1", 8, name="3x4+1", rows=ROWS_3X4, rhythm=("V1",))
     image = page.image.copy()
