@@ -2,8 +2,9 @@
 
 Crops come from each page's truth: every printed label (`LeadTruth.label_box`, `label`), cut a few times with the
 box jittered the way a detector box misses, plus `not_a_label` windows of label size drawn at random on the page
-(grid, traces, calibration pulses) and on the header/footer text. Pages whose split is "val" (PTB-XL folds 9-10,
-or by patient) are the validation set: they pick the epoch and fit the temperature.
+(grid, traces, calibration pulses) and on the header/footer text. Each page's split is the one fold rule's
+(vizecg.data.splits.split_of: PTB-XL folds 1-8 train, 9 val, 10 test; a page without a fold keeps its render's
+split): the val pages pick the epoch and fit the temperature, test pages are never read for training.
 
     .venv/bin/python -m vizecg.labels.train --folders runs/labels/train_ex3 runs/labels/train_15 \
         --out vizecg/labels/weights/lead_labels.pt --minutes 12
@@ -21,6 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vizecg.data.splits import split_of
 from vizecg.errors import DataError
 from vizecg.labels.crops import crop_label, jitter_box, label_window, to_grey
 from vizecg.labels.model import CLASSES, NOT_A_LABEL
@@ -163,7 +165,8 @@ def load_crops(folders: list[str | Path], cfg: CropConfig = CropConfig(), split:
     for folder in folders:
         for k, label_path in enumerate(folder_pages(folder)):
             truth = json.loads(label_path.read_text())
-            if split is not None and truth.get("split") != split:
+            page_split = split_of(truth.get("fold"), truth.get("split"), label_path)
+            if split is not None and page_split != split:
                 continue
             image = cv2.imread(str(Path(folder) / truth["image"]), cv2.IMREAD_COLOR)
             if image is None:
@@ -173,7 +176,7 @@ def load_crops(folders: list[str | Path], cfg: CropConfig = CropConfig(), split:
             mixed = (truth.get("photo_params") or {}).get("mixed")  # mixed presets record the one drawn
             preset = mixed.get("base", "mixed") if isinstance(mixed, dict) else truth.get("photo", "none")
             meta = {"page": truth.get("id", label_path.stem), "family": truth.get("family", ""),
-                    "photo": str(preset), "split": truth.get("split", "")}
+                    "photo": str(preset), "split": page_split or ""}
             xs += cx
             ys += cy
             info += [meta] * len(cx)
@@ -330,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="write the report here too")
     p.add_argument("--init", help="train: start from this checkpoint's weights (fine-tune)")
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
-    p.add_argument("--split", choices=("train", "val"), help="--evaluate: only the pages of this split")
+    p.add_argument("--split", choices=("train", "val", "test"), help="--evaluate: only the pages of this split")
     args = p.parse_args(argv)
     from vizecg.labels.reader import MIN_PROB, LabelReader
 
