@@ -94,3 +94,30 @@ def test_render_config_bounds_are_config_errors(override, match):
     with pytest.raises(ConfigError, match=match):
         load_config(RenderConfig, None, [override])
     assert load_config(RenderConfig, None, ["gain_mm_mv=20", "dpi=300"]).gain_mm_mv == 20.0
+
+
+@dataclass
+class WithSection:
+    name: str = "bench"
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    maybe: OptimConfig | None = None
+
+
+def test_a_section_may_name_its_own_yaml_file(tmp_path):
+    (tmp_path / "optim.yaml").write_text("lr: 0.02\n")
+    (tmp_path / "sub").mkdir()
+    top = tmp_path / "sub" / "top.yaml"
+    top.write_text("optim: ../optim.yaml\nmaybe: ../optim.yaml\n")  # relative to the file that names it
+    cfg = load_config(WithSection, top, ["optim.epochs=9"])
+    assert cfg.optim == OptimConfig(lr=0.02, epochs=9) and cfg.maybe == OptimConfig(lr=0.02)
+    assert load_config(WithSection, None, [f"optim={tmp_path / 'optim.yaml'}"]).optim.lr == 0.02
+    # the resolved config holds the section's values, not the file name: it reloads without the file
+    (tmp_path / "resolved.yaml").write_text(dump_config(cfg))
+    (tmp_path / "optim.yaml").unlink()
+    assert load_config(WithSection, tmp_path / "resolved.yaml") == cfg
+    with pytest.raises(ConfigError, match=r"optim: '\.\./optim\.yaml': config file not found") as err:
+        load_config(WithSection, top)
+    assert err.value.path.endswith("optim.yaml")
+    (tmp_path / "optim.yaml").write_text("lr: 0.02\nnope: 1\n")
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) optim\.nope"):
+        load_config(WithSection, top)

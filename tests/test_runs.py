@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from vizecg.runs import (FINGERPRINT, FolderLockedError, StaleOutputError, check_resume, claim_run,
-                         settings_fingerprint, start_run, writer_lock)
+from vizecg.runs import (FINGERPRINT, FolderLockedError, StaleOutputError, check_resume, claim_run, code_stamp,
+                         describe_changes, file_hash, git_commit, settings_fingerprint, source_hash, start_run,
+                         writer_lock)
 
 
 @dataclass(frozen=True)
@@ -148,3 +149,45 @@ def test_a_second_run_logs_only_into_its_own_folder(tmp_path):
         h.flush()
     assert "second run" not in (tmp_path / "a" / "log.txt").read_text()
     assert "second run" in (tmp_path / "b" / "log.txt").read_text()
+
+
+def test_source_hash_follows_the_named_files_only(tmp_path):
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
+    (tmp_path / "pkg" / "sub" / "b.py").write_text("y = 2\n")
+    (tmp_path / "other.py").write_text("z = 3\n")
+    patterns = ("pkg/**/*.py",)
+    first = source_hash(patterns, tmp_path)
+    assert len(first) == 16 and source_hash(patterns, tmp_path) == first
+    (tmp_path / "other.py").write_text("z = 4\n")  # outside the patterns: nothing to redo
+    assert source_hash(patterns, tmp_path) == first
+    (tmp_path / "pkg" / "sub" / "b.py").write_text("y = 3\n")
+    assert source_hash(patterns, tmp_path) != first
+    assert source_hash(("missing/*.py",), tmp_path) != source_hash(("gone/*.py",), tmp_path)  # a move shows
+    assert source_hash(patterns, tmp_path, libraries=("numpy",)) != source_hash(patterns, tmp_path)
+
+
+def test_code_stamp_records_the_commit_where_there_is_one(tmp_path):
+    assert git_commit(tmp_path) is None  # an installed package, or a folder without git
+    stamp = code_stamp(("*.py",), tmp_path)
+    assert stamp["commit"] is None and len(stamp["source_hash"]) == 16 and stamp["vizecg"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    import os
+
+    for cmd in (["add", "a.py"], ["commit", "-q", "-m", "one"]):
+        subprocess.run(["git", "-C", str(tmp_path), *cmd], check=True, env={**os.environ, **env})
+    git = git_commit(tmp_path)
+    assert len(git["commit"]) == 40 and git["dirty"] is False
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert git_commit(tmp_path) == {"commit": git["commit"], "dirty": True}
+
+
+def test_describe_changes_and_file_hash(tmp_path):
+    assert describe_changes({"a": {"b": 1}, "c": 2}, {"a": {"b": 1}, "c": 2}) == ""
+    assert describe_changes({"a": {"b": 1}}, {"a": {"b": 2}, "d": "x"}) == 'd: (unset) -> "x"; a.b: 1 -> 2'
+    (tmp_path / "w.pt").write_bytes(b"weights")
+    digest = file_hash(tmp_path / "w.pt")
+    (tmp_path / "w.pt").write_bytes(b"weights!")
+    assert len(digest) == 16 and file_hash(tmp_path / "w.pt") != digest

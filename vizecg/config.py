@@ -135,33 +135,79 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]
     return out
 
 
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A config file's top-level mapping; a missing, binary or malformed file is a ConfigError naming it."""
+    where = str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("config file not found", where)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not a text (UTF-8) file: byte {exc.object[exc.start]:#04x} at offset {exc.start} "
+                          "(a binary file given as --config?)", where) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file ({exc.strerror or exc})", where) from None
+    try:
+        loaded = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {' '.join(str(exc).split())}", where) from None  # one line
+    if not isinstance(loaded, dict):
+        raise ConfigError("top level must be a mapping of keys to values", where)
+    return loaded
+
+
+def _section_type(tp: Any) -> type | None:
+    """The config dataclass a field holds (also through `X | None`), else None."""
+    if dataclasses.is_dataclass(tp):
+        return tp
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(inner) == 1 and dataclasses.is_dataclass(inner[0]):
+            return inner[0]
+    return None
+
+
+def _read_sections(cls: type, data: dict[str, Any], where: str | None, prefix: str = "") -> dict[str, Any]:
+    """`data` with every section given as a file name replaced by that file's mapping (recursively).
+
+    A config that holds another stage's config (the benchmark's `digitize:`) may name that stage's own YAML, e.g.
+    `digitize: digitize.yaml`, read as `vizecg digitize --config` reads it; a relative name is taken from the
+    folder of the file that names it (from the working folder for --set)."""
+    if not dataclasses.is_dataclass(cls):
+        return data
+    hints = typing.get_type_hints(cls)
+    out = dict(data)
+    for name, value in data.items():
+        tp = _section_type(hints.get(name))
+        if tp is None:
+            continue
+        if isinstance(value, str):
+            path = Path(value).expanduser()
+            if not path.is_absolute() and where not in (None, "--set"):
+                path = Path(where).parent / path
+            try:
+                section = read_yaml(path)
+            except ConfigError as exc:
+                raise ConfigError(f"{prefix}{name}: {value!r}: {exc.problem}", exc.path or where) from None
+            out[name] = _read_sections(tp, section, str(path), f"{prefix}{name}.")
+        elif isinstance(value, dict):
+            out[name] = _read_sections(tp, value, where, f"{prefix}{name}.")
+    return out
+
+
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> T:
-    """Defaults of `cls`, then the YAML file (if any), then the overrides: the resolved config."""
+    """Defaults of `cls`, then the YAML file (if any), then the overrides: the resolved config. A section may be
+    given as the name of its own YAML file (see _read_sections)."""
     data: dict[str, Any] = {}
     where = None
     if path is not None:
         where = str(path)
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError("config file not found", where)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"not a text (UTF-8) file: byte {exc.object[exc.start]:#04x} at offset {exc.start} "
-                              "(a binary file given as --config?)", where) from None
-        except OSError as exc:
-            raise ConfigError(f"cannot read the config file ({exc.strerror or exc})", where) from None
-        try:
-            loaded = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"not valid YAML: {' '.join(str(exc).split())}", where) from None  # one line
-        if not isinstance(loaded, dict):
-            raise ConfigError("top level must be a mapping of keys to values", where)
-        data = loaded
+        data = _read_sections(cls, read_yaml(path), where)
     # Overrides merge onto the file's values, and onto defaults for sections the file does not mention.
     base = to_dict(cls()) if _all_defaults(cls) else {}
     merged = _deep_merge(base, data)
-    merged = apply_overrides(merged, overrides)
+    merged = _read_sections(cls, apply_overrides(merged, overrides), "--set")
     return from_dict(cls, merged, where=where or "--set")
 
 

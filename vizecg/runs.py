@@ -125,6 +125,82 @@ def code_version() -> str:
         return "unknown"
 
 
+# The folder that holds the packages (vizecg/, detector/, distill/, experiments/): the checkout, or site-packages.
+CODE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def source_hash(patterns: Iterable[str], root: str | Path = CODE_ROOT, libraries: Iterable[str] = ()) -> str:
+    """SHA-256 (16 hex) of the source files matching `patterns` (globs relative to `root`, e.g. "distill/*.py",
+    "vizecg/models/**/*.py"), each hashed with its relative path, and of the installed versions of `libraries`.
+
+    What decides whether a stage's earlier outputs still stand: unlike the git commit, it changes only when the
+    code that made them does (a commit elsewhere in the tree retrains nothing). A pattern that matches nothing is
+    hashed as such, so a moved module changes the hash instead of silently dropping out of it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    root = Path(root)
+    h = hashlib.sha256()
+    for pattern in sorted(set(patterns)):
+        files = sorted(p for p in root.glob(pattern) if p.is_file() and "__pycache__" not in p.parts)
+        h.update(f"{pattern}:{len(files)}\0".encode())
+        for f in files:
+            h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    for lib in sorted(set(libraries)):
+        try:
+            h.update(f"{lib}=={version(lib)}\0".encode())
+        except PackageNotFoundError:
+            h.update(f"{lib} missing\0".encode())
+    return h.hexdigest()[:16]
+
+
+def git_commit(root: str | Path = CODE_ROOT) -> dict[str, Any] | None:
+    """{"commit": full SHA of HEAD, "dirty": whether tracked files differ from it} for a git checkout; None for an
+    installed package or where git is absent. Recorded beside results; never compared (see source_hash)."""
+    import subprocess
+
+    root = Path(root)
+    if not (root / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10)
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode != 0:
+        return None
+    return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
+
+
+def file_hash(path: str | Path) -> str:
+    """SHA-256 (16 hex) of a file's bytes: the identity of a checkpoint or weights file a stage is built on."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def describe_changes(then: Mapping[str, Any], now: Mapping[str, Any], limit: int = 6) -> str:
+    """'key: old -> new; ...' over the flattened keys that differ ("" when none do): what a log or an error says
+    when a stage is redone or a resume refused."""
+    a, b = _flatten(_plain_settings(then)), _flatten(_plain_settings(now))
+    keys = sorted(set(a) | set(b), key=lambda k: (k.count("."), k))
+    diffs = [f"{k}: {_show(a.get(k, _MISSING))} -> {_show(b.get(k, _MISSING))}"
+             for k in keys if a.get(k, _MISSING) != b.get(k, _MISSING)]
+    more = f"; and {len(diffs) - limit} more" if len(diffs) > limit else ""
+    return "; ".join(diffs[:limit]) + more
+
+
+def code_stamp(patterns: Iterable[str], root: str | Path = CODE_ROOT, libraries: Iterable[str] = ()) -> dict[str, Any]:
+    """What a checkpoint or results file records about the code that made it: the git commit (None outside a
+    checkout), the hash of the relevant sources (source_hash) and the vizecg version."""
+    git = git_commit(root) or {}
+    return {"commit": git.get("commit"), "dirty": git.get("dirty"),
+            "source_hash": source_hash(patterns, root, libraries), "vizecg": code_version()}
+
+
 def settings_fingerprint(settings: Any) -> dict[str, Any]:
     """What fingerprint.json holds: the settings that determine a folder's outputs (a config dataclass or a
     mapping; the caller leaves out those that do not, such as workers), their hash and the code's version.
