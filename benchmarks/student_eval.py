@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import yaml
 
-    from distill.benchmark import detector_boxes
+    from experiments.benchmark import detector_boxes
     from distill.data import TASK_CLASSES, PageDataset, collate
     from distill.train import model_from_checkpoint, predict
     from vizecg import metrics as M

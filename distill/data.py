@@ -12,7 +12,9 @@ Tasks and targets:
 
 Decoding a PNG, parsing the label JSON and filtering the signal cost far more than a training step on tiny
 models, so each field of each item is computed once and cached as DIR/cache/<field>-<key>/<id>.npz, where
-<key> hashes every parameter that shapes the field (page size, crop size, detector tag, filter band...).
+<key> hashes every parameter that shapes the field (page size, crop size, detector tag, filter band...) and the
+code that computes it (FIELD_CODE). Signals are prepared by vizecg.signal.model_input; the digitized route's
+(photo -> digitizer -> signal) lives in vizecg.digitize.route.
 """
 from __future__ import annotations
 
@@ -29,12 +31,12 @@ import torch
 from torch.utils.data import Dataset
 
 from vizecg.crops import crop_beats
-from vizecg.data import AAMI_CLASSES, SUPERCLASSES, RenderFolder, RenderPage
+from vizecg.data import AAMI_CLASSES, SUPERCLASSES, RenderFolder, RenderPage, read_npz
 from vizecg.data.render_folder import read_label
 from vizecg.errors import ConfigError, DataError
 from vizecg.images import read_image
-from vizecg.record import STANDARD_LEADS, EcgRecord
-from vizecg.runs import atomic_write_bytes
+from vizecg.runs import atomic_write_bytes, source_hash
+from vizecg.signal.preprocess import model_input
 
 log = logging.getLogger("vizecg.train")
 
@@ -44,6 +46,13 @@ PAGE_FIELDS = ("page", "beats", "signal")
 
 # boxes_fn(image (H, W, 3) uint8) -> (boxes (n, 4) xyxy px, order_keys (n, 2) or None): e.g. a YOLO detector.
 BoxesFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
+# The code each cached field is computed by (vizecg.runs.source_hash patterns): part of the cache key, so that a
+# field made by other code is computed again instead of read.
+FIELD_CODE: dict[str, tuple[str, ...]] = {
+    "page": ("distill/data.py", "vizecg/images.py"),
+    "beats": ("distill/data.py", "vizecg/images.py", "vizecg/crops.py", "vizecg/data/render_folder.py"),
+    "signal": ("distill/data.py", "vizecg/signal/*.py", "vizecg/data/files.py", "vizecg/record.py"),
+}
 
 
 def truth_boxes(label: dict[str, Any], path: Path | None = None) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
@@ -56,59 +65,6 @@ def truth_boxes(label: dict[str, Any], path: Path | None = None) -> tuple[np.nda
     except (KeyError, TypeError, IndexError) as exc:
         raise DataError(f"label JSON has malformed beats ({type(exc).__name__}: {exc})", path) from None
     return boxes, keys, aami
-
-
-def prepare_signal(path: Path, fs: float, n_samples: int, band: tuple[float, float] | None) -> np.ndarray:
-    """(12, n_samples) float32 mV in standard lead order: band-passed, resampled, cut/zero-padded.
-
-    Leads the record lacks stay zero (MIT-BIH has 2), so every model sees the same 12 rows.
-    """
-    from vizecg.data import read_npz
-
-    return standard_signal(read_npz(path), fs, n_samples, band)
-
-
-def standard_signal(rec: EcgRecord, fs: float, n_samples: int, band: tuple[float, float] | None) -> np.ndarray:
-    """prepare_signal for a record in memory. Missing samples (NaN: what a digitized page does not show) are
-    0 mV, the baseline, before filtering."""
-    from vizecg.signal.filters import bandpass, resample
-
-    x = np.nan_to_num(rec.signal.astype(np.float64), nan=0.0)
-    if band is not None:
-        x = bandpass(x, rec.fs, low=band[0], high=band[1])
-    x = resample(x, rec.fs, fs)
-    out = np.zeros((len(STANDARD_LEADS), n_samples), np.float32)
-    n = min(n_samples, x.shape[1])
-    for i, name in enumerate(rec.lead_names):
-        if name in STANDARD_LEADS:
-            out[STANDARD_LEADS.index(name), :n] = x[i, :n]
-    return out
-
-
-def digitized_signal(image: np.ndarray, fs: float, n_samples: int, band: tuple[float, float] | None,
-                     where: str = "") -> tuple[np.ndarray, float]:
-    """(signal as prepare_signal, fraction of the 12 x n_samples grid the digitizer read) from a page photo.
-    A page the digitizer rejects gives an all-zero signal and 0.0: the route's failure, scored as such."""
-    from vizecg.digitize import DigitizeConfig, digitize
-    from vizecg.errors import DigitizeError
-
-    try:
-        rec = digitize(image, DigitizeConfig(fs=fs)).record
-    except DigitizeError as exc:
-        log.warning("digitizer rejected %s: %s", where, exc.problem)
-        return np.zeros((len(STANDARD_LEADS), n_samples), np.float32), 0.0
-    read = np.isfinite(rec.signal[:, :n_samples]).sum() / float(len(STANDARD_LEADS) * n_samples)
-    return standard_signal(rec, fs, n_samples, band), float(read)
-
-
-def digitizer_version() -> str:
-    """Hash of the digitizer's source: digitized signals cached under it are redone when its code changes."""
-    import vizecg.digitize
-
-    h = hashlib.sha1()
-    for f in sorted(Path(vizecg.digitize.__file__).parent.glob("*.py")):
-        h.update(f.read_bytes())
-    return h.hexdigest()[:10]
 
 
 def _key(params: dict[str, Any]) -> str:
@@ -173,7 +129,7 @@ class PageDataset(_RenderBase):
                  page_size: tuple[int, int] = (192, 256), grayscale: bool = False, max_beats: int = 24,
                  signal_fs: float = 100.0, signal_samples: int = 1000,
                  bandpass: tuple[float, float] | None = (0.5, 40.0),
-                 signal_from: Literal["record", "digitized"] = "record", **kwargs: Any):
+                 signal_from: Literal["record", "digitized"] = "record", digitize: Any = None, **kwargs: Any):
         super().__init__(root, **kwargs)
         if task not in ("superclass", "normal"):
             raise ConfigError(f"PageDataset task must be 'superclass' or 'normal', got {task!r} "
@@ -181,6 +137,10 @@ class PageDataset(_RenderBase):
         if signal_from not in ("record", "digitized"):
             raise ConfigError(f"signal_from must be 'record' or 'digitized', got {signal_from!r}")
         self.signal_from = signal_from
+        if signal_from == "digitized":  # the digitizer's config (vizecg.digitize.route: configs/digitize.yaml)
+            from vizecg.digitize import DigitizeConfig
+
+            self.digitize = digitize if digitize is not None else DigitizeConfig()
         unknown = set(fields) - set(PAGE_FIELDS)
         if unknown:
             raise ConfigError(f"unknown field(s) {sorted(unknown)} (known: {PAGE_FIELDS})")
@@ -199,12 +159,12 @@ class PageDataset(_RenderBase):
             raise DataError(f"{len(bad)} selected page(s) have no {task} label (e.g. {bad[0]}); render from a "
                             "labelled source", self.folder.manifest)
         self.targets = np.asarray([[p.labels[c] for c in cols] for p in self.pages], np.float32)  # (n, C)
-        self._folders = {
-            "page": f"page-{_key({'size': self.page_size, 'gray': grayscale})}",
-            "beats": f"beats-{_key({'size': self.crop_size, 'max': self.max_beats, 'boxes': self.boxes_tag})}",
-            "signal": f"signal-{_key({'fs': self.signal_fs, 'n': self.signal_samples, 'band': self.band})}"
-                      + ("" if signal_from == "record" else f"-digitized-{digitizer_version()}"),
-        }
+        keys = {"page": {"size": self.page_size, "gray": grayscale},
+                "beats": {"size": self.crop_size, "max": self.max_beats, "boxes": self.boxes_tag},
+                "signal": {"fs": self.signal_fs, "n": self.signal_samples, "band": self.band}}
+        self._folders = {f: f"{f}-{_key({**keys[f], 'code': source_hash(FIELD_CODE[f])})}" for f in keys}
+        if signal_from == "digitized":
+            self._folders["signal"] += f"-digitized-{self._digitizer_version()}"
 
     def __len__(self) -> int:
         return len(self.pages)
@@ -227,10 +187,17 @@ class PageDataset(_RenderBase):
 
     def _make_signal(self, page: RenderPage) -> dict[str, np.ndarray]:
         if self.signal_from == "digitized":  # the photo, read back by the digitizer (colour: it needs the grid)
-            signal, read = digitized_signal(read_image(page.image), self.signal_fs, self.signal_samples, self.band,
-                                            where=str(page.image))
+            from vizecg.digitize.route import digitized_signal
+
+            signal, read = digitized_signal(read_image(page.image), self.digitize, self.signal_fs,
+                                            self.signal_samples, self.band, where=str(page.image))
             return {"signal": signal, "read": np.float32(read)}
-        return {"signal": prepare_signal(page.signal, self.signal_fs, self.signal_samples, self.band)}
+        return {"signal": model_input(read_npz(page.signal), self.signal_fs, self.signal_samples, self.band)}
+
+    def _digitizer_version(self) -> str:
+        from vizecg.digitize.route import digitizer_version
+
+        return digitizer_version(self.digitize)
 
     def signal_read_fraction(self, i: int) -> float:
         """Fraction of item i's 12-lead signal that came from the page (1.0 for the recorded signal)."""
@@ -262,7 +229,8 @@ class BeatDataset(_RenderBase):
 
     def __init__(self, root: str | Path, **kwargs: Any):
         super().__init__(root, **kwargs)
-        self._folder = f"aami-{_key({'size': self.crop_size, 'boxes': self.boxes_tag})}"
+        key = {"size": self.crop_size, "boxes": self.boxes_tag, "code": source_hash(FIELD_CODE["beats"])}
+        self._folder = f"aami-{_key(key)}"
         self.index: list[tuple[int, int]] = []  # (page row, beat index within the page's cached crops)
         labels: list[int] = []
         for r in range(len(self.pages)):

@@ -28,7 +28,7 @@ from distill.losses import DistillationLoss, NonFiniteLossError, TaskLoss, Teach
 from vizecg.config import to_dict
 from vizecg.errors import ConfigError, ModelError, first_line
 from vizecg.metrics import classification_metrics
-from vizecg.runs import atomic_write_bytes, start_run, write_json
+from vizecg.runs import atomic_write_bytes, code_stamp, start_run, write_json
 
 Kind = Literal["signal", "image", "teacher", "student", "beats"]
 # What each kind reads from a page (the student also needs the signal: its frozen teacher sees both).
@@ -37,6 +37,14 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "student": ("page", "beats", "signal"),
 }
 CHECKPOINT_FORMAT = "vizecg-train-1"
+# The code a trained model depends on (vizecg.runs.source_hash patterns, from the folder holding the packages) and
+# the libraries that compute it: recorded in every checkpoint and summary, and compared on --resume.
+TRAIN_CODE = ("distill/*.py", "vizecg/models/**/*.py", "vizecg/crops.py", "vizecg/images.py", "vizecg/signal/*.py",
+              "vizecg/data/render_folder.py", "vizecg/data/splits.py", "vizecg/data/files.py", "vizecg/metrics.py",
+              "vizecg/record.py")
+TRAIN_LIBRARIES = ("torch", "torchvision", "timm", "numpy", "opencv-python-headless")
+# Config keys that do not change what is trained (a resume may differ in them).
+PER_INVOCATION = ("progress", "device")
 
 
 def _require(ok: bool, field_name: str, rule: str, value: Any) -> None:
@@ -256,6 +264,19 @@ def model_from_checkpoint(path: str | Path, kind: str | None = None) -> tuple[nn
     return model.eval(), ckpt
 
 
+def check_resumable(ckpt: dict[str, Any], cfg: TrainConfig, code: dict[str, Any], path: str | Path) -> None:
+    """Refuse (ConfigError naming what differs) to continue a checkpoint made with other settings or other code:
+    its epochs would be mixed with epochs of another run."""
+    from vizecg.runs import describe_changes
+
+    then = {k: v for k, v in (ckpt.get("config") or {}).items() if k not in PER_INVOCATION}
+    changes = describe_changes({"settings": then, "code": (ckpt.get("code") or {}).get("source_hash")},
+                               {"settings": run_settings(cfg), "code": code["source_hash"]})
+    if changes:
+        raise ConfigError(f"cannot resume: it was made with other settings or code ({changes}); train without "
+                          "--resume to start again, or use a new --out", path)
+
+
 def freeze(model: nn.Module) -> nn.Module:
     """DINO-style frozen teacher: no gradients, eval mode (dropout off, BN statistics fixed)."""
     model.requires_grad_(False)
@@ -365,6 +386,27 @@ def class_weights(counts: np.ndarray, n: int, multilabel: bool, cap: float) -> l
     return np.clip(w, 0.0, cap).tolist()
 
 
+def page_dataset(d: DataConfig, fields: tuple[str, ...], **kwargs: Any) -> PageDataset:
+    """The PageDataset that `d` describes, reading `fields`; kwargs select pages (folds, splits, record_ids) and
+    may give boxes_fn / boxes_tag, signal_from and digitize (distill.data.PageDataset)."""
+    kwargs.setdefault("crop_size", (d.crop_size, d.crop_size))
+    kwargs.setdefault("cache", d.cache)
+    return PageDataset(d.root, task=d.task, fields=fields, page_size=(d.page_height, d.page_width),
+                       grayscale=d.grayscale, max_beats=d.max_beats, signal_fs=d.signal_fs,
+                       signal_samples=int(round(d.signal_fs * d.signal_seconds)),
+                       bandpass=None if d.bandpass is None else tuple(d.bandpass), **kwargs)
+
+
+def run_settings(cfg: TrainConfig) -> dict[str, Any]:
+    """What a run's weights depend on: the config less its per-invocation keys."""
+    return {k: v for k, v in to_dict(cfg).items() if k not in PER_INVOCATION}
+
+
+def train_code() -> dict[str, Any]:
+    """The code stamp (vizecg.runs.code_stamp) every checkpoint and summary records."""
+    return code_stamp(TRAIN_CODE, libraries=TRAIN_LIBRARIES)
+
+
 def build_datasets(cfg: TrainConfig, boxes_fn=None, boxes_tag: str | None = None):
     d = cfg.data
     if (cfg.kind == "beats") != (d.task == "aami"):
@@ -375,11 +417,7 @@ def build_datasets(cfg: TrainConfig, boxes_fn=None, boxes_tag: str | None = None
         common.pop("boxes_fn"), common.pop("boxes_tag")
         make = lambda **sel: BeatDataset(d.root, **sel, **common)  # noqa: E731
     else:
-        page = dict(task=d.task, fields=KIND_FIELDS[cfg.kind], page_size=(d.page_height, d.page_width),
-                    grayscale=d.grayscale, max_beats=d.max_beats, signal_fs=d.signal_fs,
-                    signal_samples=int(round(d.signal_fs * d.signal_seconds)),
-                    bandpass=None if d.bandpass is None else tuple(d.bandpass))
-        make = lambda **sel: PageDataset(d.root, **page, **sel, **common)  # noqa: E731
+        make = lambda **sel: page_dataset(d, KIND_FIELDS[cfg.kind], **sel, **common)  # noqa: E731
     if d.train_records is not None or d.val_records is not None:
         if d.train_records is None or d.val_records is None:
             raise ConfigError("give both data.train_records and data.val_records (or neither)")
@@ -499,6 +537,15 @@ def _train(cfg, resume, on_epoch_end, boxes_fn, boxes_tag, rank, world, main, tq
     device = torch.device(cfg.device)
     # The teacher first: a wrong --teacher is refused before a run folder is written or data is read.
     teacher, teacher_ckpt = _load_teacher(cfg) if cfg.kind == "student" else (None, None)
+    last_path, best_path = out / "last.pt", out / "best.pt"
+    code = train_code()
+    resumed = None
+    if resume and last_path.is_file():  # refused before the run folder's config.yaml is rewritten
+        resumed = load_checkpoint(last_path)
+        if resumed["model_name"] != cfg.model.name or resumed["kind"] != cfg.kind:
+            raise ConfigError(f"cannot resume: {last_path} holds a {resumed['kind']} {resumed['model_name']} run, "
+                              f"the config asks for {cfg.kind} {cfg.model.name}")
+        check_resumable(resumed, cfg, code, last_path)
     logger = start_run(out, cfg, name="vizecg.train") if main else None
     log = (lambda msg, *a: logger.info(msg, *a)) if main else (lambda *a: None)
 
@@ -540,12 +587,8 @@ def _train(cfg, resume, on_epoch_end, boxes_fn, boxes_tag, rank, world, main, tq
     n_params = sum(p.numel() for p in model.parameters())
     state = {"epoch": 0, "step": 0, "best_epoch": -1, "best_score": -math.inf, "bad_epochs": 0, "history": [],
              "train_time_s": 0.0, "finished": False, "stopped_early": False}
-    last_path, best_path = out / "last.pt", out / "best.pt"
-    if resume and last_path.is_file():
-        ck = load_checkpoint(last_path)
-        if ck["model_name"] != cfg.model.name or ck["kind"] != cfg.kind:
-            raise ConfigError(f"cannot resume: {last_path} holds a {ck['kind']} {ck['model_name']} run, "
-                              f"the config asks for {cfg.kind} {cfg.model.name}")
+    if resumed is not None:
+        ck = resumed
         model.load_state_dict(ck["model"])
         criterion.load_state_dict(ck["criterion"])
         optim.load_state_dict(ck["optimizer"])
@@ -561,7 +604,7 @@ def _train(cfg, resume, on_epoch_end, boxes_fn, boxes_tag, rank, world, main, tq
         ck = {"format": CHECKPOINT_FORMAT, "kind": cfg.kind, "task": cfg.data.task, "class_names": class_names,
               "multilabel": multilabel, "model_name": cfg.model.name,
               "model_args": dict(getattr(model, "model_args", {})), "model": model.state_dict(),
-              "criterion": criterion.state_dict(), "config": to_dict(cfg), "epoch": state["epoch"],
+              "criterion": criterion.state_dict(), "config": to_dict(cfg), "code": code, "epoch": state["epoch"],
               "metrics": metrics, "state": dict(state), "params": n_params,
               "teacher": None if teacher_ckpt is None else {
                   "path": str(cfg.teacher), "model_name": teacher_ckpt["model_name"],
@@ -652,7 +695,8 @@ def _train(cfg, resume, on_epoch_end, boxes_fn, boxes_tag, rank, world, main, tq
         "stopped_early": state["stopped_early"], "best_epoch": state["best_epoch"],
         "best_val": None if best is None else best["val"], "train_time_s": round(state["train_time_s"], 3),
         "checkpoints": {"best": str(best_path), "last": str(last_path)},
-        "teacher": None if teacher_ckpt is None else str(cfg.teacher), "history": state["history"],
+        "teacher": None if teacher_ckpt is None else str(cfg.teacher), "config": to_dict(cfg), "code": code,
+        "history": state["history"],
     }
     write_json(out / "summary.json", summary)
     log("done: best epoch %d, val macro AUROC %s", state["best_epoch"],

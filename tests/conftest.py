@@ -29,3 +29,21 @@ def mitdb_root() -> Path:
     if not (MITDB_ROOT / "100.hea").is_file():
         pytest.skip(f"MIT-BIH not found at {MITDB_ROOT} (set VIZECG_SHARED_DATA)")
     return MITDB_ROOT
+
+
+def labelled_sample_copy(root: Path, extra: list[dict] = ()) -> Path:
+    """The embedded PTB-XL sample's tables in `root` with a superclass_labels.csv that lists its records and the
+    `extra` rows (ecg_id, split, NORM..HYP): records known only by their split and labels, as PTB-XL 501-1999 are."""
+    import shutil
+
+    import pandas as pd
+
+    from vizecg.data import SAMPLE_PTBXL, SUPERCLASSES, PtbxlDataset
+
+    for name in ("ptbxl_database.csv", "scp_statements.csv"):
+        shutil.copy(SAMPLE_PTBXL / name, root / name)
+    meta = PtbxlDataset(SAMPLE_PTBXL).metadata
+    labels = meta[["split", *SUPERCLASSES]].copy()
+    labels.insert(0, "ecg_id", [int(r) for r in meta.index])
+    pd.concat([labels, pd.DataFrame(list(extra))]).to_csv(root / "superclass_labels.csv", index=False)
+    return root

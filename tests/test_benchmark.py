@@ -8,18 +8,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from distill.benchmark import DIGITIZED, KINDS, BenchmarkConfig, profile_path
+from experiments.config import KINDS, BenchmarkConfig, load_benchmark_config, profile_path
+from experiments.report import DIGITIZED
 from vizecg.cli import main
 from vizecg.config import load_config
 from vizecg.errors import ConfigError
 
 # The sample's first 16 records fall in strat_folds 2-10: 2-6 train (10), 7-8 val (3), 9-10 test (3 records).
+TINY_DATA = {"page_height": 48, "page_width": 64, "crop_size": 16, "max_beats": 4, "batch_size": 4}
 TINY = {
     "profile": "tiny-test", "source": "sample", "seed": 0, "tasks": ["superclass"], "pages": 16,
-    "photo": "mixed", "render": {"dpi": 100}, "render_workers": 1,
+    "render": {"layout": "3x4+1", "photo": "mixed", "render": {"dpi": 100}, "workers": 1},
     "train_folds": [1, 2, 3, 4, 5, 6], "val_folds": [7, 8], "test_folds": [9, 10],
-    "page_height": 48, "page_width": 64, "crop_size": 16, "max_beats": 4,
-    **{kind: {"model": {"name": name}, "schedule": {"epochs": 1, "patience": 0}, "batch_size": 4}
+    **{kind: {"data": TINY_DATA, "model": {"name": name}, "schedule": {"epochs": 1, "patience": 0}}
        for kind, name in (("signal", "signal_resnet1d_tiny"), ("image", "image_baseline_tiny"),
                           ("teacher", "teacher_tiny"), ("student", "student_tiny"))},
     "bootstrap": 20, "infer_pages": 1, "teacher_init": ["signal", "image"],
@@ -71,12 +72,35 @@ def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
     new_log = (out / "log.txt").read_text()[len(log_before):]
     assert new_log.count("finished earlier, skipped") == len(KINDS)
     detector_preds = len(KINDS) - 1 if results["detector"]["available"] else 0  # the signal model has no crops
-    assert new_log.count("cached") == len(KINDS) + 1 + detector_preds  # + the digitized route
+    assert new_log.count("(truth crops): cached") == len(KINDS)
+    # The detector's and the digitizer's predictions are cached under their code's hash too: in a checkout where
+    # someone edits detector/ or vizecg/digitize/ meanwhile they are redone, once each, and that is the rule.
+    assert predicted_once(new_log, "detector crops", 3) == detector_preds
+    assert predicted_once(new_log, "digitized photo", 3) == 1
     assert "'rendered': 0" in new_log
     assert {k: (out / "superclass" / k / "best.pt").stat().st_mtime_ns for k in KINDS} == ckpts
     assert (out / "superclass" / "student" / "pred-truth.npz").stat().st_mtime_ns == preds
     again = json.loads((out / "results.json").read_text())
     assert again["tasks"]["superclass"]["truth_crops"] == task["truth_crops"]
+    # every results file and stage says what made it: the code (commit where there is one) and the settings
+    assert len(results["code"]["source_hash"]) == 16 and "commit" in results["code"]
+    assert set(results["stages"]) == {f"superclass/{k}" for k in KINDS}
+    assert results["config"]["student"]["optim"]["lr"] == 1e-3 and "root" not in results["config"]["student"]["data"]
+    stage = json.loads((out / "superclass" / "teacher" / "stage.json").read_text())
+    assert set(stage["inputs"]) == {"render", "signal", "image"}  # teacher_init: started from both models
+
+    # A changed setting retrains that stage (and what is built on it: here nothing), and re-predicts with it.
+    log_before = (out / "log.txt").read_text()
+    assert main(["benchmark", "--config", str(tiny_config(tmp_path)), "--out", str(out), "--quiet",
+                 "--set", "student.optim.lr=0.002"]) == 0
+    new_log = (out / "log.txt").read_text()[len(log_before):]
+    assert new_log.count("finished earlier, skipped") == len(KINDS) - 1
+    assert "train superclass/student: settings.optim.lr: 0.001 -> 0.002; training afresh" in new_log
+    now = {k: (out / "superclass" / k / "best.pt").stat().st_mtime_ns for k in KINDS}
+    assert {k: v for k, v in now.items() if k != "student"} == {k: v for k, v in ckpts.items() if k != "student"}
+    assert now["student"] != ckpts["student"]
+    assert new_log.count("(truth crops): cached") == len(KINDS) - 1 and "(truth crops): 3 val" in new_log
+    assert predicted_once(new_log, "detector crops", 3) == detector_preds
 
     # Other detector weights: the detector-crop predictions are redone, nothing else.
     if results["detector"]["available"]:
@@ -86,19 +110,52 @@ def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
         shutil.copy(DEFAULT_WEIGHTS, other)
         log_before = (out / "log.txt").read_text()
         assert main(["benchmark", "--config", str(tiny_config(tmp_path)), "--out", str(out), "--quiet",
-                     "--set", f"detector_weights={other}"]) == 0
+                     "--set", "student.optim.lr=0.002", "--set", f"detector_weights={other}"]) == 0
         new_log = (out / "log.txt").read_text()[len(log_before):]
-        assert new_log.count("cached") == len(KINDS) + 1
+        assert new_log.count("(truth crops): cached") == len(KINDS)
         assert new_log.count("(detector crops): 3 val") == len(KINDS) - 1
 
 
+def predicted_once(log: str, what: str, n_val: int) -> int:
+    """How many models' `what` predictions a benchmark log shows, each either cached or predicted."""
+    return log.count(f"({what}): cached") + log.count(f"({what}): {n_val} val")
+
+
 def test_profiles_load_and_bad_folds_are_refused():
-    for name in ("smoke", "cpu", "full", "demo"):
-        cfg = load_config(BenchmarkConfig, profile_path(name))
+    for name in ("smoke", "cpu", "cpu500", "full", "demo"):
+        cfg = load_benchmark_config(profile_path(name))
         assert cfg.profile == name
-    cpu = load_config(BenchmarkConfig, profile_path("cpu"))
-    assert (cpu.train_folds, cpu.val_folds, cpu.test_folds) == ([1, 2, 3, 4, 5, 6, 7, 8], [9], [10])
+    cpu = load_benchmark_config(profile_path("cpu"))
+    assert not cpu.by_folds and cpu.selection("test") == {"splits": ["test"]}  # the one fold rule
+    assert cpu.source.endswith("ptbxl") and load_benchmark_config(profile_path("cpu500")).source.endswith("@500")
     with pytest.raises(ConfigError, match="overlap"):
-        load_config(BenchmarkConfig, None, ["val_folds=[8]", "train_folds=[1,8]"])
+        load_config(BenchmarkConfig, None, ["val_folds=[8]", "train_folds=[1,8]", "test_folds=[10]"])
+    with pytest.raises(ConfigError, match="give all three"):
+        load_config(BenchmarkConfig, None, ["val_folds=[9]", "train_folds=[1,8]"])
     with pytest.raises(ConfigError, match="unknown benchmark profile"):
         profile_path("nope")
+
+
+def test_stage_configs_compose_and_bad_keys_name_their_place(tmp_path):
+    from vizecg.digitize import DigitizeConfig
+
+    cpu = load_benchmark_config(profile_path("cpu"))
+    # the digitized route reads configs/digitize.yaml as `vizecg digitize --config` does
+    assert cpu.digitize == load_config(DigitizeConfig, profile_path("cpu").parent / "digitize.yaml")
+    assert load_benchmark_config(profile_path("cpu"), ["digitize.layout=3x4+1"]).digitize.layout == "3x4+1"
+    assert cpu.teacher.data == cpu.student.data == cpu.image.data  # one anchor in the YAML
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump({**TINY, "page_height": 48, "layout": "3x4+1"}))
+    with pytest.raises(ConfigError, match=r"moved key\(s\): layout is now render\.layout; page_height is now "
+                                          r"<stage>\.data\.page_height") as err:
+        load_benchmark_config(old)
+    assert err.value.path == str(old)
+    for override, match in (("image.data.root=/tmp/x", r"image\.data\.root is set by the benchmark"),
+                            ("render.source=sample:mitdb", r"render\.source is set by the benchmark \(its source\)"),
+                            ("student.data.page_height=64", r"student\.data\.page_height \(64\) differs from "
+                                                            r"teacher\.data\.page_height"),
+                            ("image.nope=1", r"unknown key\(s\) image\.nope"),
+                            ("digitize.fs=5000.0", r"digitize: fs=5000\.0 is outside its allowed range"),
+                            ("batch_size=4", r"batch_size is now <stage>\.data\.batch_size")):
+        with pytest.raises(ConfigError, match=match):
+            load_benchmark_config(profile_path("cpu"), [override])

@@ -3,7 +3,6 @@ README), the labelled source's counts and split, the @500 subset, 100 Hz records
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -113,14 +112,10 @@ def test_summary_cli_json_of_the_labelled_source(labelled_root, capsys):
 # --- a label file that is wrong is named with its problem (embedded sample tables, no shared data needed) -------
 @pytest.fixture
 def folder(tmp_path):
-    for name in ("ptbxl_database.csv", "scp_statements.csv"):
-        shutil.copy(SAMPLE_PTBXL / name, tmp_path / name)
-    meta = PtbxlDataset(SAMPLE_PTBXL).metadata
-    labels = meta[["split", *SUPERCLASSES]].copy()
-    labels.insert(0, "ecg_id", [int(r) for r in meta.index])
-    extra = pd.DataFrame([{"ecg_id": 30001, "split": "test", "NORM": 0, "MI": 1, "STTC": 0, "CD": 0, "HYP": 0}])
-    pd.concat([labels, extra]).to_csv(tmp_path / "superclass_labels.csv", index=False)
-    return tmp_path
+    from conftest import labelled_sample_copy
+
+    return labelled_sample_copy(tmp_path, [{"ecg_id": 30001, "split": "test", "NORM": 0, "MI": 1, "STTC": 0, "CD": 0,
+                                            "HYP": 0}])
 
 
 def test_label_file_adds_a_100_hz_only_record(folder):

@@ -17,7 +17,7 @@ from distill.data import BeatDataset, PageDataset, collate
 from distill.losses import NonFiniteLossError
 from distill.train import DataConfig, TrainConfig, freeze, load_checkpoint, model_from_checkpoint, predict, train, TrainStep
 from vizecg.config import load_config
-from vizecg.errors import DataError
+from vizecg.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"signal": "signal_resnet1d_tiny", "image": "image_baseline_tiny", "teacher": "teacher_tiny",
@@ -133,6 +133,9 @@ def test_checkpoint_is_self_describing_and_loads_with_weights_only(teacher_run, 
     raw = torch.load(out / "last.pt", map_location="cpu", weights_only=True)  # no pickled code inside
     assert raw["model_name"] == "teacher_tiny" and raw["model_args"]["num_classes"] == 5
     assert raw["config"]["kind"] == "teacher" and "optimizer" in raw and raw["epoch"] == 1
+    # the code that made it: the commit where there is one, and the hash of the training sources compared on resume
+    assert set(raw["code"]) >= {"commit", "dirty", "source_hash", "vizecg"} and len(raw["code"]["source_hash"]) == 16
+    assert json.loads((out / "summary.json").read_text())["code"] == raw["code"]
     model, ckpt = model_from_checkpoint(out / "best.pt")
     ds = PageDataset(renders["ptbxl"], "superclass", page_size=(96, 128), crop_size=(32, 32), max_beats=8,
                      folds=[9, 10])
@@ -179,6 +182,9 @@ def test_resume_equals_uninterrupted(renders, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(_cfg("signal", renders, tmp_path / "cut", *extra), on_epoch_end=interrupt)
     assert load_checkpoint(tmp_path / "cut" / "last.pt")["epoch"] == 1
+    with pytest.raises(ConfigError, match=r"cannot resume: .*settings\.optim\.lr: 0\.001 -> 0\.002") as err:
+        train(_cfg("signal", renders, tmp_path / "cut", *extra, "optim.lr=0.002"), resume=True)
+    assert err.value.path == str(tmp_path / "cut" / "last.pt")
     resumed = train(_cfg("signal", renders, tmp_path / "cut", *extra), resume=True)
     assert resumed["epochs_run"] == 2
     a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)["model"]

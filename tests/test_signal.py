@@ -149,3 +149,24 @@ def test_preprocess_record(ptbxl_record):
     assert ptbxl_record.fs == 500.0  # the input record is untouched
     with pytest.raises(ConfigError, match="baseline"):
         load_config(PreprocessConfig, overrides=["baseline=polynomial"])
+
+
+def test_model_input_is_the_12_lead_array_the_signal_models_read():
+    from vizecg.data import load_source
+    from vizecg.signal import model_input, resample
+
+    src = load_source("sample")
+    rec = src.get(src.record_ids[0])  # 12 leads, 500 Hz, 10 s
+    x = model_input(rec, 100.0, 1000, (0.5, 40.0))
+    assert x.shape == (12, 1000) and x.dtype == np.float32
+    expected = resample(bandpass(rec.signal, rec.fs, 0.5, 40.0), rec.fs, 100.0)
+    rows = [STANDARD_LEADS.index(n) for n in rec.lead_names]
+    assert np.array_equal(x[rows], expected[:, :1000])
+    # two leads with a gap (a digitized page shows 2.5 s of most leads): other rows zero, the gap at the baseline
+    sig = rec.signal[[1, 7]].copy()
+    sig[0, 2000:] = np.nan
+    two = model_input(rec.with_signal(sig, lead_names=("II", "V2"), allow_nan=True), 100.0, 1200, None)
+    assert two.shape == (12, 1200) and np.isfinite(two).all()
+    assert not two[[i for i in range(12) if STANDARD_LEADS[i] not in ("II", "V2")]].any()
+    assert np.abs(two[STANDARD_LEADS.index("II"), 420:1000]).max() < 1e-3  # the gap at 0 mV (resampling rings a little)
+    assert not two[:, 1000:].any()  # 10 s at 100 Hz, zero-padded to 1200

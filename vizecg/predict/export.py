@@ -84,19 +84,23 @@ def export_run(run: str | Path, out: str | Path, task: str = "superclass", fp16:
     with np.load(run / task / "student" / f"pred-{crops}.npz", allow_pickle=False) as z:
         pred = {k: z[k] for k in z.files}
     cal = calibrate(pred["val_probs"], pred["val_targets"], pred["test_probs"], pred["test_targets"])
-    cal["fitted_on"] = f"PTB-XL fold(s) {cfg['val_folds']} (validation, {len(pred['val_probs'])} photographed pages, " \
-                       f"{crops} beat crops)"
+    # The student's own training data (its checkpoint's config); a benchmark made before the stages' configs were
+    # composed held them in its flat config.
+    data = (ckpt.get("config") or {}).get("data") or cfg
+    render = cfg.get("render") if isinstance(cfg.get("render"), dict) and "layout" in cfg["render"] else cfg
+    val = f"PTB-XL fold(s) {cfg['val_folds']}" if cfg.get("val_folds") else "the validation split (strat_fold 9)"
+    train = f"folds {cfg['train_folds']}" if cfg.get("train_folds") else "the train split"
+    cal["fitted_on"] = f"{val} (validation, {len(pred['val_probs'])} photographed pages, {crops} beat crops)"
     t = cal["temperature"]
     classes = list(results["tasks"][task]["classes"])
     thr = M.choose_thresholds(sigmoid(logit(pred["val_probs"]) / t), pred["val_targets"])
     thresholds = {c: round(float(v), 4) for c, v in zip(classes, thr)}
-    inputs = {"page_height": cfg["page_height"], "page_width": cfg["page_width"], "crop_size": cfg["crop_size"],
-              "max_beats": cfg["max_beats"], "grayscale": cfg["grayscale"]}
+    inputs = {k: data[k] for k in ("page_height", "page_width", "crop_size", "max_beats", "grayscale")}
     key = f"{crops}_crops"
     ev = results["tasks"][task][key]["models"]["student"]
     info = {"name": Path(out).stem, "version": "1", "task": task, "classes": classes,
-            "trained_on": f"PTB-XL ({cfg['source']}), folds {cfg['train_folds']}, {cfg['photo']} photographed "
-                          f"{cfg['layout']} printouts",
+            "trained_on": f"PTB-XL ({cfg['source']}), {train}, {render['photo']} photographed "
+                          f"{render['layout']} printouts",
             "test_macro_auroc": ev["macro_auroc"], "test_crops": crops, "model_card": "MODEL_CARD.md",
             "params": results["tasks"][task]["models"]["student"]["params"], **(card or {})}
     # fp16 check: the same validation-sized random batch through both precisions
@@ -108,9 +112,9 @@ def export_run(run: str | Path, out: str | Path, task: str = "superclass", fp16:
         half = create_model(ckpt["model_name"], **ckpt["model_args"]).eval()
         half.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in ckpt["model"].items()})
         g = torch.Generator().manual_seed(0)
-        k = cfg["max_beats"]
-        batch = {"page": torch.rand(8, 3, cfg["page_height"], cfg["page_width"], generator=g),
-                 "beats": torch.rand(8, k, 3, cfg["crop_size"], cfg["crop_size"], generator=g),
+        k = inputs["max_beats"]
+        batch = {"page": torch.rand(8, 3, inputs["page_height"], inputs["page_width"], generator=g),
+                 "beats": torch.rand(8, k, 3, inputs["crop_size"], inputs["crop_size"], generator=g),
                  "beat_mask": torch.ones(8, k, dtype=torch.bool)}
         with torch.no_grad():
             diff = float((torch.sigmoid(model(batch)["logits"]) - torch.sigmoid(half(batch)["logits"])).abs().max())
