@@ -172,6 +172,28 @@ def panel_rows(panels: np.ndarray) -> list[list[int]]:
     return sorted(rows, key=lambda r: float(np.mean(cy[r])))
 
 
+# A panel box lying this much inside a surer one is a piece of it (a rhythm strip's first quarter scored as a
+# panel of its own), not a panel: panels of one page abut and overlap by a fifth of a box at most.
+NESTED_SHARE = 0.8
+
+
+def nested(panels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """(k,) bool: the panel lies >= NESTED_SHARE of its area inside a higher-scoring panel that is kept."""
+    panels = np.asarray(panels, np.float64).reshape(-1, 4)
+    out = np.zeros(len(panels), bool)
+    area = (panels[:, 2] - panels[:, 0]).clip(0) * (panels[:, 3] - panels[:, 1]).clip(0)
+    for i in np.argsort(-np.asarray(scores), kind="stable"):
+        for j in np.flatnonzero(~out):
+            if j == i or scores[j] < scores[i] or (scores[j] == scores[i] and j > i):
+                continue
+            w = min(panels[i, 2], panels[j, 2]) - max(panels[i, 0], panels[j, 0])
+            h = min(panels[i, 3], panels[j, 3]) - max(panels[i, 1], panels[j, 1])
+            if w > 0 and h > 0 and w * h >= NESTED_SHARE * max(area[i], 1e-9):
+                out[i] = True
+                break
+    return out
+
+
 def read_page_layout(detections: Detections, image: np.ndarray, reader: Any, labels: np.ndarray | None = None
                      ) -> Detections:
     """`detections` with the lead names read from the page: page_layout set, panel_leads and layout from it.
@@ -348,6 +370,7 @@ class BeatDetector:
         labels = boxes[(classes == LEAD_LABEL) & (scores >= LABEL_CONF)]
         is_panel = classes == LEAD_PANEL
         keep = np.where(is_panel, scores >= self.panel_conf, scores >= conf)
+        keep[np.flatnonzero(is_panel & keep)[nested(boxes[is_panel & keep], scores[is_panel & keep])]] = False
         boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
         found = build_detections(boxes, scores, classes, image.shape[:2],
                                  meta={"backend": self.backend, "imgsz": self.imgsz, "conf": self.conf if conf is None

@@ -169,3 +169,16 @@ def test_operating_score_keeps_the_target_precision_with_the_most_recall():
     assert conf_at_precision(hits, scores, cls, gt, BEAT, 0.7)["conf"] == 0.6  # 3 of 4 found at P 0.75
     assert conf_at_precision(~hits, scores, cls, gt, BEAT, 0.95) is None
     assert best_f1_threshold(hits, scores, cls, gt, BEAT) == (0.6, 0.75)
+
+
+def test_a_panel_inside_a_surer_one_is_a_piece_of_it_not_a_panel():
+    from detector.infer import nested
+
+    strip = [137, 1247, 1902, 1642]  # a rhythm strip, and its first quarter scored as a panel of its own
+    piece = [139, 1257, 615, 1607]
+    neighbour = [1620, 224, 2133, 605]  # abutting panels of a row overlap a little: both stay
+    left = [1132, 230, 1631, 579]
+    got = nested(np.array([strip, piece, neighbour, left], float), np.array([0.78, 0.63, 0.95, 0.94]))
+    assert got.tolist() == [False, True, False, False]
+    # only a piece inside a surer box goes: a surer piece inside a weaker strip box stays (and so does the strip)
+    assert nested(np.array([strip, piece], float), np.array([0.5, 0.9])).tolist() == [False, False]
