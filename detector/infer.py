@@ -366,8 +366,8 @@ class BeatDetector:
         # Lead panels have their own calibrated bar (panel_conf): the model scores them differently from beats,
         # and one panel too many or too few loses the layout, so every beat's lead name. A panel also stays from
         # the beat score up: the bar is calibrated on 3x4+1 pages, and on the other print-style families panels
-        # score lower (shipped weights, benchmarks/detector.py --families 20: names read right on 0.243 of the
-        # printed panels this way, 0.218 with the bar alone).
+        # score lower (shipped weights, benchmarks/detector.py --families 20, mean of the 11 families: names read
+        # right on 0.228 of the printed panels this way, 0.218 with the bar alone).
         reading = self.label_reader is not None
         boxes, scores, classes = self.predict_boxes(image, min(conf, self.panel_conf, LABEL_CONF if reading else 1.0))
         labels = boxes[(classes == LEAD_LABEL) & (scores >= LABEL_CONF)]
