@@ -138,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'truth panels detected':28s} {result['detector_panels_found']:>16.3f}")
     for f, d in result["per_family_panels_named_right"].items():
         print(f"{'  ' + f:28s} " + " ".join(f"{d[k]:>16.3f}" for k in tally))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    from vizecg.runs import write_json
+
+    write_json(args.out, result)
     print(f"-> {args.out}")
     return 0
 

@@ -217,8 +217,9 @@ def main() -> int:
     out = {"command": " ".join(["benchmarks/speed_gain.py"] + sys.argv[1:]), "engines": args.engines,
            "threads": 1, "startup": startup, "load_before": load_before, "load_after": load_after,
            "table": table, "pages": per_page}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    from vizecg.runs import write_json
+
+    write_json(args.out, out)
     print(f"wrote {args.out}")
     return 0
 
