@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from vizecg.data import load_source
 from vizecg.digitize import DigitizeConfig, digitize
 from vizecg.digitize.evaluate import page_reference, score_page, summarise
+from vizecg.digitize.route import load_digitize_config
 from vizecg.errors import DigitizeError
 from vizecg.photo import photograph
 from vizecg.render import RenderConfig, random_render_config, render_printout
@@ -60,8 +62,13 @@ def main() -> None:
                          "python -m vizecg.digitize.confidence fit OUT.jsonl)")
     ap.add_argument("--from-features", nargs="*", default=None, metavar="JSONL",
                     help="re-score features files with the shipped calibration (no digitizing) and print the tables")
+    ap.add_argument("--config", default=None, metavar="YAML",
+                    help="the digitizer's config, read as `vizecg digitize --config` reads it (default: its defaults)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="config overrides, e.g. trace_ink=learned segmenter=runs/segment/trace_unet_v1/model.pt")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "digitize.json"))
     args = ap.parse_args()
+    args.digitize = load_digitize_config(args.config, args.set)
     if args.folders or args.from_features is not None:
         family_benchmark(args)
         return
@@ -88,7 +95,7 @@ def main() -> None:
                          "seed": seed, "rotation": rot}
                 t0 = time.perf_counter()
                 try:
-                    result = digitize(np.rot90(page.image, rot // 90), DigitizeConfig(fs=record.fs))
+                    result = digitize(np.rot90(page.image, rot // 90), replace(args.digitize, fs=record.fs))
                     entry["seconds"] = time.perf_counter() - t0
                     entry.update(score_page(result, record, page.truth), ok=True,
                                  orientation=result.found.get("orientation_deg"),
@@ -103,7 +110,8 @@ def main() -> None:
     summary = summarise([p for p in pages if p["rotation"] == args.rotate[0]])
     summary["pages_detail"] = pages
     summary.update(records=[r for r, _ in records], fs=src.fs, dpi=200, layout="3x4+1", targets=TARGETS,
-                   seed_base=args.seed_base, rotations=args.rotate, random_style=args.random_style)
+                   seed_base=args.seed_base, rotations=args.rotate, random_style=args.random_style,
+                   config=asdict(args.digitize))
     print(f"\n{'photo':<7} {'pages':>5} {'SNR dB':>7} {'target':>6} {'r':>6} {'RMSE mV':>8} {'failed':>6} {'s/page':>7}")
     for sev, row in summary["by_photo"].items():
         print(f"{sev:<7} {row['pages']:>5} {row['snr_db']:>7.2f} {TARGETS.get(sev, np.nan):>6.1f} "
@@ -136,7 +144,8 @@ def orientation_table(pages: list[dict], severities: list[str], rotations: list[
     return out
 
 
-def folder_pages(folders: list[str], families: list[str] | None, limit: int, features: str) -> list[dict]:
+def folder_pages(folders: list[str], families: list[str] | None, limit: int, features: str,
+                 config: DigitizeConfig = DigitizeConfig()) -> list[dict]:
     """Digitize every page of rendered folders (min_confidence 0, so every traced lead is scored) and keep, per
     page, its family, photo, refusal, per lead SNR, confidence and features."""
     import json
@@ -161,7 +170,7 @@ def folder_pages(folders: list[str], families: list[str] | None, limit: int, fea
                      "layout_true": truth.render_params.get("layout", page.layout)}
             t0 = time.perf_counter()
             try:
-                result = digitize(image, DigitizeConfig(fs=record.fs, min_confidence=0.0))
+                result = digitize(image, replace(config, fs=record.fs, min_confidence=0.0))
                 scored = score_page(result, record, truth)
                 entry.update(ok=True, layout=result.found["layout"], rows=result.found.get("layout_rows"),
                              # every returned lead: one the page does not print is wrong (0 dB)
@@ -246,7 +255,7 @@ def family_benchmark(args: argparse.Namespace) -> None:
             pages = [p for p in pages if p["family"] in args.families]
         pages = rescore(pages)
     else:
-        pages = folder_pages(args.folders, args.families, args.limit, args.features)
+        pages = folder_pages(args.folders, args.families, args.limit, args.features, args.digitize)
     tables = family_tables(pages)
     by_photo = {}
     for ph in sorted({p["photo"] for p in pages}):
@@ -254,6 +263,7 @@ def family_benchmark(args: argparse.Namespace) -> None:
         by_photo[ph] = family_tables([p for p in pages if p["photo"] == ph])["all"]
     write_json(args.out, {"by_family": tables, "by_photo": by_photo, "folders": args.folders,
                           "from_features": args.from_features, "families": args.families,
+                          "config": asdict(args.digitize),
                           "pages_detail": [{k: v for k, v in p.items() if k not in ("lead_features",)} for p in pages]})
     print(f"-> {args.out}")
 

@@ -235,3 +235,61 @@ def test_evaluation_against_the_classical_mask(folder, trained):
     assert classical["all"]["recall"] > 0.8  # the trace is dark ink: the classical mask finds it...
     assert classical["all"]["precision"] < 0.9  # ...with the dots, text and pulses beside it
     assert 0.0 <= result["methods"]["learned"]["strict"]["all"]["recall"] <= 1.0
+
+
+# --- in the digitizer (trace_ink: learned) --------------------------------------------------------------------
+class _DarkInk(torch.nn.Module):
+    """A stand-in segmenter with the network's contract (px_per_mm, stride, logits): trace where the brightest
+    channel is dark. It lets the digitizer's learned path be checked without shipped weights."""
+
+    px_per_mm, stride = 4.0, 32
+
+    def __init__(self, everything_paper: bool = False):
+        super().__init__()
+        self.everything_paper = everything_paper
+
+    def forward(self, x):
+        if self.everything_paper:
+            return torch.full_like(x[:, :1], -20.0)
+        return 40.0 * (0.45 - x.max(dim=1, keepdim=True).values)
+
+
+@pytest.fixture(scope="module")
+def page_3x4(record):
+    from vizecg.render import RenderConfig, render_printout
+
+    return render_printout(record, RenderConfig(layout="3x4+1", dpi=200), seed=0)
+
+
+def test_learned_ink_config_needs_weights(tmp_path, page_3x4):
+    from vizecg.digitize import DigitizeConfig, digitize
+
+    with pytest.raises(ValueError, match="segmenter=PATH"):
+        DigitizeConfig(trace_ink="learned")
+    with pytest.raises(ValueError, match="trace_ink"):
+        DigitizeConfig(trace_ink="magic")
+    with pytest.raises(ModelError, match="nope.pt"):  # named, not a traceback from torch.load
+        digitize(page_3x4.image, DigitizeConfig(trace_ink="learned", segmenter=str(tmp_path / "nope.pt")))
+
+
+def test_digitizer_traces_on_the_learned_ink(monkeypatch, record, page_3x4):
+    """The learned path reads the same page as well as the classical one when the network marks the same ink;
+    where it marks none, no lead is made up."""
+    from vizecg.digitize import DigitizeConfig, digitize
+    from vizecg.digitize.evaluate import score_page
+    from vizecg.digitize.segment import infer
+    from vizecg.errors import DigitizeError
+
+    classical = digitize(page_3x4.image, DigitizeConfig(fs=record.fs))
+    model = _DarkInk().eval()
+    monkeypatch.setattr(infer, "load_ink_model", lambda path: model)
+    cfg = DigitizeConfig(fs=record.fs, trace_ink="learned", segmenter="dark_ink.pt")
+    learned = digitize(page_3x4.image, cfg)
+    assert learned.found["trace_ink"]["source"] == "learned" and "trace_ink" not in classical.found
+    snr_c = score_page(classical, record, page_3x4.truth)["snr_db"]
+    snr_l = score_page(learned, record, page_3x4.truth)["snr_db"]
+    assert snr_c > 20 and snr_l > snr_c - 2.0, (snr_c, snr_l)
+
+    model.everything_paper = True  # a network that sees no trace: refused, never a made-up trace
+    with pytest.raises(DigitizeError):
+        digitize(page_3x4.image, cfg)

@@ -25,6 +25,7 @@ BOUNDS: dict[str, tuple[float, float, bool, bool]] = {
     "max_gap_s": (0.0, 1.0, True, True),
     "min_confidence": (0.0, 1.0, True, True),
     "max_ink_fraction": (0.0, 1.0, False, True),
+    "segmenter_threshold": (0.0, 1.0, False, False),
 }
 
 
@@ -62,6 +63,13 @@ class DigitizeConfig:
     max_gap_s: float = 0.06  # fill gaps in a trace up to this long by interpolation; longer ones stay NaN
     min_confidence: float = 0.2  # leads below this are returned as NaN (never a made-up trace)
     max_ink_fraction: float = 0.25  # more ink than this: not a printout (noise, a dark photo)
+    # Which ink the traces are followed on: "classical" (darkness against the local paper level, text removed) or
+    # "learned" (the trace segmentation network `segmenter`, docs/segmentation.md: grid, dots, text and fold lines
+    # are not ink to it). Rows, pulses and orientation read the classical ink either way: the network is trained
+    # to leave calibration pulses out. docs/segmentation.md "In the digitizer" says where each measures better.
+    trace_ink: Literal["classical", "learned"] = "classical"
+    segmenter: str = ""  # the network's weights: .pt (torch) or .onnx (onnxruntime); required by trace_ink=learned
+    segmenter_threshold: float = 0.5  # ink probability at and above which a pixel is trace
 
     def __post_init__(self) -> None:
         for key, (lo, hi, lo_in, hi_in) in BOUNDS.items():
@@ -76,6 +84,10 @@ class DigitizeConfig:
 
             if self.rhythm_lead not in STANDARD_LEADS:
                 raise ValueError(f"rhythm_lead={self.rhythm_lead!r} is not one of {', '.join(STANDARD_LEADS)}")
+        if self.trace_ink not in ("classical", "learned"):
+            raise ValueError(f"trace_ink={self.trace_ink!r} must be 'classical' or 'learned'")
+        if self.trace_ink == "learned" and not self.segmenter:
+            raise ValueError("trace_ink='learned' needs segmenter=PATH (a .pt or .onnx trace segmenter)")
         if self.min_px_per_mm >= self.max_px_per_mm:
             raise ValueError(f"min_px_per_mm={self.min_px_per_mm:g} must be below max_px_per_mm="
                              f"{self.max_px_per_mm:g}")

@@ -7,6 +7,7 @@ base, placed in time by the panel's column, resampled to `config.fs`, NaN where 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -308,7 +309,12 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     # --- layout and traces: each candidate layout traced, the first whose limb leads agree is kept ----------
     thickness = line_thickness(ink[int(rows_y.min() - 0.3 * pitch):int(rows_y.max() + 0.3 * pitch)])
     found["line_px"] = thickness
-    ctx = _TraceContext(ink=ink, norm=norm, ppm_x=ppm_x, ppm_y=ppm_y, speed=speed, gain=gain, thickness=thickness,
+    trace_ink, trace_norm = ink, norm
+    if config.trace_ink == "learned":
+        trace_ink, trace_norm = _learned_views(page, norm, float(np.sqrt(ppm_x * ppm_y)), config)
+        found["trace_ink"] = {"source": "learned", "segmenter": Path(config.segmenter).name,
+                              "ink_fraction": round(float(trace_ink.mean()), 5)}
+    ctx = _TraceContext(ink=trace_ink, norm=trace_norm, ppm_x=ppm_x, ppm_y=ppm_y, speed=speed, gain=gain, thickness=thickness,
                         level=1.0 - ink_thr, fs=config.fs, max_gap_s=config.max_gap_s,
                         jump_weight=config.jump_weight, baseline_weight=config.baseline_weight, geo=geo)
     tried: dict[str, float] = {}
@@ -437,6 +443,19 @@ def _page_views(page: np.ndarray, px_per_mm: float, config: DigitizeConfig,
     norm = paper_normalised(channels[0], px_per_mm)  # the brightest channel is what it reads of a colour page
     ink, _ = ink_mask(norm, config.ink_threshold, config.ink_auto)
     return norm, ink, grid_darkness(page, norm, ink, channels)
+
+
+def _learned_views(page: np.ndarray, norm: np.ndarray, px_per_mm: float,
+                   config: DigitizeConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(trace ink, paper-normalised brightness) for tracing, from the segmentation network: ink is what it calls
+    trace; the brightness keeps the page's own values within a pixel of that ink (the sub-pixel edges are
+    measured there) and is paper elsewhere, so grid lines and text next to the trace do not pull its edges."""
+    from vizecg.digitize.segment.infer import ink_probability, load_ink_model
+
+    prob = ink_probability(page, px_per_mm, load_ink_model(config.segmenter))
+    ink = prob >= config.segmenter_threshold
+    near = cv2.dilate(ink.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    return ink, np.where(near, norm, np.float32(1.0)).astype(np.float32)
 
 
 def _covered(inner: np.ndarray, outer: np.ndarray) -> float:

@@ -6,6 +6,7 @@ The same tiling runs the torch module and the ONNX graph (`OnnxSegmenter`): eith
 """
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,25 @@ class OnnxSegmenter:
     def logits(self, x: np.ndarray) -> np.ndarray:
         """(b, 3, h, w) float32 in [0, 1] -> (b, 1, h, w) float32 logits."""
         return self.session.run(None, {self._input: x})[0]
+
+
+def load_ink_model(path: str | Path) -> Any:
+    """The segmenter a digitizer config names: an .onnx graph under onnxruntime, else torch weights (eval mode).
+    Loaded once per file version (path, size, mtime), so a folder of pages does not reload it per page."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError("segmenter weights not found", path)
+    st = path.stat()
+    return _load_ink_model(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_ink_model(path: str, size: int, mtime_ns: int) -> Any:
+    if path.endswith(".onnx"):
+        return OnnxSegmenter(path)
+    from vizecg.digitize.segment.model import load_segmenter
+
+    return load_segmenter(path)
 
 
 def _logits_fn(model: Any):
