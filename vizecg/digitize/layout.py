@@ -194,6 +194,12 @@ def layout_candidates(n_rows: int, requested: str) -> list[str]:
     return matches
 
 
+def template_rows(layout: str) -> list[list[str | None]]:
+    """The names `layout` prints per row, its rhythm strips as [None] (a strip's lead is never assumed)."""
+    lead_rows, strips = TEMPLATES[layout]
+    return [list(r) for r in lead_rows] + [[None]] * strips
+
+
 def n_cols(layout: str, row: int) -> int:
     rows, _ = TEMPLATES[layout]
     return len(rows[row]) if row < len(rows) else 1
@@ -288,12 +294,12 @@ def trace_extent(ink: np.ndarray, band: tuple[int, int], px_per_mm: float) -> tu
 def layout_panels(layout: str, rows_y: np.ndarray, trace_x0: float, px_per_mm_x: float, px_per_mm_y: float,
                   speed_mm_s: float, row_baselines: list[float]) -> list[Panel]:
     """Panels of `layout` given the rows found (top to bottom) and where the trace area starts."""
-    lead_rows, strips = TEMPLATES[layout]
+    lead_rows, _ = TEMPLATES[layout]
     pitch = float(np.median(np.diff(rows_y))) if len(rows_y) > 1 else 40.0 * px_per_mm_y
     total_s = paper.TRACE_WIDTH_MM / speed_mm_s
     width = paper.TRACE_WIDTH_MM * px_per_mm_x
     above, below = paper.BASELINE_FRACTION * pitch, (1 - paper.BASELINE_FRACTION) * pitch
-    rows = [list(r) for r in lead_rows] + [[None]] * strips
+    rows = template_rows(layout)
     panels = []
     for r, leads in enumerate(rows):
         y = float(rows_y[r])
