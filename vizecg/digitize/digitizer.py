@@ -6,7 +6,7 @@ base, placed in time by the panel's column, resampled to `config.fs`, NaN where 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,8 @@ from vizecg.digitize.ink import channel_range, grid_darkness, ink_mask, norm_win
 from vizecg.digitize.orientation import ACROSS_MIN, UP_REFUSE, Orientation, find_orientation
 from vizecg.digitize.confidence import lead_confidence, page_confidence
 from vizecg.digitize.layout import (Panel, Pulse, drop_weak_rows, find_pulse, find_rows, layout_candidates,
-                                    layout_panels, n_cols, remove_text, trace_extent)
+                                    layout_panels, n_cols, remove_text, template_rows, trace_extent)
+from vizecg.digitize.printed import NameCheck, PrintedNames, check_names, describe
 from vizecg.digitize.page import (estimate_rotation, find_grid_quad, find_page_quad, grid_lattice_maps,
                                   lattice_homography, rectify, rotate, warp_centred)
 from vizecg.digitize.scale import (GRID_STRENGTH_MIN, GridScale, grid_period, grid_period_2d, measure_scale,
@@ -116,18 +117,21 @@ class _Geometry:
         self.homography = hmat @ total
 
 
-def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig()) -> DigitizedEcg:
+def digitize(image: np.ndarray, config: DigitizeConfig = DigitizeConfig(),
+             printed: PrintedNames | None = None) -> DigitizedEcg:
     """Digitize one page. Raises DigitizeError when the image holds no ECG this digitizer can read.
 
     A page found lying on its side or upside down is read again from the photo turned upright (page finding,
     deskew and flattening then see the page as they would an upright photo of it), and its traces are mapped
-    back onto the photo as given."""
+    back onto the photo as given. `printed`: lead names read from the page's labels (rows of the upright
+    page): a layout they contradict is not chosen while one they agree with fits the rows, and a lead is never
+    returned under a name its read label contradicts (found["printed_names"] says what was compared)."""
     image = _check_image(image)
-    first = _digitize(image, config, None)
+    first = _digitize(image, config, None, printed)
     if isinstance(first, DigitizedEcg):
         return first
     quarters = -first.degrees // 90
-    result = _digitize(np.ascontiguousarray(np.rot90(image, quarters)), config, first)
+    result = _digitize(np.ascontiguousarray(np.rot90(image, quarters)), config, first, printed)
     assert isinstance(result, DigitizedEcg)
     turn = _turn_matrix(quarters, image.shape[:2])
     back = cv2.invertAffineTransform(turn)
@@ -150,9 +154,10 @@ def _turn_matrix(quarters: int, shape: tuple[int, int]) -> np.ndarray:
     return total[:2]
 
 
-def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | None) -> DigitizedEcg | Orientation:
+def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | None,
+              labels: PrintedNames | None = None) -> DigitizedEcg | Orientation:
     """digitize() of a checked image; returns the Orientation instead where the page is not upright, unless
-    `known` says how the page lay before it was turned (then it is upright)."""
+    `known` says how the page lay before it was turned (then it is upright). `labels`: digitize's `printed`."""
     found: dict[str, Any] = {"input_size": [int(image.shape[1]), int(image.shape[0])]}
     warnings: list[str] = []
     geo = _Geometry()
@@ -317,9 +322,12 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     ctx = _TraceContext(ink=trace_ink, norm=trace_norm, ppm_x=ppm_x, ppm_y=ppm_y, speed=speed, gain=gain, thickness=thickness,
                         level=1.0 - ink_thr, fs=config.fs, max_gap_s=config.max_gap_s,
                         jump_weight=config.jump_weight, baseline_weight=config.baseline_weight, geo=geo)
+    # a layout the page's read labels contradict is tried only when every layout of this row count does
+    checks = {name: check_names(labels, template_rows(name)) for name in candidates} if labels is not None else {}
+    agreeing = [name for name in candidates if not checks[name].contradict] if labels is not None else candidates
     tried: dict[str, float] = {}
     chosen = None
-    for name in candidates:
+    for name in agreeing or candidates:
         panels = layout_panels(name, np.asarray(row_ref), trace_x0, ppm_x, ppm_y, speed, row_ref)
         traced = _trace_panels(name, panels, pulses, ctx)
         resid, _ = limb_residual(_panel_signals(traced, ctx.n), config.fs)
@@ -332,11 +340,16 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     layout, panels, traced = chosen
     found["layout"] = layout
     found["layout_tried"] = {k: (None if not np.isfinite(v) else round(float(v), 3)) for k, v in tried.items()}
-    if len(candidates) > 1 and not (np.isfinite(tried[layout]) and tried[layout] <= LIMB_AGREE):
+    # (every layout tried: a break comes only on an agreeing one; the read labels may have left fewer to try)
+    if len(tried) > 1 and not (np.isfinite(tried[layout]) and tried[layout] <= LIMB_AGREE):
         shown = ", ".join(f"{k} {v:.2f}" if np.isfinite(v) else f"{k} -" for k, v in tried.items())
-        warnings.append(f"lead names unsure: {len(rows_y)} rows fit {len(candidates)} known layouts and none has "
+        warnings.append(f"lead names unsure: {len(rows_y)} rows fit {len(tried)} known layouts and none has "
                         f"limb leads obeying Einthoven's law (residual {shown}; agree <= {LIMB_AGREE:g}): read as "
                         f"{layout}")
+    if labels is not None:
+        found["printed_names"] = {"rows": labels.to_json(), "layout": layout, **checks[layout].to_json(),
+                                  "ruled_out": [name for name in candidates if agreeing and name not in agreeing]}
+        traced = _name_from_labels(labels, checks[layout], layout, traced, len(rows_y), warnings)
     result = _assemble(layout, traced, ctx, config, warnings)
     strength = np.asarray(row_strength_kept(rows_y, rows_all, row_strength), np.float64)
     rel = strength / max(float(np.median(strength)), 1e-9)
@@ -382,6 +395,31 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
                        meta={"speed_mm_s": speed, "gain_mm_mv": gain, "layout": layout})
     return DigitizedEcg(record=record, confidence=confidence, found=found, warnings=warnings, traces=result.traces,
                         unnamed=result.unnamed, page_confidence=found["page_confidence"])
+
+
+def _name_from_labels(labels: PrintedNames, check: NameCheck, layout: str, traced: list[_PanelTrace],
+                      n_rows: int, warnings: list[str]) -> list[_PanelTrace]:
+    """The chosen layout's panels named from the page's read labels: a panel whose read name contradicts the
+    layout's (every layout of this row count contradicts them) is returned unnamed, never under either name;
+    a panel the layout cannot name (a rhythm strip, a 15-lead page's fifth column) takes its read name."""
+    if not check.compared:
+        warnings.append(f"lead names were read on {len(labels.rows)} printed row(s) but {n_rows} trace rows were "
+                        f"found: the names read are not compared with the layout")
+        return traced
+    if check.contradict:
+        warnings.append(f"the lead names read on the page contradict every known layout of {n_rows} rows ("
+                        f"{describe(check.contradict, layout)}): read as {layout}, those panels returned unnamed")
+    wrong = {(r, c) for r, c, _, name in check.contradict if name is not None}
+    named = {(r, c): read for r, c, read in check.fill}
+    out = []
+    for tr in traced:
+        at = (tr.panel.row, tr.panel.col)
+        if at in wrong:
+            tr = replace(tr, panel=replace(tr.panel, lead="", inverted=False))
+        elif at in named:
+            tr = replace(tr, panel=replace(tr.panel, lead=named[at].lstrip("-"), inverted=named[at].startswith("-")))
+        out.append(tr)
+    return out
 
 
 def row_strength_kept(rows_y: np.ndarray, rows_all: np.ndarray, strength: np.ndarray) -> np.ndarray:
@@ -666,11 +704,16 @@ def _assemble(layout: str, traced: list[_PanelTrace], ctx: _TraceContext, config
         scores = sorted(((_match_db(sig, tr.signal, fs), lead) for lead, sig in panel_sig.items()), reverse=True)
         best, second = (scores + [(float("-inf"), None)] * 2)[:2]
         ok = best[0] >= STRIP_MATCH_DB and best[0] - second[0] >= STRIP_MATCH_MARGIN_DB
-        names[k] = best[1] if ok else None
+        label = tr.panel.lead or None  # a strip's panel is named only by its read label (_name_from_labels)
+        names[k] = label or (best[1] if ok else None)
         strip_match.append({"row": tr.panel.row, "lead": names[k], "best": best[1],
                             "best_db": round(best[0], 1) if np.isfinite(best[0]) else None,
-                            "second_db": round(second[0], 1) if np.isfinite(second[0]) else None})
-        if not ok:
+                            "second_db": round(second[0], 1) if np.isfinite(second[0]) else None,
+                            **({"label": label} if label else {})})
+        if label and ok and best[1] != label:
+            warnings.append(f"rhythm strip (row {tr.panel.row + 1}) is labelled {label} but its trace repeats "
+                            f"{best[1]}'s panel ({best[0]:.1f} dB): kept as {label}, as its label reads")
+        if not ok and not label:
             unmatched.append(k)
     if config.rhythm_lead and len(unmatched) == 1:
         names[unmatched[0]] = config.rhythm_lead
