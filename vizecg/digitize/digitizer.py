@@ -349,7 +349,8 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     if labels is not None:
         found["printed_names"] = {"rows": labels.to_json(), "layout": layout, **checks[layout].to_json(),
                                   "ruled_out": [name for name in candidates if agreeing and name not in agreeing]}
-        traced = _name_from_labels(labels, checks[layout], layout, traced, len(rows_y), warnings)
+        traced, kept = _name_from_labels(labels, checks[layout], layout, traced, len(rows_y), ctx, warnings)
+        found["printed_names"]["einthoven_kept"] = kept
     result = _assemble(layout, traced, ctx, config, warnings)
     strength = np.asarray(row_strength_kept(rows_y, rows_all, row_strength), np.float64)
     rel = strength / max(float(np.median(strength)), 1e-9)
@@ -397,19 +398,28 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
                         unnamed=result.unnamed, page_confidence=found["page_confidence"])
 
 
-def _name_from_labels(labels: PrintedNames, check: NameCheck, layout: str, traced: list[_PanelTrace],
-                      n_rows: int, warnings: list[str]) -> list[_PanelTrace]:
-    """The chosen layout's panels named from the page's read labels: a panel whose read name contradicts the
-    layout's (every layout of this row count contradicts them) is returned unnamed, never under either name;
-    a panel the layout cannot name (a rhythm strip, a 15-lead page's fifth column) takes its read name."""
+def _name_from_labels(labels: PrintedNames, check: NameCheck, layout: str, traced: list[_PanelTrace], n_rows: int,
+                      ctx: _TraceContext, warnings: list[str]) -> tuple[list[_PanelTrace], list[str]]:
+    """(the chosen layout's panels named from the page's read labels, the leads Einthoven's law kept against
+    them). Where every layout contradicts the read names, a contradicted panel is returned unnamed, never under
+    either name, unless it is a limb lead of the layout that obeys Einthoven's law with the others (the law is
+    physiology; a label reader confuses I, II and III: on a clean 3x4+1 render the shipped reader read the first
+    column as II, III, II). A panel the layout cannot name (a rhythm strip, a 15-lead page's fifth column) takes
+    its read name."""
     if not check.compared:
         warnings.append(f"lead names were read on {len(labels.rows)} printed row(s) but {n_rows} trace rows were "
                         f"found: the names read are not compared with the layout")
-        return traced
+        return traced, []
+    _, per_lead = limb_residual(_panel_signals(traced, ctx.n), ctx.fs) if check.contradict else (0.0, {})
+    kept = sorted({name.lstrip("-") for _, _, _, name in check.contradict
+                   if name is not None and per_lead.get(name.lstrip("-"), float("inf")) <= LIMB_AGREE})
+    wrong = {(r, c) for r, c, _, name in check.contradict if name is not None and name.lstrip("-") not in kept}
     if check.contradict:
+        what = [f"{', '.join(kept)} kept: their traces obey Einthoven's law as {layout} names them"] if kept else []
+        what += ["the other contradicted panels returned unnamed" if kept else "those panels returned unnamed"] \
+            if wrong else []
         warnings.append(f"the lead names read on the page contradict every known layout of {n_rows} rows ("
-                        f"{describe(check.contradict, layout)}): read as {layout}, those panels returned unnamed")
-    wrong = {(r, c) for r, c, _, name in check.contradict if name is not None}
+                        f"{describe(check.contradict, layout)}): read as {layout}; {'; '.join(what) or 'no panel there'}")
     named = {(r, c): read for r, c, read in check.fill}
     out = []
     for tr in traced:
@@ -419,7 +429,7 @@ def _name_from_labels(labels: PrintedNames, check: NameCheck, layout: str, trace
         elif at in named:
             tr = replace(tr, panel=replace(tr.panel, lead=named[at].lstrip("-"), inverted=named[at].startswith("-")))
         out.append(tr)
-    return out
+    return out, kept
 
 
 def row_strength_kept(rows_y: np.ndarray, rows_all: np.ndarray, strength: np.ndarray) -> np.ndarray:
