@@ -78,9 +78,32 @@ def detector_beat_finder(weights: str | Path | None = None, backend: str = "torc
             d = det.detect(image)
         return FoundBeats(boxes=d.beat_boxes.astype(np.float64), scores=d.scores[d.is_beat].astype(np.float64),
                           leads=tuple(d.beat_leads), order_keys=d.order_keys(), layout=d.layout,
-                          panel_leads=tuple(d.panel_leads), info=info)
+                          panel_leads=tuple(d.panel_leads), info=info, printed_rows=read_rows(d.page_layout))
 
     return find
+
+
+def read_rows(page_layout: Any) -> tuple[tuple[str | None, ...], ...]:
+    """The lead names a detector.layout.PageLayout read from the printed labels (panels whose source is "read";
+    a name the template lent is no read), per row top to bottom, each at its panel's column (a panel the detector
+    missed leaves a None there, not a shift: detector.layout.column_positions); () where nothing was read."""
+    import numpy as np
+
+    from detector.layout import column_positions
+
+    if page_layout is None or not page_layout.n_read:
+        return ()
+    panels = page_layout.panels
+    rows = [sorted((j for j, p in enumerate(panels) if p.row == r), key=lambda j: panels[j].col)
+            for r in range(len(page_layout.rows))]
+    out = []
+    for row, cols in zip(rows, column_positions(np.array([p.box for p in panels]), rows)):
+        names: list[str | None] = [None] * (max(cols) + 1 if cols else 0)
+        for j, c in zip(row, cols):
+            if panels[j].source == "read":
+                names[c] = panels[j].lead
+        out.append(tuple(names))
+    return tuple(out)
 
 
 def _detector_path(weights: str | Path | None, backend: str) -> Path:

@@ -2,13 +2,15 @@
 benchmark hand in the beat finder and the classifier; the core imports neither detector/ nor distill/.
 
     image checks (pixels alone) -> digitizer (paper, scale, layout, which way up, signal in mV)
-    -> page turned upright -> beat finder (beats, their leads) -> quality gate (ECG evidence, doubts)
+    -> page turned upright -> beat finder (beats, their leads, lead names read from the printed labels)
+    -> digitizer again with those names, where they contradict its own -> quality gate (ECG evidence, doubts)
     -> classifier (calibrated probabilities) -> Grad-CAM of the top classes (vizecg/predict/explain.py) -> Prediction
 
 A page the gate refuses gets a reason and no probabilities; nothing after the refusal is run.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -30,6 +32,9 @@ class FoundBeats:
     layout: str = "unknown"  # "3x4+1", "3x4" or "unknown"
     panel_leads: tuple[str, ...] = ()
     info: dict[str, Any] | None = None  # the finder's name and version, for the report
+    # lead names read from the printed labels, per row top to bottom, left to right by column; None where no
+    # label was read (a template's guess is not a read); (): none read
+    printed_rows: tuple[tuple[str | None, ...], ...] = ()
 
     @staticmethod
     def empty() -> "FoundBeats":
@@ -37,13 +42,15 @@ class FoundBeats:
 
 
 BeatFinder = Callable[[np.ndarray], FoundBeats]
-Digitizer = Callable[[np.ndarray], Any]  # image -> vizecg.digitize.DigitizedEcg, or raises DigitizeError
+# image -> vizecg.digitize.DigitizedEcg, or raises DigitizeError; called again as digitizer(image, printed=
+# vizecg.digitize.printed.PrintedNames) where the lead names read from the page contradict its own
+Digitizer = Callable[..., Any]
 
 
-def default_digitizer(image: np.ndarray) -> Any:
+def default_digitizer(image: np.ndarray, printed: Any | None = None) -> Any:
     from vizecg.digitize import DigitizeConfig, digitize
 
-    return digitize(image, DigitizeConfig())
+    return digitize(image, DigitizeConfig(), printed=printed)
 
 
 def _check_image(image: Any) -> np.ndarray:
@@ -94,6 +101,12 @@ def predict_page(image: np.ndarray, beat_finder: BeatFinder, model: Any | None,
     # --- beats on the upright page --------------------------------------------------------------------------
     beats = beat_finder(upright)
     models["beat_finder"] = beats.info
+
+    # --- the lead names read from the page's labels against the digitizer's --------------------------------
+    printed_agree, notes = None, []
+    if digitized is not None and beats.printed_rows:
+        printed_agree, digitized, dig_error, notes = _check_printed(image, beats.printed_rows, digitized, digitizer)
+        found = digitized.found if digitized is not None else {}
     named = [l for l in beats.leads if _named(l)]
     evidence = Evidence(lead_beats=len(named), beat_leads=tuple(sorted(set(named))), beats=len(beats.boxes),
                         beat_score=float(np.median(beats.scores)) if len(beats.scores) else 0.0,
@@ -105,14 +118,15 @@ def predict_page(image: np.ndarray, beat_finder: BeatFinder, model: Any | None,
     layout = {"name": beats.layout if beats.layout != "unknown" else found.get("layout", "unknown"),
               "detector_layout": beats.layout, "digitizer_layout": found.get("layout"),
               "panel_leads": list(beats.panel_leads), "orientation_deg": orientation,
-              "boxes_in": "the upright page" if orientation else "the image as given"}
+              "boxes_in": "the upright page" if orientation else "the image as given",
+              "printed_rows": [list(row) for row in beats.printed_rows], "printed_agree": printed_agree}
     beat_list = tuple(Beat(box=tuple(float(v) for v in b), lead=l if _named(l) else None, score=float(s))
                       for b, l, s in zip(beats.boxes, beats.leads, beats.scores))
     if not quality.is_ecg:
         return Prediction(status="refused", reason=quality.reason, quality=quality.to_json(), models=models,
                           image_size=(w, h), layout=layout)
 
-    warnings = list(quality.warnings)
+    warnings = list(quality.warnings) + notes
     if digitized is not None:
         warnings += [f"digitizer: {m}" for m in digitized.warnings]
     probabilities = calibration = thresholds = explanation = None
@@ -135,6 +149,48 @@ def predict_page(image: np.ndarray, beat_finder: BeatFinder, model: Any | None,
                       beats=beat_list, signal=signal,
                       signal_confidence=dict(digitized.confidence) if digitized is not None else {},
                       models=models, image_size=(w, h), upright=upright, traces=traces, explanation=explanation)
+
+
+def _check_printed(image: np.ndarray, printed_rows: tuple[tuple[str | None, ...], ...], digitized: Any,
+                   digitizer: Digitizer) -> tuple[bool | None, Any, str | None, list[str]]:
+    """(whether the names read agree with the digitizer's, the digitized page, its error, warnings): where a
+    read name contradicts the digitizer's name at its row and column (or a read standard name falls where it
+    named none), the page is digitized again with the names read (`printed=`), which picks a layout they agree
+    with, or returns the contradicted leads unnamed. The image as given is read again, not the upright page:
+    the digitizer turns it upright the same way, and its traces stay in the image's pixels. None: not compared
+    (the names were read on another number of rows than the digitizer found)."""
+    from vizecg.digitize.printed import PrintedNames, check_names, describe
+
+    printed = PrintedNames.from_rows(printed_rows)
+    rows = digitized.found.get("layout_rows") or []
+    check = check_names(printed, rows)
+    if not check.compared:
+        return None, digitized, None, [f"lead names read on {len(printed.rows)} printed row(s), the digitizer found "
+                                       f"{len(rows)}: its lead names are not checked against the page's labels"]
+    if not check.contradict and not check.fill:
+        return True, digitized, None, []
+    layout = str(digitized.found.get("layout"))
+    why = (f"the digitizer's lead names contradict {len(check.contradict)} read from the page's labels "
+           f"({describe(check.contradict, layout)})" if check.contradict else
+           f"{len(check.fill)} lead name(s) read from the page's labels where the digitizer named none")
+    if not _takes_printed(digitizer):
+        return not check.contradict, digitized, None, [f"{why}; this digitizer takes no printed names: its names "
+                                                      f"kept"]
+    try:
+        again = digitizer(image, printed=printed)
+    except DigitizeError as exc:
+        return not check.contradict, None, exc.problem, [f"{why}; read again with the printed names, the page "
+                                                        f"could not be digitized: {exc.problem}"]
+    return not check.contradict, again, None, [f"{why}: page digitized again with the printed names (layout "
+                                               f"{again.found.get('layout')})"]
+
+
+def _takes_printed(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return False
+    return any(p.name == "printed" or p.kind is p.VAR_KEYWORD for p in params)
 
 
 def quality_only(image: np.ndarray, beat_finder: BeatFinder, digitizer: Digitizer = default_digitizer) -> Quality:

@@ -13,7 +13,14 @@ report.json, schema_version "1":
     thresholds      {class: probability at which the class is called, chosen on validation} or null
     findings        classes whose probability reaches its threshold (null when refused or no thresholds)
     quality         the quality gate's findings (see vizecg/predict/quality.py: Quality.to_json)
-    layout          {"name", "detector_layout", "digitizer_layout", "panel_leads", "orientation_deg", "boxes_in"}
+    layout          {"name", "detector_layout", "digitizer_layout", "panel_leads", "orientation_deg", "boxes_in",
+                    "printed_rows", "printed_agree"}: `printed_rows` the lead names the beat finder read from the
+                    page's printed labels, rows top to bottom, left to right by column, null where no label was
+                    read ([] when none was); `printed_agree` whether they agree with the digitizer's names (true),
+                    contradict them (false) or were not compared (null: nothing read, no signal, or another
+                    number of rows). On a contradiction, or a read name where the digitizer named no lead, the
+                    page is digitized again with the names read and a warning says so. Both added within
+                    schema 1: reports written before them lack them.
     beats           [{"box": [x0, y0, x1, y1] px, "lead": name or null, "score"}]: px on the upright page
                     (the image as given when it lay upright; `layout.boxes_in` says which)
     signal          {"leads", "fs", "n_samples", "confidence": {lead: 0..1}, "paths": {"wfdb", "csv"} or {}}
