@@ -51,6 +51,9 @@ class DigitizeConfig:
     # Find which way up the page lies (0/90/180/270) and turn it upright; refuse when that cannot be told.
     # false: take the page as it lies (for a page refused as undecidable that is known to be upright).
     find_orientation: bool = True
+    # Where the trace's own cues leave which way up unsure, read the printed text both ways round with the OCR
+    # recogniser (rapidocr-onnxruntime, about 1 s CPU, on those pages only; orientation.text_up_cue)
+    read_text_orientation: bool = False
     deskew: bool = True  # undo small rotations (grid/trace orientation), up to max_rotation_deg
     max_rotation_deg: float = 10.0
     dewarp: bool = True  # flatten curl / waves / wrinkles by moving the grid lines onto a perfect lattice

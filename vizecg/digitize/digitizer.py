@@ -15,7 +15,8 @@ import numpy as np
 
 from vizecg.digitize.config import DigitizeConfig
 from vizecg.digitize.ink import channel_range, grid_darkness, ink_mask, norm_window, paper_normalised
-from vizecg.digitize.orientation import ACROSS_MIN, UP_REFUSE, Orientation, find_orientation
+from vizecg.digitize.orientation import (ACROSS_MIN, TEXT_MIN_LINES, UP_REFUSE, UP_SURE, Orientation,
+                                         find_orientation, text_up_cue, with_text)
 from vizecg.digitize.confidence import lead_confidence, page_confidence
 from vizecg.digitize.layout import (Panel, Pulse, drop_weak_rows, find_pulse, find_rows, layout_candidates,
                                     layout_panels, n_cols, remove_text, template_rows, trace_extent)
@@ -29,6 +30,10 @@ from vizecg.errors import DigitizeError
 from vizecg.record import STANDARD_LEADS, EcgRecord
 from vizecg.render import paper
 
+LEARNED_SEEN = 0.6  # the classical ink is kept (filtered by the network) where it holds this much of its trace
+KEEP_WHOLE_AREA = 2.0  # a classical ink run is kept whole when at most this many times its pixels near the trace
+LEARNED_RESCALE = 0.15  # the network is read again when the measured scale is this far off the one it was told
+# (its tiles were cut at up to 20 % off the true scale in training)
 GRID_QUAD_MARGIN = 0.05  # the grid's area is rectified with this much around it: its edges' ink stays in
 GRID_INSIDE_MIN = 0.97  # the grid is printed on the paper: an outline leaving more of it out is not the paper's
 DEWARP_MIN_PX = 0.5  # flat scans measure 0.1-0.3 px rms of phase noise; phone sheets 1-10 px
@@ -242,11 +247,22 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     ink, ink_thr = ink_mask(norm, config.ink_threshold, config.ink_auto)
     ink = remove_text(ink, ppm_rough)
     found["ink_threshold"] = round(ink_thr, 3)
+    # trace_ink: learned: the network's trace ink finds the rows, helps tell which way up and is traced on;
+    # calibration pulses (not trace to it) are still found on the classical ink
+    learned = _learned_views(page, norm, ink, 1.0 - ink_thr, ppm_rough, config) \
+        if config.trace_ink == "learned" else None
 
     # --- which way up: 0 / 90 / 180 / 270 (page finding, deskew and flattening hold for any) ---------------
     orient_conf = 1.0
     if config.find_orientation:
         orient = known or find_orientation(ink, ppm_rough, config.speed_mm_s)
+        if known is None and learned is not None:  # the surer reading of the two inks
+            orient_l = find_orientation(learned.ink, ppm_rough, config.speed_mm_s)
+            if orient_l.sure > orient.sure or (orient_l.sure == orient.sure and orient_l.up > orient.up):
+                orient = orient_l
+        if known is None and config.read_text_orientation and orient.up < UP_SURE and \
+                orient.across >= 0.5 * ACROSS_MIN:  # the ink leaves it unsure: the printed text's glyphs
+            orient = _with_text_cue(orient, page, ppm_rough, found, warnings)
         _refuse_unsure(orient)
         if known is None and orient.degrees:
             return orient  # read again from the photo turned upright
@@ -268,7 +284,8 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     ppm_rough = ppm_y if has_grid else ppm_guess
 
     # --- rows, layout, pulses ---------------------------------------------------------------------------
-    rows_y, row_strength = find_rows(ink, ppm_rough)
+    row_ink = learned.ink if learned is not None else ink  # what trace rows and trace ends are read on
+    rows_y, row_strength = find_rows(row_ink, ppm_rough)
     if len(rows_y) == 0:
         raise DigitizeError("no ECG trace rows found on the page")
     rows_all = rows_y
@@ -303,7 +320,7 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
         x0s = [p.x_fall + ((0.0 if p.bare else paper.CAL_LEAD_IN_MM) + paper.CAL_GAP_MM) * ppm_x for p in good]
         trace_x0 = float(np.median(x0s))
     else:
-        ext = [trace_extent(ink, (int(y - 0.3 * pitch), int(y + 0.3 * pitch)), ppm_y) for y in rows_y]
+        ext = [trace_extent(row_ink, (int(y - 0.3 * pitch), int(y + 0.3 * pitch)), ppm_y) for y in rows_y]
         trace_x0 = float(np.median([e[0] for e in ext if e is not None]))
         warnings.append("trace start placed at the ink's left end (no calibration pulse): times may be offset")
     found["trace_x0"] = round(trace_x0, 1)
@@ -312,15 +329,20 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     row_ref = [p.y_base if p is not None else float(y) for p, y in zip(pulses, rows_y)]
 
     # --- layout and traces: each candidate layout traced, the first whose limb leads agree is kept ----------
-    thickness = line_thickness(ink[int(rows_y.min() - 0.3 * pitch):int(rows_y.max() + 0.3 * pitch)])
-    found["line_px"] = thickness
-    trace_ink, trace_norm = ink, norm
-    if config.trace_ink == "learned":
-        trace_ink, trace_norm = _learned_views(page, norm, float(np.sqrt(ppm_x * ppm_y)), config)
+    trace_ink, trace_norm, level = ink, norm, 1.0 - ink_thr
+    if learned is not None:
+        ppm = float(np.sqrt(ppm_x * ppm_y))
+        if abs(ppm / learned.px_per_mm - 1) > LEARNED_RESCALE:  # the network read the page at a wrong scale
+            learned = _learned_views(page, norm, ink, 1.0 - ink_thr, ppm, config)
+        trace_ink, trace_norm, level = learned.ink, learned.norm, learned.level
         found["trace_ink"] = {"source": "learned", "segmenter": Path(config.segmenter).name,
+                              "px_per_mm": round(learned.px_per_mm, 3), "level": round(level, 3),
+                              "classical_seen": round(learned.seen, 3),
                               "ink_fraction": round(float(trace_ink.mean()), 5)}
+    thickness = line_thickness(trace_ink[int(rows_y.min() - 0.3 * pitch):int(rows_y.max() + 0.3 * pitch)])
+    found["line_px"] = thickness
     ctx = _TraceContext(ink=trace_ink, norm=trace_norm, ppm_x=ppm_x, ppm_y=ppm_y, speed=speed, gain=gain, thickness=thickness,
-                        level=1.0 - ink_thr, fs=config.fs, max_gap_s=config.max_gap_s,
+                        level=level, fs=config.fs, max_gap_s=config.max_gap_s,
                         jump_weight=config.jump_weight, baseline_weight=config.baseline_weight, geo=geo)
     # a layout the page's read labels contradict is tried only when every layout of this row count does
     checks = {name: check_names(labels, template_rows(name)) for name in candidates} if labels is not None else {}
@@ -437,6 +459,21 @@ def row_strength_kept(rows_y: np.ndarray, rows_all: np.ndarray, strength: np.nda
     return np.array([strength[int(np.argmin(np.abs(rows_all - y)))] for y in rows_y])
 
 
+def _with_text_cue(orient: Orientation, page: np.ndarray, px_per_mm: float, found: dict[str, Any],
+                   warnings: list[str]) -> Orientation:
+    """`orient` with the text cue read on the page turned upright as it says (orientation.text_up_cue)."""
+    from vizecg.labels.speed_gain import OcrMissingError
+
+    upright = np.ascontiguousarray(np.rot90(page, -(orient.degrees // 90)))
+    try:
+        text, lines = text_up_cue(upright, px_per_mm)
+    except OcrMissingError as exc:
+        warnings.append(f"which way up the text reads was not checked: {exc}")
+        return orient
+    found["orientation_text_lines"] = lines  # the cue itself is found["orientation"]["cues"]["text"]
+    return with_text(orient, text) if lines >= TEXT_MIN_LINES else orient
+
+
 def _refuse_unsure(orient: Orientation) -> None:
     """DigitizeError where the page's orientation cannot be told: read the wrong way up, every lead would be
     confidently wrong (negated and backwards)."""
@@ -493,17 +530,53 @@ def _page_views(page: np.ndarray, px_per_mm: float, config: DigitizeConfig,
     return norm, ink, grid_darkness(page, norm, ink, channels)
 
 
-def _learned_views(page: np.ndarray, norm: np.ndarray, px_per_mm: float,
-                   config: DigitizeConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(trace ink, paper-normalised brightness) for tracing, from the segmentation network: ink is what it calls
-    trace; the brightness keeps the page's own values within a pixel of that ink (the sub-pixel edges are
-    measured there) and is paper elsewhere, so grid lines and text next to the trace do not pull its edges."""
+@dataclass(frozen=True)
+class _LearnedInk:
+    ink: np.ndarray  # (H, W) bool: the trace's pixels
+    norm: np.ndarray  # paper-normalised brightness near that trace, paper (1.0) elsewhere
+    level: float  # darkness of the trace's edges
+    px_per_mm: float  # the scale the network was told
+    seen: float  # share of the network's trace that the classical threshold also calls ink
+
+
+def _learned_views(page: np.ndarray, norm: np.ndarray, ink: np.ndarray, level: float, px_per_mm: float,
+                   config: DigitizeConfig) -> _LearnedInk:
+    """The page's trace as the segmentation network marks it, with the classical `ink` (and its edge `level`)
+    where that threshold sees the trace: the network then only takes grid lines, dots and text away and the
+    pixels stay the page's own, which measure the trace's edges more finely than the network's map (made at
+    4 px/mm). Where the threshold misses the trace (green or faint pens), the network's ink is used, its edges
+    at half the trace's own darkness. The brightness is the page's near the trace and paper elsewhere, so the
+    grid and text beside the trace do not pull its sub-pixel edges."""
     from vizecg.digitize.segment.infer import ink_probability, load_ink_model
 
     prob = ink_probability(page, px_per_mm, load_ink_model(config.segmenter))
-    ink = prob >= config.segmenter_threshold
-    near = cv2.dilate(ink.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    return ink, np.where(near, norm, np.float32(1.0)).astype(np.float32)
+    net = prob >= config.segmenter_threshold
+    r = max(1, int(round(px_per_mm / 4.0)))  # a pixel of the network's map, at the page's scale
+    near = cv2.dilate(net.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+    seen = float(ink[net].mean()) if net.any() else 0.0
+    if seen >= LEARNED_SEEN:
+        trace = _kept_by_network(ink, near)
+    else:
+        trace = net | (ink & near)
+        core = 1.0 - norm[net]
+        level = float(np.clip(0.5 * np.median(core), 0.1, 0.6)) if core.size else level
+    # the page's brightness within a pixel of the trace kept (its edges are measured there), paper elsewhere
+    around = cv2.dilate(trace.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    trace_norm = np.where(around, norm, np.float32(1.0)).astype(np.float32)
+    return _LearnedInk(trace, trace_norm, level, float(px_per_mm), seen)
+
+
+def _kept_by_network(ink: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """The classical ink the network confirms: a connected run of ink that is mostly near the network's trace is
+    kept whole (the network misses bits of a trace, e.g. tall T waves, that the ink holds joined to the rest); a
+    run mostly elsewhere (a dark grid's lattice joined to the trace) keeps only its pixels near the trace; runs
+    that never come near it (text, grid dots, stains) go."""
+    n, labels = cv2.connectedComponents(ink.astype(np.uint8), connectivity=8)
+    area = np.bincount(labels.ravel(), minlength=n)
+    touch = np.bincount(labels[ink & near], minlength=n)
+    whole = (touch > 0) & (area <= KEEP_WHOLE_AREA * touch)
+    whole[0] = False
+    return whole[labels] | (ink & near)
 
 
 def _covered(inner: np.ndarray, outer: np.ndarray) -> float:

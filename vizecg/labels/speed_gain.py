@@ -171,7 +171,7 @@ def find_lines(image: np.ndarray, regions: Sequence[Region], px_per_mm: float, e
     return lines
 
 
-def _line_crop(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
+def line_crop(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
     """The line's pixels straightened onto a rectangle (a photographed line is a tilted quad), padded by LINE_PAD."""
     import cv2
 
@@ -192,7 +192,7 @@ def _line_crop(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
 
 def read_lines(image: np.ndarray, quads: Sequence[np.ndarray], engine: Any) -> list[tuple[str, float]]:
     """(text, recogniser score) of each line box."""
-    crops = [_line_crop(image, q) for q in quads]
+    crops = [line_crop(image, q) for q in quads]
     keep = [i for i, c in enumerate(crops) if c is not None]
     out = [("", 0.0)] * len(quads)
     if keep:
