@@ -3,6 +3,10 @@
 page (outline -> perspective, grid -> rotation, traces -> which way up) -> scale (grid periodicity, confirmed by the calibration pulse)
 -> layout (trace rows -> known layout -> panels) -> traces (ink runs + DP per panel) -> mV against the pulse's
 base, placed in time by the panel's column, resampled to `config.fs`, NaN where the page shows nothing.
+
+Each step is a stage function returning a small frozen dataclass (_page_stage -> PageStage, _upright_stage ->
+UprightStage, _scale_stage -> ScaleStage, _layout_stage -> LayoutStage, _leads_stage -> LeadsStage); _digitize
+runs them in that order.
 """
 from __future__ import annotations
 
@@ -23,8 +27,8 @@ from vizecg.digitize.layout import (Panel, Pulse, drop_weak_rows, find_pulse, fi
 from vizecg.digitize.printed import NameCheck, PrintedNames, check_names, describe
 from vizecg.digitize.page import (estimate_rotation, find_grid_quad, find_page_quad, grid_lattice_maps,
                                   lattice_homography, rectify, rotate, warp_centred)
-from vizecg.digitize.scale import (GRID_STRENGTH_MIN, GridScale, grid_period, grid_period_2d, measure_scale,
-                                   read_printed)
+from vizecg.digitize.scale import (GRID_STRENGTH_MIN, GridScale, ScaleEvidence, grid_period, grid_period_2d,
+                                   measure_scale, read_printed)
 from vizecg.digitize.trace import HYSTERESIS, PanelPick, erase_bars, fit_page, line_thickness, pick_trace
 from vizecg.errors import DigitizeError
 from vizecg.record import STANDARD_LEADS, EcgRecord
@@ -163,6 +167,46 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
               labels: PrintedNames | None = None) -> DigitizedEcg | Orientation:
     """digitize() of a checked image; returns the Orientation instead where the page is not upright, unless
     `known` says how the page lay before it was turned (then it is upright). `labels`: digitize's `printed`."""
+    page = _page_stage(image, config)
+    upright = _upright_stage(page, config, known)
+    if isinstance(upright, Orientation):
+        return upright  # read again from the photo turned upright
+    scale = _scale_stage(page, config)
+    layout = _layout_stage(page, scale, config, labels)
+    leads = _leads_stage(page, upright, scale, layout, config)
+    stages = (page, upright, scale, layout, leads)
+    found = {key: value for stage in stages for key, value in stage.found.items()}
+    return DigitizedEcg(record=leads.record, confidence=leads.confidence, found=found,
+                        warnings=[w for stage in stages for w in stage.warnings], traces=leads.traces,
+                        unnamed=leads.unnamed, page_confidence=leads.page_confidence)
+
+
+# Each stage returns what the later stages read, with its part of `found` (JSON-able) and the warnings it
+# raised; _digitize joins those parts in stage order.
+@dataclass(frozen=True)
+class PageStage:
+    """The page found in the photo, deskewed and flattened onto its grid, with its views and grid scale."""
+
+    page: np.ndarray  # (H, W, 3) uint8: the page as read from here on
+    norm: np.ndarray  # (H, W) paper-normalised brightness at ppm_rough's window
+    ink: np.ndarray  # (H, W) bool: dark ink, text removed
+    ink_thr: float  # the ink threshold, in paper-normalised brightness
+    ink_fraction: float  # share of the page's first views that is ink (a feature of every lead)
+    learned: _LearnedInk | None  # trace_ink: learned: the network's trace ink, read at ppm_rough
+    sx: GridScale  # the grid's period across
+    sy: GridScale  # the grid's period down
+    has_grid: bool
+    ppm_guess: float  # px/mm with the page taken as wide as letter paper (_ppm_guess)
+    ppm_rough: float  # the grid's px/mm down, else the page's long side as letter paper's width
+    dewarp_conf: float  # 1, lowered where flattening failed or made the grid less regular
+    geo: _Geometry  # the page's points -> the input photo
+    found: dict[str, Any]
+    warnings: tuple[str, ...]
+
+
+def _page_stage(image: np.ndarray, config: DigitizeConfig) -> PageStage:
+    """Page outline and perspective, rotation, the grid's scale, the page flattened onto the grid's lattice,
+    and the ink read on it; DigitizeError where the image holds too much ink or none."""
     found: dict[str, Any] = {"input_size": [int(image.shape[1]), int(image.shape[0])]}
     warnings: list[str] = []
     geo = _Geometry()
@@ -251,40 +295,83 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     # calibration pulses (not trace to it) are still found on the classical ink
     learned = _learned_views(page, norm, ink, 1.0 - ink_thr, ppm_rough, config) \
         if config.trace_ink == "learned" else None
+    return PageStage(page=page, norm=norm, ink=ink, ink_thr=ink_thr, ink_fraction=ink_fraction, learned=learned,
+                     sx=sx, sy=sy, has_grid=has_grid, ppm_guess=ppm_guess, ppm_rough=ppm_rough,
+                     dewarp_conf=dewarp_conf, geo=geo, found=found, warnings=tuple(warnings))
 
-    # --- which way up: 0 / 90 / 180 / 270 (page finding, deskew and flattening hold for any) ---------------
-    orient_conf = 1.0
-    if config.find_orientation:
-        orient = known or find_orientation(ink, ppm_rough, config.speed_mm_s)
-        if known is None and learned is not None:  # the surer reading of the two inks
-            orient_l = find_orientation(learned.ink, ppm_rough, config.speed_mm_s)
-            if orient_l.sure > orient.sure or (orient_l.sure == orient.sure and orient_l.up > orient.up):
-                orient = orient_l
-        if known is None and config.read_text_orientation and orient.up < UP_SURE and \
-                orient.across >= 0.5 * ACROSS_MIN:  # the ink leaves it unsure: the printed text's glyphs
-            orient = _with_text_cue(orient, page, ppm_rough, found, warnings)
-        _refuse_unsure(orient)
-        if known is None and orient.degrees:
-            return orient  # read again from the photo turned upright
-        found["orientation_deg"] = orient.degrees
-        found["orientation"] = {"across_margin": round(orient.across, 3), "up_margin": round(orient.up, 3),
-                                "cues": orient.cues, "beats": orient.beats}
-        if orient.degrees:
-            warnings.append(f"the page lay turned by {orient.degrees} degrees: turned upright "
-                            f"(up margin {orient.up:.2f})")
-        orient_conf = 0.6 + 0.4 * orient.sure
-        if orient.sure < 1.0:
-            warnings.append(f"which way up the page lies is not sure (across margin {orient.across:.2f}, up "
-                            f"margin {orient.up:.2f}): every lead's confidence lowered")
+
+@dataclass(frozen=True)
+class UprightStage:
+    """The page is upright; how sure that is."""
+
+    orient_sure: float  # 0.6..1 (1: find_orientation off, or sure): a feature of every lead
+    found: dict[str, Any]
+    warnings: tuple[str, ...]
+
+
+def _upright_stage(page: PageStage, config: DigitizeConfig, known: Orientation | None) -> UprightStage | Orientation:
+    """Which way up: 0 / 90 / 180 / 270 (page finding, deskew and flattening hold for any). The Orientation to
+    turn the photo by where the page is not upright, unless `known` says how it lay before it was turned;
+    DigitizeError where it cannot be told."""
+    found: dict[str, Any] = {}
+    warnings: list[str] = []
+    if not config.find_orientation:
+        return UprightStage(orient_sure=1.0, found=found, warnings=())
+    orient = known or find_orientation(page.ink, page.ppm_rough, config.speed_mm_s)
+    if known is None and page.learned is not None:  # the surer reading of the two inks
+        orient_l = find_orientation(page.learned.ink, page.ppm_rough, config.speed_mm_s)
+        if orient_l.sure > orient.sure or (orient_l.sure == orient.sure and orient_l.up > orient.up):
+            orient = orient_l
+    if known is None and config.read_text_orientation and orient.up < UP_SURE and \
+            orient.across >= 0.5 * ACROSS_MIN:  # the ink leaves it unsure: the printed text's glyphs
+        orient = _with_text_cue(orient, page.page, page.ppm_rough, found, warnings)
+    _refuse_unsure(orient)
+    if known is None and orient.degrees:
+        return orient
+    found["orientation_deg"] = orient.degrees
+    found["orientation"] = {"across_margin": round(orient.across, 3), "up_margin": round(orient.up, 3),
+                            "cues": orient.cues, "beats": orient.beats}
+    if orient.degrees:
+        warnings.append(f"the page lay turned by {orient.degrees} degrees: turned upright "
+                        f"(up margin {orient.up:.2f})")
+    if orient.sure < 1.0:
+        warnings.append(f"which way up the page lies is not sure (across margin {orient.across:.2f}, up "
+                        f"margin {orient.up:.2f}): every lead's confidence lowered")
+    return UprightStage(orient_sure=0.6 + 0.4 * orient.sure, found=found, warnings=tuple(warnings))
+
+
+@dataclass(frozen=True)
+class ScaleStage:
+    """The page's trace rows, their calibration pulses and the scale measured from grid, pulses and text."""
+
+    rows_y: np.ndarray  # (rows,) y of each trace row kept
+    rows_all: np.ndarray  # y of every row found (drop_weak_rows keeps a subset)
+    row_strength: np.ndarray  # per row of rows_all
+    pitch: float  # px between rows
+    candidates: list[str]  # the known layouts of this many rows
+    pulses: list[Pulse | None]  # per row kept
+    measured: ScaleEvidence  # px/mm across and down, speed and gain
+    trace_x0: float  # x where the trace area starts
+    row_ref: list[float]  # per row, the y of 0 mV
+    found: dict[str, Any]
+    warnings: tuple[str, ...]
+
+
+def _scale_stage(page: PageStage, config: DigitizeConfig) -> ScaleStage:
+    """Rows, pulses and the scale (measure_scale); DigitizeError where no row is found, the rows fit no known
+    layout or the scale cannot be measured."""
+    found: dict[str, Any] = {}
+    warnings: list[str] = []
+    has_grid, sx, sy = page.has_grid, page.sx, page.sy
     ppm_x = ppm_y = None
     if has_grid:
         ppm_x, ppm_y = float(sx.px_per_mm), float(sy.px_per_mm)
     found["grid"] = {"found": bool(has_grid), "px_per_mm_x": ppm_x, "px_per_mm_y": ppm_y,
                      "strength": [round(sx.strength, 1), round(sy.strength, 1)]}
-    ppm_rough = ppm_y if has_grid else ppm_guess
+    ppm_rough = ppm_y if has_grid else page.ppm_guess
 
     # --- rows, layout, pulses ---------------------------------------------------------------------------
-    row_ink = learned.ink if learned is not None else ink  # what trace rows and trace ends are read on
+    row_ink = page.learned.ink if page.learned is not None else page.ink  # what trace rows and ends are read on
     rows_y, row_strength = find_rows(row_ink, ppm_rough)
     if len(rows_y) == 0:
         raise DigitizeError("no ECG trace rows found on the page")
@@ -295,11 +382,11 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
         rows_y = kept
     candidates = layout_candidates(len(rows_y), config.layout)
     found["rows_y"] = np.round(rows_y, 1).tolist()
-    pitch = float(np.median(np.diff(rows_y))) if len(rows_y) > 1 else 0.4 * page.shape[0]
+    pitch = float(np.median(np.diff(rows_y))) if len(rows_y) > 1 else 0.4 * page.page.shape[0]
     pulses: list[Pulse | None] = []
     for y in rows_y:
         band = (int(y - 0.6 * pitch), int(y + 0.45 * pitch))
-        pulses.append(find_pulse(ink, band, int(0.25 * page.shape[1]), ppm_rough, ppm_x))
+        pulses.append(find_pulse(page.ink, band, int(0.25 * page.page.shape[1]), ppm_rough, ppm_x))
     good = [p for p in pulses if p is not None]
     found["pulses"] = [None if p is None else {"x_rise": round(p.x_rise, 1), "width_px": round(p.width, 2),
                                                "height_px": round(float(p.height), 2),
@@ -308,32 +395,57 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
                        for p in pulses]
 
     # the page's own speed/gain text (footer, then header), in place of the declared settings and checked
-    printed = read_printed(page, rows_y, pitch, ppm_rough) if config.read_speed_gain else None
+    printed = read_printed(page.page, rows_y, pitch, ppm_rough) if config.read_speed_gain else None
     scale = measure_scale(sx, sy, has_grid, pulses, config.speed_mm_s, config.gain_mm_mv, config.trust_pulse,
                           config.min_px_per_mm, config.max_px_per_mm, printed)
-    ppm_x, ppm_y, speed, gain = scale.px_per_mm_x, scale.px_per_mm_y, scale.speed_mm_s, scale.gain_mm_mv
     warnings.extend(scale.doubts)
     found["scale"] = scale.to_json()
 
     # where the trace area starts: from the pulse (exact geometry), else the ink's left end
     if good:
-        x0s = [p.x_fall + ((0.0 if p.bare else paper.CAL_LEAD_IN_MM) + paper.CAL_GAP_MM) * ppm_x for p in good]
+        x0s = [p.x_fall + ((0.0 if p.bare else paper.CAL_LEAD_IN_MM) + paper.CAL_GAP_MM) * scale.px_per_mm_x
+               for p in good]
         trace_x0 = float(np.median(x0s))
     else:
-        ext = [trace_extent(row_ink, (int(y - 0.3 * pitch), int(y + 0.3 * pitch)), ppm_y) for y in rows_y]
+        ext = [trace_extent(row_ink, (int(y - 0.3 * pitch), int(y + 0.3 * pitch)), scale.px_per_mm_y)
+               for y in rows_y]
         trace_x0 = float(np.median([e[0] for e in ext if e is not None]))
         warnings.append("trace start placed at the ink's left end (no calibration pulse): times may be offset")
     found["trace_x0"] = round(trace_x0, 1)
 
     # the 0 mV line of each row: the pulse's base; else the row's dominant level
     row_ref = [p.y_base if p is not None else float(y) for p, y in zip(pulses, rows_y)]
+    return ScaleStage(rows_y=rows_y, rows_all=rows_all, row_strength=row_strength, pitch=pitch,
+                      candidates=candidates, pulses=pulses, measured=scale, trace_x0=trace_x0, row_ref=row_ref,
+                      found=found, warnings=tuple(warnings))
 
-    # --- layout and traces: each candidate layout traced, the first whose limb leads agree is kept ----------
-    trace_ink, trace_norm, level = ink, norm, 1.0 - ink_thr
+
+@dataclass(frozen=True)
+class LayoutStage:
+    """The layout chosen and its panels traced, named as the page's read labels allow."""
+
+    layout: str
+    traced: list[_PanelTrace]  # in (row, col) order
+    ctx: _TraceContext  # what they were traced on
+    found: dict[str, Any]
+    warnings: tuple[str, ...]
+
+
+def _layout_stage(page: PageStage, scale: ScaleStage, config: DigitizeConfig,
+                  labels: PrintedNames | None) -> LayoutStage:
+    """Each candidate layout traced, the first whose limb leads agree is kept (among those the read labels do
+    not contradict, where any); its panels then named from the labels (_name_from_labels)."""
+    found: dict[str, Any] = {}
+    warnings: list[str] = []
+    ppm_x, ppm_y = scale.measured.px_per_mm_x, scale.measured.px_per_mm_y
+    speed, gain = scale.measured.speed_mm_s, scale.measured.gain_mm_mv
+    rows_y, pitch, candidates = scale.rows_y, scale.pitch, scale.candidates
+    trace_ink, trace_norm, level = page.ink, page.norm, 1.0 - page.ink_thr
+    learned = page.learned
     if learned is not None:
         ppm = float(np.sqrt(ppm_x * ppm_y))
         if abs(ppm / learned.px_per_mm - 1) > LEARNED_RESCALE:  # the network read the page at a wrong scale
-            learned = _learned_views(page, norm, ink, 1.0 - ink_thr, ppm, config)
+            learned = _learned_views(page.page, page.norm, page.ink, 1.0 - page.ink_thr, ppm, config)
         trace_ink, trace_norm, level = learned.ink, learned.norm, learned.level
         found["trace_ink"] = {"source": "learned", "segmenter": Path(config.segmenter).name,
                               "px_per_mm": round(learned.px_per_mm, 3), "level": round(level, 3),
@@ -341,25 +453,25 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
                               "ink_fraction": round(float(trace_ink.mean()), 5)}
     thickness = line_thickness(trace_ink[int(rows_y.min() - 0.3 * pitch):int(rows_y.max() + 0.3 * pitch)])
     found["line_px"] = thickness
-    ctx = _TraceContext(ink=trace_ink, norm=trace_norm, ppm_x=ppm_x, ppm_y=ppm_y, speed=speed, gain=gain, thickness=thickness,
-                        level=level, fs=config.fs, max_gap_s=config.max_gap_s,
-                        jump_weight=config.jump_weight, baseline_weight=config.baseline_weight, geo=geo)
+    ctx = _TraceContext(ink=trace_ink, norm=trace_norm, ppm_x=ppm_x, ppm_y=ppm_y, speed=speed, gain=gain,
+                        thickness=thickness, level=level, fs=config.fs, max_gap_s=config.max_gap_s,
+                        jump_weight=config.jump_weight, baseline_weight=config.baseline_weight, geo=page.geo)
     # a layout the page's read labels contradict is tried only when every layout of this row count does
     checks = {name: check_names(labels, template_rows(name)) for name in candidates} if labels is not None else {}
     agreeing = [name for name in candidates if not checks[name].contradict] if labels is not None else candidates
     tried: dict[str, float] = {}
     chosen = None
     for name in agreeing or candidates:
-        panels = layout_panels(name, np.asarray(row_ref), trace_x0, ppm_x, ppm_y, speed, row_ref)
-        traced = _trace_panels(name, panels, pulses, ctx)
+        panels = layout_panels(name, np.asarray(scale.row_ref), scale.trace_x0, ppm_x, ppm_y, speed, scale.row_ref)
+        traced = _trace_panels(name, panels, scale.pulses, ctx)
         resid, _ = limb_residual(_panel_signals(traced, ctx.n), config.fs)
         tried[name] = resid
         if chosen is None or _better(resid, tried[chosen[0]]):
-            chosen = (name, panels, traced)
+            chosen = (name, traced)
         if np.isfinite(resid) and resid <= LIMB_AGREE:
             break
     assert chosen is not None
-    layout, panels, traced = chosen
+    layout, traced = chosen
     found["layout"] = layout
     found["layout_tried"] = {k: (None if not np.isfinite(v) else round(float(v), 3)) for k, v in tried.items()}
     # (every layout tried: a break comes only on an agreeing one; the read labels may have left fewer to try)
@@ -373,8 +485,31 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
                                   "ruled_out": [name for name in candidates if agreeing and name not in agreeing]}
         traced, kept = _name_from_labels(labels, checks[layout], layout, traced, len(rows_y), ctx, warnings)
         found["printed_names"]["einthoven_kept"] = kept
-    result = _assemble(layout, traced, ctx, config, warnings)
-    strength = np.asarray(row_strength_kept(rows_y, rows_all, row_strength), np.float64)
+    return LayoutStage(layout=layout, traced=traced, ctx=ctx, found=found, warnings=tuple(warnings))
+
+
+@dataclass(frozen=True)
+class LeadsStage:
+    """The record: each lead's traces joined, and the leads trusted enough to keep."""
+
+    record: EcgRecord  # NaN where a lead's confidence is below config.min_confidence
+    confidence: dict[str, float]  # per lead
+    page_confidence: float
+    traces: dict[str, list[np.ndarray]]  # lead -> (n, 2) px in the input photo
+    unnamed: list[dict[str, Any]]
+    found: dict[str, Any]
+    warnings: tuple[str, ...]
+
+
+def _leads_stage(page: PageStage, upright: UprightStage, scale: ScaleStage, layout: LayoutStage,
+                 config: DigitizeConfig) -> LeadsStage:
+    """Rhythm strips named and each lead's traces joined (_assemble), each lead's quality features -> its
+    confidence, the leads below config.min_confidence left NaN; DigitizeError where no lead is left."""
+    found: dict[str, Any] = {}
+    warnings: list[str] = []
+    rows_y, pulses = scale.rows_y, scale.pulses
+    result = _assemble(layout.layout, layout.traced, layout.ctx, config, warnings)
+    strength = np.asarray(row_strength_kept(rows_y, scale.rows_all, scale.row_strength), np.float64)
     rel = strength / max(float(np.median(strength)), 1e-9)
     for lead, lf in result.lead_features.items():  # the weakest row the lead was traced on, against the page's rows
         lead_rows = [r for r, row in enumerate(result.rows) for name in row if name and name.lstrip("-") == lead]
@@ -385,12 +520,12 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     found["strip_match_db"] = result.strip_match
 
     # per-lead quality features -> calibrated probability that the lead's SNR >= 10 dB (confidence.py)
-    page_feats = {"has_grid": float(has_grid), "pulse_agree": float(scale.source == "grid+pulse"),
-                  "scale_trust": scale.trust, "dewarp_conf": dewarp_conf,
+    page_feats = {"has_grid": float(page.has_grid), "pulse_agree": float(scale.measured.source == "grid+pulse"),
+                  "scale_trust": scale.measured.trust, "dewarp_conf": page.dewarp_conf,
                   "unnamed_panels": float(sum(not u["rhythm_strip"] for u in result.unnamed)),
-                  "orient_sure": orient_conf, "grid_strength": float(min(sx.strength, sy.strength)),
-                  "pulse_rows": len(good) / max(1, len(rows_y)), "ink_fraction": ink_fraction,
-                  "n_candidates": float(len(candidates)),
+                  "orient_sure": upright.orient_sure, "grid_strength": float(min(page.sx.strength, page.sy.strength)),
+                  "pulse_rows": sum(p is not None for p in pulses) / max(1, len(rows_y)),
+                  "ink_fraction": page.ink_fraction, "n_candidates": float(len(scale.candidates)),
                   "limb_residual": result.limb, "row_count": float(len(rows_y)),
                   "min_row_strength": float(rel.min())}
     found["page_features"] = {k: (None if not np.isfinite(v) else round(float(v), 4)) for k, v in page_feats.items()}
@@ -410,14 +545,15 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
     if not result.leads or not np.isfinite(signal).any():
         if result.unnamed:
             raise DigitizeError(f"only unnamed trace(s) on the page ({len(result.unnamed)}: rhythm strips or panels "
-                                f"of layout {layout} whose lead cannot be known without reading its label); set "
-                                f"rhythm_lead=NAME if you know which lead a strip shows")
+                                f"of layout {layout.layout} whose lead cannot be known without reading its label); "
+                                f"set rhythm_lead=NAME if you know which lead a strip shows")
         raise DigitizeError("no lead could be traced with enough confidence")
+    speed, gain = scale.measured.speed_mm_s, scale.measured.gain_mm_mv
     record = EcgRecord(signal=signal, fs=config.fs, lead_names=tuple(result.leads), record_id="digitized",
                        source="digitized", allow_nan=True,
-                       meta={"speed_mm_s": speed, "gain_mm_mv": gain, "layout": layout})
-    return DigitizedEcg(record=record, confidence=confidence, found=found, warnings=warnings, traces=result.traces,
-                        unnamed=result.unnamed, page_confidence=found["page_confidence"])
+                       meta={"speed_mm_s": speed, "gain_mm_mv": gain, "layout": layout.layout})
+    return LeadsStage(record=record, confidence=confidence, page_confidence=found["page_confidence"],
+                      traces=result.traces, unnamed=result.unnamed, found=found, warnings=tuple(warnings))
 
 
 def _name_from_labels(labels: PrintedNames, check: NameCheck, layout: str, traced: list[_PanelTrace], n_rows: int,
