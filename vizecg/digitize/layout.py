@@ -19,7 +19,7 @@ SHEET_EDGE_SPAN = 0.8  # one piece of ink spanning this much of the page's heigh
 # full-width rhythm strips follow. A strip's lead is never assumed: it is named only where its trace matches
 # a named panel of the same moment (leads are printed simultaneously), else it stays an unnamed rhythm strip.
 # Several layouts print the same number of rows; the digitizer tries them in this order and keeps the first
-# whose limb leads obey Einthoven's law (see digitizer._limb_residual).
+# whose limb leads obey Einthoven's law (see digitizer.limb_residual).
 TEMPLATES: dict[str, tuple[tuple[tuple[str | None, ...], ...], int]] = {
     "3x4+1": (ROWS_3X4, 1), "3x5+1": (tuple(r + (None,) for r in ROWS_3X4), 1), "cabrera-3x4+1": (ROWS_3X4_CABRERA, 1),
     "3x4": (ROWS_3X4, 0), "3x5": (tuple(r + (None,) for r in ROWS_3X4), 0), "cabrera-3x4": (ROWS_3X4_CABRERA, 0),
