@@ -45,14 +45,15 @@ def test_text_outweighs_an_unsure_ink_reading():
 
 def test_digitizer_turns_an_unsure_reading_by_the_text(page, monkeypatch):
     """The trace's cues (forced here) call an upright page upside down, barely: without the text it is refused;
-    with it, the text's glyphs turn the reading round and the page is read upright."""
+    with it (the default), the text's glyphs turn the reading round and the page is read upright."""
     from vizecg.digitize import digitizer
     from vizecg.errors import DigitizeError
 
     wrong = Orientation(degrees=180, across=2.0, up=0.02, cues={"time": 0.03, "polarity": 0.0, "pulse": 0.0}, beats=40)
     monkeypatch.setattr(digitizer, "find_orientation", lambda *a, **k: wrong)
+    assert DigitizeConfig().read_text_orientation  # on by default
     with pytest.raises(DigitizeError, match="which way up"):
-        digitize(page.image, DigitizeConfig())
-    result = digitize(page.image, DigitizeConfig(read_text_orientation=True))
+        digitize(page.image, DigitizeConfig(read_text_orientation=False))
+    result = digitize(page.image, DigitizeConfig())
     assert result.found["orientation_deg"] == 0 and result.found["orientation_text_lines"] >= 3
     assert result.found["orientation"]["cues"]["text"] > 0.3

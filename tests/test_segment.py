@@ -261,15 +261,16 @@ def page_3x4(record):
     return render_printout(record, RenderConfig(layout="3x4+1", dpi=200), seed=0)
 
 
-def test_learned_ink_config_needs_weights(tmp_path, page_3x4):
+def test_learned_ink_is_the_default_and_a_missing_network_is_named(tmp_path, page_3x4):
     from vizecg.digitize import DigitizeConfig, digitize
+    from vizecg.digitize.segment.infer import DEFAULT_SEGMENTER
 
-    with pytest.raises(ValueError, match="segmenter=PATH"):
-        DigitizeConfig(trace_ink="learned")
+    assert DigitizeConfig().trace_ink == "learned" and DigitizeConfig().segmenter == ""
+    assert DEFAULT_SEGMENTER.is_file()  # shipped in the repository (vizecg/digitize/weights)
     with pytest.raises(ValueError, match="trace_ink"):
         DigitizeConfig(trace_ink="magic")
     with pytest.raises(ModelError, match="nope.pt"):  # named, not a traceback from torch.load
-        digitize(page_3x4.image, DigitizeConfig(trace_ink="learned", segmenter=str(tmp_path / "nope.pt")))
+        digitize(page_3x4.image, DigitizeConfig(segmenter=str(tmp_path / "nope.pt")))
 
 
 def test_digitizer_traces_on_the_learned_ink(monkeypatch, record, page_3x4):
@@ -280,7 +281,7 @@ def test_digitizer_traces_on_the_learned_ink(monkeypatch, record, page_3x4):
     from vizecg.digitize.segment import infer
     from vizecg.errors import DigitizeError
 
-    classical = digitize(page_3x4.image, DigitizeConfig(fs=record.fs))
+    classical = digitize(page_3x4.image, DigitizeConfig(fs=record.fs, trace_ink="classical"))
     model = _DarkInk().eval()
     monkeypatch.setattr(infer, "load_ink_model", lambda path: model)
     cfg = DigitizeConfig(fs=record.fs, trace_ink="learned", segmenter="dark_ink.pt")

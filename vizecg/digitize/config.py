@@ -53,7 +53,7 @@ class DigitizeConfig:
     find_orientation: bool = True
     # Where the trace's own cues leave which way up unsure, read the printed text both ways round with the OCR
     # recogniser (rapidocr-onnxruntime, about 1 s CPU, on those pages only; orientation.text_up_cue)
-    read_text_orientation: bool = False
+    read_text_orientation: bool = True
     deskew: bool = True  # undo small rotations (grid/trace orientation), up to max_rotation_deg
     max_rotation_deg: float = 10.0
     dewarp: bool = True  # flatten curl / waves / wrinkles by moving the grid lines onto a perfect lattice
@@ -66,12 +66,14 @@ class DigitizeConfig:
     max_gap_s: float = 0.06  # fill gaps in a trace up to this long by interpolation; longer ones stay NaN
     min_confidence: float = 0.2  # leads below this are returned as NaN (never a made-up trace)
     max_ink_fraction: float = 0.25  # more ink than this: not a printout (noise, a dark photo)
-    # Which ink the traces are followed on: "classical" (darkness against the local paper level, text removed) or
-    # "learned" (the trace segmentation network `segmenter`, docs/segmentation.md: grid, dots, text and fold lines
-    # are not ink to it). Rows, pulses and orientation read the classical ink either way: the network is trained
-    # to leave calibration pulses out. docs/segmentation.md "In the digitizer" says where each measures better.
-    trace_ink: Literal["classical", "learned"] = "classical"
-    segmenter: str = ""  # the network's weights: .pt (torch) or .onnx (onnxruntime); required by trace_ink=learned
+    # Which ink rows, orientation and traces are read on: "learned" (the classical ink that the trace segmentation
+    # network confirms, and the network's own where the threshold misses a green or faint trace; grid, dots, text
+    # and fold lines are not trace to it) or "classical" (darkness against the local paper level, text removed).
+    # Calibration pulses are found on the classical ink either way (the network is taught to leave them out).
+    # docs/segmentation.md "In the digitizer": measured better on print-style families it never saw.
+    trace_ink: Literal["classical", "learned"] = "learned"
+    # the network: "" = the shipped one (segment.infer.DEFAULT_SEGMENTER, an ONNX graph); else a .pt or .onnx
+    segmenter: str = ""
     segmenter_threshold: float = 0.5  # ink probability at and above which a pixel is trace
 
     def __post_init__(self) -> None:
@@ -89,8 +91,6 @@ class DigitizeConfig:
                 raise ValueError(f"rhythm_lead={self.rhythm_lead!r} is not one of {', '.join(STANDARD_LEADS)}")
         if self.trace_ink not in ("classical", "learned"):
             raise ValueError(f"trace_ink={self.trace_ink!r} must be 'classical' or 'learned'")
-        if self.trace_ink == "learned" and not self.segmenter:
-            raise ValueError("trace_ink='learned' needs segmenter=PATH (a .pt or .onnx trace segmenter)")
         if self.min_px_per_mm >= self.max_px_per_mm:
             raise ValueError(f"min_px_per_mm={self.min_px_per_mm:g} must be below max_px_per_mm="
                              f"{self.max_px_per_mm:g}")

@@ -29,6 +29,7 @@ from vizecg.digitize.page import (estimate_rotation, find_grid_quad, find_page_q
                                   lattice_homography, rectify, rotate, warp_centred)
 from vizecg.digitize.scale import (GRID_STRENGTH_MIN, GridScale, ScaleEvidence, grid_period, grid_period_2d,
                                    measure_scale, read_printed)
+from vizecg.digitize.segment.infer import DEFAULT_SEGMENTER
 from vizecg.digitize.trace import HYSTERESIS, PanelPick, erase_bars, fit_page, line_thickness, pick_trace
 from vizecg.errors import DigitizeError
 from vizecg.record import STANDARD_LEADS, EcgRecord
@@ -447,7 +448,7 @@ def _layout_stage(page: PageStage, scale: ScaleStage, config: DigitizeConfig,
         if abs(ppm / learned.px_per_mm - 1) > LEARNED_RESCALE:  # the network read the page at a wrong scale
             learned = _learned_views(page.page, page.norm, page.ink, 1.0 - page.ink_thr, ppm, config)
         trace_ink, trace_norm, level = learned.ink, learned.norm, learned.level
-        found["trace_ink"] = {"source": "learned", "segmenter": Path(config.segmenter).name,
+        found["trace_ink"] = {"source": "learned", "segmenter": Path(config.segmenter or DEFAULT_SEGMENTER).name,
                               "px_per_mm": round(learned.px_per_mm, 3), "level": round(level, 3),
                               "classical_seen": round(learned.seen, 3),
                               "ink_fraction": round(float(trace_ink.mean()), 5)}
@@ -685,7 +686,7 @@ def _learned_views(page: np.ndarray, norm: np.ndarray, ink: np.ndarray, level: f
     grid and text beside the trace do not pull its sub-pixel edges."""
     from vizecg.digitize.segment.infer import ink_probability, load_ink_model
 
-    prob = ink_probability(page, px_per_mm, load_ink_model(config.segmenter))
+    prob = ink_probability(page, px_per_mm, load_ink_model(config.segmenter or None))
     net = prob >= config.segmenter_threshold
     r = max(1, int(round(px_per_mm / 4.0)))  # a pixel of the network's map, at the page's scale
     near = cv2.dilate(net.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0

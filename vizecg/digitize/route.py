@@ -20,9 +20,10 @@ from vizecg.record import STANDARD_LEADS
 log = logging.getLogger("vizecg.digitize")
 
 # What the digitizer's output depends on, beside its config (vizecg.runs.source_hash patterns): the route and the
-# digitizer, the paper constants and the image reader, the optional speed/gain reader, the signal preparation.
-DIGITIZER_CODE = ("vizecg/digitize/*.py", "vizecg/render/paper.py", "vizecg/images.py", "vizecg/labels/speed_gain.py",
-                  "vizecg/signal/*.py", "vizecg/record.py")
+# digitizer with its trace network, the paper constants, the image reader, the OCR reader, the signal preparation.
+DIGITIZER_CODE = ("vizecg/digitize/*.py", "vizecg/digitize/segment/*.py", "vizecg/digitize/weights/*.onnx",
+                  "vizecg/render/paper.py", "vizecg/images.py", "vizecg/labels/speed_gain.py", "vizecg/signal/*.py",
+                  "vizecg/record.py")
 
 
 def load_digitize_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> DigitizeConfig:

@@ -1,7 +1,8 @@
 """Learned trace extraction (issue 14): a small U-Net that marks trace ink, so that grid, dots, text, stamps,
 handwriting and fold lines are not ink. Trained on the render truth's exact trace masks (masks.py) by
 `python -m vizecg.digitize.segment_train`, scored against the classical ink mask by
-`python -m vizecg.digitize.segment_eval`; used by `digitize()` with `trace_ink: learned`; docs/segmentation.md.
+`python -m vizecg.digitize.segment_eval`; used by `digitize()` (`trace_ink: learned`, the default, with the
+shipped DEFAULT_SEGMENTER); docs/segmentation.md.
 
 The torch model's names load on first use: the ONNX runtime (`OnnxSegmenter`, `ink_probability`) needs no torch."""
 from typing import Any

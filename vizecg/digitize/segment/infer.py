@@ -20,7 +20,9 @@ from vizecg.errors import ModelError
 INFER_TILE = 768  # px at the network's scale: larger than the training tiles (a fully convolutional net does not
 # mind) so a page is a few tiles and the overlap a small share of the work
 INFER_OVERLAP = 64  # px each neighbouring pair of tiles shares: 16 mm at 4 px/mm, past the net's border effects
-ONNX_META_KEY = "vizecg_segmenter"  # the graph's metadata_props: model name, arguments, scale
+ONNX_META_KEY = "vizecg_segmenter"
+# The network the digitizer ships with (its model card: vizecg/digitize/weights/MODEL_CARD.md)
+DEFAULT_SEGMENTER = Path(__file__).resolve().parents[1] / "weights" / "trace_unet_v1.onnx"  # the graph's metadata_props: model name, arguments, scale
 
 
 def axis_tiles(length: int, tile: int, overlap: int, stride: int) -> tuple[int, list[int]]:
@@ -72,10 +74,11 @@ class OnnxSegmenter:
         return self.session.run(None, {self._input: x})[0]
 
 
-def load_ink_model(path: str | Path) -> Any:
-    """The segmenter a digitizer config names: an .onnx graph under onnxruntime, else torch weights (eval mode).
-    Loaded once per file version (path, size, mtime), so a folder of pages does not reload it per page."""
-    path = Path(path)
+def load_ink_model(path: str | Path | None = None) -> Any:
+    """The segmenter a digitizer config names (None or "": the shipped DEFAULT_SEGMENTER): an .onnx graph under
+    onnxruntime, else torch weights (eval mode). Loaded once per file version (path, size, mtime), so a folder of
+    pages does not reload it per page."""
+    path = Path(path) if path else DEFAULT_SEGMENTER
     if not path.is_file():
         raise ModelError("segmenter weights not found", path)
     st = path.stat()
