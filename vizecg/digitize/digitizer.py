@@ -37,6 +37,7 @@ from vizecg.render import paper
 
 LEARNED_SEEN = 0.6  # the classical ink is kept (filtered by the network) where it holds this much of its trace
 KEEP_WHOLE_AREA = 2.0  # a classical ink run is kept whole when at most this many times its pixels near the trace
+TRACE_RUN_MM = 35.0  # ... or when no taller than this: a trace row's swing (3.5 mV at 10 mm/mV)
 LEARNED_RESCALE = 0.15  # the network is read again when the measured scale is this far off the one it was told
 # (its tiles were cut at up to 20 % off the true scale in training)
 GRID_QUAD_MARGIN = 0.05  # the grid's area is rectified with this much around it: its edges' ink stays in
@@ -325,7 +326,7 @@ def _upright_stage(page: PageStage, config: DigitizeConfig, known: Orientation |
             orient = orient_l
     if known is None and config.read_text_orientation and orient.up < UP_SURE and \
             orient.across >= 0.5 * ACROSS_MIN:  # the ink leaves it unsure: the printed text's glyphs
-        orient = _with_text_cue(orient, page.page, page.ppm_rough, found, warnings)
+        orient = _with_text_cue(orient, page.page, page.ink, page.ppm_rough, found, warnings)
     _refuse_unsure(orient)
     if known is None and orient.degrees:
         return orient
@@ -596,14 +597,16 @@ def row_strength_kept(rows_y: np.ndarray, rows_all: np.ndarray, strength: np.nda
     return np.array([strength[int(np.argmin(np.abs(rows_all - y)))] for y in rows_y])
 
 
-def _with_text_cue(orient: Orientation, page: np.ndarray, px_per_mm: float, found: dict[str, Any],
-                   warnings: list[str]) -> Orientation:
-    """`orient` with the text cue read on the page turned upright as it says (orientation.text_up_cue)."""
+def _with_text_cue(orient: Orientation, page: np.ndarray, ink: np.ndarray, px_per_mm: float,
+                   found: dict[str, Any], warnings: list[str]) -> Orientation:
+    """`orient` with the text cue read on the page turned upright as it says (orientation.text_up_cue); `ink`:
+    the page's ink without its text (remove_text), so that lines of trace are not read as text."""
     from vizecg.labels.speed_gain import OcrMissingError
 
-    upright = np.ascontiguousarray(np.rot90(page, -(orient.degrees // 90)))
+    turn = -(orient.degrees // 90)
+    upright = np.ascontiguousarray(np.rot90(page, turn))
     try:
-        text, lines = text_up_cue(upright, px_per_mm)
+        text, lines = text_up_cue(upright, px_per_mm, np.ascontiguousarray(np.rot90(ink, turn)))
     except OcrMissingError as exc:
         warnings.append(f"which way up the text reads was not checked: {exc}")
         return orient
@@ -692,7 +695,7 @@ def _learned_views(page: np.ndarray, norm: np.ndarray, ink: np.ndarray, level: f
     near = cv2.dilate(net.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
     seen = float(ink[net].mean()) if net.any() else 0.0
     if seen >= LEARNED_SEEN:
-        trace = _kept_by_network(ink, near)
+        trace = _kept_by_network(ink, near, px_per_mm)
     else:
         trace = net | (ink & near)
         core = 1.0 - norm[net]
@@ -703,15 +706,17 @@ def _learned_views(page: np.ndarray, norm: np.ndarray, ink: np.ndarray, level: f
     return _LearnedInk(trace, trace_norm, level, float(px_per_mm), seen)
 
 
-def _kept_by_network(ink: np.ndarray, near: np.ndarray) -> np.ndarray:
-    """The classical ink the network confirms: a connected run of ink that is mostly near the network's trace is
-    kept whole (the network misses bits of a trace, e.g. tall T waves, that the ink holds joined to the rest); a
-    run mostly elsewhere (a dark grid's lattice joined to the trace) keeps only its pixels near the trace; runs
-    that never come near it (text, grid dots, stains) go."""
-    n, labels = cv2.connectedComponents(ink.astype(np.uint8), connectivity=8)
-    area = np.bincount(labels.ravel(), minlength=n)
+def _kept_by_network(ink: np.ndarray, near: np.ndarray, px_per_mm: float) -> np.ndarray:
+    """The classical ink the network confirms. A connected run of ink that touches the network's trace is kept
+    whole where it is mostly near that trace or no taller than a trace row (the network misses bits of a trace,
+    tall T waves, whole stretches of a strip, that the ink holds joined to the rest); a taller run mostly elsewhere
+    (a dark grid's lattice joined to the trace) keeps only its pixels near the trace; runs that never come near
+    it (text, grid dots, stains) go."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    area = stats[:, cv2.CC_STAT_AREA]
     touch = np.bincount(labels[ink & near], minlength=n)
-    whole = (touch > 0) & (area <= KEEP_WHOLE_AREA * touch)
+    row_high = stats[:, cv2.CC_STAT_HEIGHT] <= TRACE_RUN_MM * px_per_mm
+    whole = (touch > 0) & ((area <= KEEP_WHOLE_AREA * touch) | row_high)
     whole[0] = False
     return whole[labels] | (ink & near)
 

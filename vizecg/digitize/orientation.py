@@ -41,6 +41,8 @@ UP_SURE = 0.3
 CUE_WEIGHTS = {"time": 1.0, "polarity": 0.5, "pulse": 0.5, "text": 1.0}  # text: only where it was read
 TEXT_LINES = 12  # the widest text lines read for the text cue (the recogniser costs ~0.05 s CPU a line, twice)
 TEXT_MIN_LINES = 3  # fewer lines than this say nothing
+TEXT_MIN_SCORE = 0.6  # a line the recogniser reads below this either way round is not text to it
+TEXT_MAX_TRACE = 0.02  # share of a line's box that may be trace ink (a label the trace crosses is left out too)
 QRS_EDGE = 0.25  # a QRS extends while the trace is this steep, of its steepest
 WINDOW_RR = 0.4  # the windows before / after a QRS are this long, of the beat interval (the T wave fits in)
 
@@ -200,24 +202,39 @@ def up_margin(cues: dict[str, float]) -> float:
     return float(sum(weights[k] * cues.get(k, 0.0) for k in weights) / sum(weights.values()))
 
 
-def text_up_cue(image: np.ndarray, px_per_mm: float) -> tuple[float, int]:
+def text_up_cue(image: np.ndarray, px_per_mm: float, trace: np.ndarray | None = None) -> tuple[float, int]:
     """(cue -1..1, > 0: the image's text is upright rather than upside down; text lines read). Each of the widest
     TEXT_LINES lines the OCR detector finds is read by the recogniser as it lies and turned by a half turn;
-    the cue is the width-weighted mean of tanh(4 x score difference). Fewer than TEXT_MIN_LINES lines: 0."""
+    the cue is the width-weighted mean of tanh(4 x score difference) over the lines it reads as text one way
+    round (score >= TEXT_MIN_SCORE). `trace`: the image's trace ink (text removed): the detector also boxes
+    stretches of trace, whose scores either way round mean nothing, and a box holding trace is left out.
+    Fewer than TEXT_MIN_LINES lines: 0."""
     from vizecg.labels.speed_gain import find_lines, line_crop, ocr_engine
 
     engine = ocr_engine()
     h, w = image.shape[:2]
-    crops = [c for c in (line_crop(image, q) for q in find_lines(image, [(0, 0, w, h)], px_per_mm, engine))
-             if c is not None and c.shape[1] >= 2 * c.shape[0]]  # a line, not a lone glyph or a blob
+    crops = []
+    for quad in find_lines(image, [(0, 0, w, h)], px_per_mm, engine):
+        x0, y0 = np.floor(quad.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
+        box = trace[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] if trace is not None else None
+        if box is not None and box.size and box.mean() > TEXT_MAX_TRACE:
+            continue
+        crop = line_crop(image, quad)
+        if crop is not None and crop.shape[1] >= 2 * crop.shape[0]:  # a line, not a lone glyph or a blob
+            crops.append(crop)
     crops = sorted(crops, key=lambda c: -c.shape[1])[:TEXT_LINES]
     if len(crops) < TEXT_MIN_LINES:
         return 0.0, len(crops)
     as_lies, _ = engine.text_rec([np.ascontiguousarray(c) for c in crops])
     turned, _ = engine.text_rec([np.ascontiguousarray(c[::-1, ::-1]) for c in crops])
-    diff = np.array([a[1] for a in as_lies], np.float64) - np.array([t[1] for t in turned], np.float64)
-    widths = np.array([c.shape[1] for c in crops], np.float64)
-    return float(np.sum(widths * np.tanh(4.0 * diff)) / widths.sum()), len(crops)
+    s0 = np.array([a[1] for a in as_lies], np.float64)
+    s1 = np.array([t[1] for t in turned], np.float64)
+    text = np.maximum(s0, s1) >= TEXT_MIN_SCORE
+    if text.sum() < TEXT_MIN_LINES:
+        return 0.0, int(text.sum())
+    widths = np.array([c.shape[1] for c in crops], np.float64)[text]
+    return float(np.sum(widths * np.tanh(4.0 * (s0 - s1)[text])) / widths.sum()), int(text.sum())
 
 
 def with_text(orient: Orientation, text: float) -> Orientation:
