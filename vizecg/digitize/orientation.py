@@ -15,8 +15,7 @@ taken, so the margin is exactly antisymmetric):
 Printed text's place on the page (header above or below) differs between devices and is not used. Its glyphs are
 the same on every device, though: where the ink's cues leave the page unsure, `text_up_cue` reads the page's text
 lines with the OCR recogniser as they lie and turned by a half turn; upright text reads with higher scores
-(measured on 12 left-out-family pages: 11 right either way round, one undecided). `with_text` adds it as a
-fourth cue.
+(docs/digitizer_confidence.md "Which way up: the printed text"). `with_text` adds it as a fourth cue.
 """
 from __future__ import annotations
 

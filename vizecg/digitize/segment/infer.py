@@ -20,9 +20,9 @@ from vizecg.errors import ModelError
 INFER_TILE = 768  # px at the network's scale: larger than the training tiles (a fully convolutional net does not
 # mind) so a page is a few tiles and the overlap a small share of the work
 INFER_OVERLAP = 64  # px each neighbouring pair of tiles shares: 16 mm at 4 px/mm, past the net's border effects
-ONNX_META_KEY = "vizecg_segmenter"
+ONNX_META_KEY = "vizecg_segmenter"  # the graph's metadata_props: model name, arguments, scale
 # The network the digitizer ships with (its model card: vizecg/digitize/weights/MODEL_CARD.md)
-DEFAULT_SEGMENTER = Path(__file__).resolve().parents[1] / "weights" / "trace_unet_v1.onnx"  # the graph's metadata_props: model name, arguments, scale
+DEFAULT_SEGMENTER = Path(__file__).resolve().parents[1] / "weights" / "trace_unet_v1.onnx"
 
 
 def axis_tiles(length: int, tile: int, overlap: int, stride: int) -> tuple[int, list[int]]:
