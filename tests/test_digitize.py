@@ -573,3 +573,23 @@ def test_a_row_count_no_layout_prints_is_refused():
     with pytest.raises(DigitizeError, match="fits no known layout"):
         layout_candidates(7, "auto")
     assert layout_candidates(6, "auto")[:2] == ["6x1", "3x4+3"] and layout_candidates(5, "auto") == ["3x4+2"]
+
+
+def test_a_100_hz_record_is_scored_against_its_own_samples(record):
+    """PTB-XL records 501+ exist at 100 Hz only; the renderer draws them from a 500 Hz copy and the truth counts
+    that copy's samples. The reference is the record's own 100 Hz samples, where the page shows them."""
+    from dataclasses import replace
+
+    from vizecg.digitize.evaluate import page_reference
+
+    assert record.fs == 500
+    low = replace(record, signal=np.ascontiguousarray(record.signal[:, ::5]), fs=100.0)
+    page = render_printout(low, RenderConfig(layout="3x4+1", dpi=100), seed=0)
+    ref = page_reference(low, page.truth, 1000)
+    full = page_reference(record, render_printout(record, RenderConfig(layout="3x4+1", dpi=100), seed=0).truth, 5000)
+    assert set(ref) == set(full) == set(record.lead_names)
+    for lead in ref:
+        shown = np.isfinite(ref[lead])
+        assert shown.sum() >= 240, lead  # a 2.5 s panel at least (the rhythm strip's II: all 10 s)
+        np.testing.assert_array_equal(ref[lead][shown], low.signal[low.lead_names.index(lead)][shown])
+        np.testing.assert_array_equal(shown, np.isfinite(full[lead][::5]))  # the same windows as at 500 Hz

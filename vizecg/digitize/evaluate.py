@@ -14,8 +14,18 @@ from vizecg.render.truth import PageTruth
 
 
 def page_reference(record: EcgRecord, truth: PageTruth, n_samples: int) -> dict[str, np.ndarray]:
-    """Per lead, the true signal on the page's time axis (t = 0 at the page's left edge), NaN wherever no panel
-    shows it (other time windows, points warped out of the photo, leads the record lacks)."""
+    """Per lead, the true signal on the page's time axis (t = 0 at the page's left edge) at the record's rate, NaN
+    wherever no panel shows it (other time windows, points warped out of the photo, leads the record lacks).
+
+    A record below the renderer's MIN_DRAW_FS (PTB-XL's 100 Hz records) is drawn from a copy resampled to
+    DRAW_FS, and the truth counts that copy's samples: its every `step`-th sample is one of the record's own."""
+    from vizecg.render.printout import DRAW_FS, MIN_DRAW_FS
+
+    step = 1.0 if record.fs >= MIN_DRAW_FS else DRAW_FS / record.fs
+    if abs(step - round(step)) > 1e-9:
+        raise DataError(f"record {record.record_id} at {record.fs:g} Hz was drawn at {DRAW_FS:g} Hz, not a whole "
+                        f"multiple: its page cannot be scored sample by sample")
+    step = int(round(step))
     start_s = float(truth.render_params.get("start_s", 0.0))
     i_page = int(round(start_s * record.fs))
     ref: dict[str, np.ndarray] = {}
@@ -24,8 +34,10 @@ def page_reference(record: EcgRecord, truth: PageTruth, n_samples: int) -> dict[
             continue
         row = ref.setdefault(lt.lead, np.full(n_samples, np.nan))
         src = record.signal[record.lead_names.index(lt.lead)]
-        idx = lt.sample_start + np.arange(len(lt.visible))
-        keep = lt.visible & (idx < record.n_samples) & (idx - i_page >= 0) & (idx - i_page < n_samples)
+        drawn = lt.sample_start + np.arange(len(lt.visible))  # samples of the copy the page was drawn from
+        own = drawn % step == 0
+        idx, visible = drawn[own] // step, lt.visible[own]
+        keep = visible & (idx < record.n_samples) & (idx - i_page >= 0) & (idx - i_page < n_samples)
         row[idx[keep] - i_page] = src[idx[keep]]
     return ref
 
