@@ -135,6 +135,18 @@ def test_cli_writes_readable_wfdb(tmp_path, clean_page):
     assert (out / "page_overlay.png").stat().st_size > 0 and (out / "config.yaml").is_file()
 
 
+def test_cli_json_prints_only_the_summary(tmp_path, clean_page, capsys):
+    import cv2
+    import json
+
+    img = tmp_path / "page.png"
+    cv2.imwrite(str(img), cv2.cvtColor(clean_page.image, cv2.COLOR_RGB2BGR))
+    capsys.readouterr()
+    assert main(["digitize", str(img), "--out", str(tmp_path / "out"), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)  # stdout is one JSON document: doubts go to stderr
+    assert printed == json.loads((tmp_path / "out" / "digitize.json").read_text()) and printed["ok"] is True
+
+
 def test_cli_names_a_bad_file(tmp_path, capsys):
     bad = tmp_path / "not_an_image.png"
     bad.write_text("hello")

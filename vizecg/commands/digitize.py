@@ -1,7 +1,7 @@
 """`vizecg digitize`: a photographed / scanned ECG printout -> WFDB record (+ CSV), a JSON of what was found
 and an overlay of the traced signal on the photo; `eval` scores the digitizer on a rendered set.
 
-    vizecg digitize IMAGE [--layout auto] [--fs 500] --out DIR
+    vizecg digitize IMAGE [--layout auto] [--fs 500] --out DIR [--json]
     vizecg digitize eval --data DIR [--limit N] [--json]
 """
 from __future__ import annotations
@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=out_dir, help="output folder (required for an image; eval: where to write eval.json)")
     p.add_argument("--data", help="eval: a folder written by `vizecg render` (manifest.csv, images, labels, signals)")
     p.add_argument("--limit", type=int_in(1), help="eval: score only the first N pages")
-    p.add_argument("--json", action="store_true", help="eval: print the summary as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print digitize.json's summary (eval: the evaluation's summary) as JSON on stdout, nothing else")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -99,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
               f"{result.found['scale']['source']}): check the layout and scale before using this signal",
               file=sys.stderr)
     log.info("digitized %s: layout %s, scale %s", args.image, result.found["layout"], result.found["scale"])
+    if args.json:
+        import json
+
+        print(json.dumps(summary, default=str))
+        return 0
     conf = ", ".join(f"{k} {v:.2f}" for k, v in result.confidence.items())
     print(f"{args.image}: layout {result.found['layout']}, {result.found['scale']['px_per_mm_x']:.2f} px/mm "
           f"({result.found['scale']['source']}), page confidence {result.page_confidence:.2f}, confidence {conf}"
