@@ -432,6 +432,32 @@ def test_a_turned_page_is_turned_upright(record, small_page, small_upright, quar
     assert np.median(np.abs(across - q[:, 1 - along])) < 1.0
 
 
+def test_a_page_read_again_reuses_its_page_stage_and_reads_the_same(record, small_page, small_upright, monkeypatch):
+    """predict_page reads a page again with the lead names its labels show: the page stage (page finding,
+    flattening, the trace network) is not run twice for the same pixels, the second reading equals the first, a
+    changed pixel is a new page, and the caller's image stays writable."""
+    import vizecg.digitize.digitizer as dz
+
+    first, _ = small_upright
+    image = small_page.image.copy()
+    calls = []
+    real = dz._page_stage
+    monkeypatch.setattr(dz, "_page_stage", lambda im, cfg: calls.append(1) or real(im, cfg))
+    dz._page_cache.clear()
+    a = digitize(image, DigitizeConfig(fs=record.fs))
+    b = digitize(image, DigitizeConfig(fs=record.fs))
+    assert len(calls) == 1
+    for r in (a, b):
+        np.testing.assert_array_equal(r.record.signal, first.record.signal)
+        assert r.confidence == first.confidence and r.found == first.found
+    assert image.flags.writeable
+    image[0, 0] = 255 - image[0, 0]
+    digitize(image, DigitizeConfig(fs=record.fs))
+    assert len(calls) == 2
+    digitize(image, DigitizeConfig(fs=record.fs, trace_ink="classical"))  # another config: another page stage
+    assert len(calls) == 3
+
+
 def _sine_page() -> np.ndarray:
     """Four rows of a pure sine, no pulse, no grid, no text: a half turn gives the same page (shifted), so no
     cue can tell which way up it lies."""

@@ -10,6 +10,9 @@ runs them in that order.
 """
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -169,7 +172,7 @@ def _digitize(image: np.ndarray, config: DigitizeConfig, known: Orientation | No
               labels: PrintedNames | None = None) -> DigitizedEcg | Orientation:
     """digitize() of a checked image; returns the Orientation instead where the page is not upright, unless
     `known` says how the page lay before it was turned (then it is upright). `labels`: digitize's `printed`."""
-    page = _page_stage(image, config)
+    page = _cached_page_stage(image, config)
     upright = _upright_stage(page, config, known)
     if isinstance(upright, Orientation):
         return upright  # read again from the photo turned upright
@@ -204,6 +207,47 @@ class PageStage:
     geo: _Geometry  # the page's points -> the input photo
     found: dict[str, Any]
     warnings: tuple[str, ...]
+
+
+PAGE_CACHE_SIZE = 4  # page stages kept: a page as given and turned upright, for two pages read at once (serve)
+_page_cache: OrderedDict[tuple[Any, ...], PageStage] = OrderedDict()
+_page_cache_lock = threading.Lock()
+
+
+def _cached_page_stage(image: np.ndarray, config: DigitizeConfig) -> PageStage:
+    """_page_stage, kept for the last few images (by content, config and segmenter file): a page read again with
+    the lead names its labels show (`printed=`) differs from the first reading only from the layout on, so the
+    page finding, flattening and trace network (two thirds of a page's time) are not run twice. Nothing later
+    writes to a PageStage's arrays: they are made read-only."""
+    segmenter: tuple[Any, ...] = ()
+    if config.trace_ink == "learned":
+        path = Path(config.segmenter) if config.segmenter else DEFAULT_SEGMENTER
+        st = path.stat() if path.is_file() else None
+        segmenter = (str(path.resolve()), st.st_size, st.st_mtime_ns) if st else (str(path),)
+    key = (hashlib.blake2b(image.data, digest_size=16).digest(), image.shape, config, segmenter)
+    with _page_cache_lock:
+        hit = _page_cache.get(key)
+        if hit is not None:
+            _page_cache.move_to_end(key)
+            return hit
+    stage = _page_stage(image, config)
+    # shared by later readings of the page: read-only views, so that a stage writing to one fails loudly (views:
+    # the page may be the caller's own image, which stays writable)
+    learned = stage.learned and replace(stage.learned, ink=_read_only(stage.learned.ink),
+                                        norm=_read_only(stage.learned.norm))
+    stage = replace(stage, page=_read_only(stage.page), norm=_read_only(stage.norm), ink=_read_only(stage.ink),
+                    learned=learned)
+    with _page_cache_lock:
+        _page_cache[key] = stage
+        while len(_page_cache) > PAGE_CACHE_SIZE:
+            _page_cache.popitem(last=False)
+    return stage
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 def _page_stage(image: np.ndarray, config: DigitizeConfig) -> PageStage:

@@ -1,8 +1,8 @@
 """`predict_page(image, beat_finder, model)`: one photographed page -> Prediction. The CLI, the web page and the
 benchmark hand in the beat finder and the classifier; the core imports neither detector/ nor distill/.
 
-    image checks (pixels alone) -> digitizer (paper, scale, layout, which way up, signal in mV)
-    -> page turned upright -> beat finder (beats, their leads, lead names read from the printed labels)
+    image checks (pixels alone) -> digitizer (paper, scale, layout, which way up, signal in mV), beside it the
+    beat finder (beats, their leads, lead names read from the printed labels; again if the page was turned)
     -> digitizer again with those names, where they contradict its own -> quality gate (ECG evidence, doubts)
     -> classifier (calibrated probabilities) -> Grad-CAM of the top classes (vizecg/predict/explain.py) -> Prediction
 
@@ -11,6 +11,7 @@ A page the gate refuses gets a reason and no probabilities; nothing after the re
 from __future__ import annotations
 
 import inspect
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -87,19 +88,23 @@ def predict_page(image: np.ndarray, beat_finder: BeatFinder, model: Any | None,
         return Prediction(status="refused", reason=quality.reason, quality=quality.to_json(), models=models,
                           image_size=(w, h))
 
-    # --- digitizer: paper, scale, which way up, signal ------------------------------------------------------
-    digitized, dig_error = None, None
-    try:
-        digitized = digitizer(image)
-    except DigitizeError as exc:
-        dig_error = exc.problem
-    found = digitized.found if digitized is not None else {}
-    orientation = found.get("orientation_deg") if digitized is not None else None
-    upright = image if not orientation else np.ascontiguousarray(np.rot90(image, -int(orientation) // 90))
-    sure = not any("not sure" in w_ for w_ in (digitized.warnings if digitized is not None else []))
+    # --- digitizer: paper, scale, which way up, signal; beats on the page as given meanwhile ------------------
+    # Most pages lie upright, so the beat finder reads the image as given on a second core while the digitizer
+    # works; where the digitizer turns the page, that reading is dropped and the upright page read instead.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        as_given = pool.submit(beat_finder, image)
+        digitized, dig_error = None, None
+        try:
+            digitized = digitizer(image)
+        except DigitizeError as exc:
+            dig_error = exc.problem
+        found = digitized.found if digitized is not None else {}
+        orientation = found.get("orientation_deg") if digitized is not None else None
+        upright = image if not orientation else np.ascontiguousarray(np.rot90(image, -int(orientation) // 90))
+        sure = not any("not sure" in w_ for w_ in (digitized.warnings if digitized is not None else []))
 
-    # --- beats on the upright page --------------------------------------------------------------------------
-    beats = beat_finder(upright)
+        # --- beats on the upright page ------------------------------------------------------------------------
+        beats = as_given.result() if upright is image else beat_finder(upright)
     models["beat_finder"] = beats.info
 
     # --- the lead names read from the page's labels against the digitizer's --------------------------------

@@ -68,36 +68,51 @@ def signal_figure(record: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+SIGNAL_ROW_MV = (1.5, 4.0)  # the re-plot's row pitch: the leads' widest swing, within these bounds (mV)
+
+
 def signal_plot(record: Any, confidence: dict[str, float] | None = None) -> Any:
-    """The figure of signal_figure (a matplotlib Figure; the caller closes it). With `confidence`, each row's
-    label gives the lead's digitizer confidence under its name (the PDF report)."""
+    """The figure of signal_figure (a matplotlib Figure; the caller closes it): one axes, a row per lead at the
+    same gain, each lead's median on its row's line, the 0.2 s x 0.5 mV grid behind. With `confidence`, each
+    row's label gives the lead's digitizer confidence under its name (the PDF report)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
 
     n = len(record.lead_names)
     t = np.arange(record.n_samples) / record.fs
-    height = 0.9 * n + 0.6
-    fig, axes = plt.subplots(n, 1, figsize=(11, height), sharex=True, squeeze=False)
-    # The 0.2 s grid as one line collection per row, not as minor ticks: 50 Tick objects x 12 rows (and
-    # tight_layout measuring them) were 1.2 of this figure's 1.6 s CPU, the report's slowest step.
-    minor = np.arange(0, t[-1] + 1e-9, 0.2)
-    for ax, name, x in zip(axes[:, 0], record.lead_names, record.signal):
-        ax.vlines(minor, 0, 1, transform=ax.get_xaxis_transform(), color="#f2b8b8", lw=0.4, zorder=0)
-        ax.grid(True, axis="y", color="#f2b8b8", lw=0.4)
-        ax.plot(t, x, color="black", lw=0.7)
-        label = name if confidence is None or name not in confidence else f"{name}\n{confidence[name]:.2f}"
-        ax.set_ylabel(label, rotation=0, ha="right", va="center")
+    span = max(10.0, float(t[-1]) if len(t) else 0.0)
+    centred, swing = [], 0.0
+    for x in np.asarray(record.signal, np.float64):
         finite = x[np.isfinite(x)]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
-        pad = max(0.25, 0.1 * (hi - lo))
-        ax.set_ylim(lo - pad, hi + pad)
-        ax.tick_params(labelsize=6)
-        if not finite.size:
-            ax.text(0.5, 0.5, "not read", transform=ax.transAxes, ha="center", va="center", color="#a00")
-    axes[-1, 0].set_xlabel("time (s); each row in mV")
-    fig.subplots_adjust(left=0.07, right=0.99, top=1 - 0.1 / height, bottom=0.5 / height, hspace=0.12)
+        mid = float(np.median(finite)) if finite.size else 0.0
+        centred.append(x - mid)
+        if finite.size:
+            swing = max(swing, float(np.percentile(np.abs(finite - mid), 99.5)) * 2)
+    # a multiple of the grid's 0.5 mV, so every row's line is a grid line
+    pitch = float(np.clip(np.ceil((swing + 0.5) / 0.5) * 0.5, *SIGNAL_ROW_MV))
+    height = 0.8 * n + 0.7
+    fig = plt.figure(figsize=(11, height))
+    ax = fig.add_axes((0.07, 0.5 / height, 0.92, 1 - 0.6 / height))
+    lo, hi = -(n - 0.5) * pitch, 0.5 * pitch
+    # one line collection for the whole grid: ticks and per-lead axes were most of this figure's time
+    grid = [((v, lo), (v, hi)) for v in np.arange(0.0, span + 1e-9, 0.2)]
+    grid += [((0.0, v), (span, v)) for v in np.arange(np.ceil(lo / 0.5) * 0.5, hi + 1e-9, 0.5)]
+    ax.add_collection(LineCollection(grid, colors="#f2b8b8", linewidths=0.4, zorder=0))
+    for i, (name, x) in enumerate(zip(record.lead_names, centred)):
+        y = -i * pitch
+        ax.plot(t, x + y, color="black", lw=0.7)
+        label = name if confidence is None or name not in confidence else f"{name}\n{confidence[name]:.2f}"
+        ax.text(-0.012 * span, y, label, ha="right", va="center", fontsize=8)
+        if not np.isfinite(x).any():
+            ax.text(span / 2, y, "not read", ha="center", va="center", color="#a00", fontsize=8)
+    ax.set_xlim(0.0, span)
+    ax.set_ylim(lo, hi)
+    ax.set_yticks([])
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel(f"time (s); grid 0.2 s x 0.5 mV, rows {pitch:g} mV apart, each lead's median on its row's line")
     return fig
 
 

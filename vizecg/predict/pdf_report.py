@@ -214,10 +214,11 @@ def _signal_page(pdf: Any, pred: Prediction) -> None:
     fig = signal_plot(rec, pred.signal_confidence)
     w, h = fig.get_size_inches()
     top, foot = 0.6, 0.35
-    fig.set_size_inches(w, h + top + foot)
     H = h + top + foot
-    fig.subplots_adjust(top=1 - (0.1 + top) / H, bottom=(0.5 + foot) / H)
-    fig.axes[-1].set_xlim(0, max(10.0, rec.n_samples / rec.fs))
+    ax = fig.axes[0]
+    x0, y0, aw, ah = ax.get_position().bounds  # in fractions of the figure as signal_plot made it
+    fig.set_size_inches(w, H)
+    ax.set_position((x0, (y0 * h + foot) / H, aw, ah * h / H))
     fig.text(0.07, 1 - 0.2 / H, "The digitized leads (mV against seconds)", fontsize=12, weight="bold", va="top")
     fig.text(0.07, 1 - 0.45 / H, "Each row: the lead, and the digitizer's confidence in it (0..1) under its name. "
              "Blank where the page shows nothing or a lead was not trusted.", fontsize=8, va="top", color="#333")
