@@ -631,3 +631,29 @@ def test_a_100_hz_record_is_scored_against_its_own_samples(record):
         assert shown.sum() >= 240, lead  # a 2.5 s panel at least (the rhythm strip's II: all 10 s)
         np.testing.assert_array_equal(ref[lead][shown], low.signal[low.lead_names.index(lead)][shown])
         np.testing.assert_array_equal(shown, np.isfinite(full[lead][::5]))  # the same windows as at 500 Hz
+
+
+def test_a_faint_row_missed_between_evenly_spaced_rows_is_found():
+    """12 rows a pitch apart with one drawn in short dashes (a thin pen on a flat lead): find_rows misses it,
+    leaving 11 rows (no layout); the gap of two pitches holds it, and it is found there. A gap holding no
+    ink stays a gap (the rows are returned as found, for the layout check to refuse)."""
+    from vizecg.digitize.layout import fill_row_gaps, find_rows
+
+    ppm = 4.0
+    ink = np.zeros((12 * 60 + 60, 1200), bool)
+    ys = [40 + 60 * k for k in range(12)]
+    for k, y in enumerate(ys):
+        if k == 6:
+            for x0 in range(150, 1050, 160):  # 100 px (25 mm) dashes
+                ink[y, x0:x0 + 100] = True
+        else:
+            ink[y - 1:y + 2, 50:1150] = True
+    rows, strength = find_rows(ink, ppm)
+    assert len(rows) == 11 and not np.any(np.abs(rows - ys[6]) < 10)
+    filled, st = fill_row_gaps(ink, rows, strength, ppm, "auto")
+    np.testing.assert_allclose(filled, ys, atol=2)
+    assert len(st) == 12
+    ink[ys[6]] = False
+    rows, strength = find_rows(ink, ppm)
+    kept, _ = fill_row_gaps(ink, rows, strength, ppm, "auto")
+    assert len(kept) == 11

@@ -44,7 +44,8 @@ def pages(record):
               "lines": _style("hospital-3x4+1", pulse=NARROW["hospital-3x4+1"]),
               "no_grid": _style("hospital-3x4+1", grid=GridStyle("none"), pulse=PulseStyle("left", 5.0, "square")),
               "neither": _style("hospital-3x4+1", grid=GridStyle("none"), pulse=PulseStyle("none")),
-              "pulse_15mm": _style("hospital-3x4+1", pulse=PulseStyle("left", 5.0, "square", height_mv=1.5))}
+              "pulse_15mm": _style("hospital-3x4+1", pulse=PulseStyle("left", 5.0, "square", height_mv=1.5)),
+              "right_no_grid": _style("hospital-3x4+1", grid=GridStyle("none"), pulse=PulseStyle("right", 5.0, "square"))}
     return {name: render_print_style(record, style, dpi=DPI, seed=0) for name, style in styles.items()}
 
 
@@ -89,6 +90,22 @@ def test_a_page_without_grid_is_read_from_the_pulse_height_and_says_so(pages, re
     assert scale["px_per_mm_x"] == scale["px_per_mm_y"]  # square pixels assumed: the pulse's width is no cue
     assert any("no grid found" in w and "pulse's height" in w for w in result.warnings)
     assert scale["trust"] < 1 and result.page_confidence < read["lines"].page_confidence
+
+
+def test_a_pulse_at_the_rows_right_end_gives_the_scale(record, pages, read):
+    """Some machines print the pulse after the trace: without a grid it is the only scale on the page, found at
+    the rows' right end (its height the scale, within 3 %), and the trace is still read from the page's left."""
+    from vizecg.digitize.evaluate import score_page
+
+    result = read["right_no_grid"]
+    assert not isinstance(result, DigitizeError), result
+    scale = result.found["scale"]
+    assert scale["source"] == "pulse"
+    assert scale["px_per_mm_y"] == pytest.approx(pages["right_no_grid"].truth.px_per_mm, rel=0.03)
+    sides = {p["side"] for p in result.found["pulses"] if p is not None}
+    assert sides == {"right"} and sum(p is not None for p in result.found["pulses"]) >= 3
+    assert any("right end" in w for w in result.warnings)
+    assert score_page(result, record, pages["right_no_grid"].truth)["snr_db"] > 10  # 12.3 (the pulse left: 16.1)
 
 
 def test_a_page_with_neither_grid_nor_pulse_is_refused(read):

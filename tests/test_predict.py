@@ -94,6 +94,40 @@ def test_non_ecg_images_are_refused_with_a_reason_and_no_probabilities(kind, rea
     assert {"text": "ECG", "noise": "noise", "blank": "blank"}[kind] in pred.reason
 
 
+def test_an_ecg_whose_leads_are_all_below_the_floor_is_still_an_ecg_by_einthovens_law(photo):
+    """A page the digitizer traces but trusts no lead of (a 12x1 page at an unconfirmed gain) is an ECG when its
+    limb leads obey Einthoven's law: answered (no signal, said so), not refused; limb traces that do not obey it
+    are no such evidence."""
+    from dataclasses import replace
+
+    from vizecg.digitize import DigitizeConfig, digitize
+    from vizecg.errors import DigitizeError
+    from vizecg.predict import predict_page
+    from vizecg.predict.core import FoundBeats
+    from vizecg.predict.quality import assess_quality, image_checks
+
+    def unsure(image, printed=None):  # every lead below its floor
+        return digitize(image, DigitizeConfig(min_confidence=0.999), printed=printed)
+
+    with pytest.raises(DigitizeError) as err:
+        unsure(photo)
+    ev = err.value.evidence
+    assert ev["traced_leads"] == 12 and ev["limb_residual"] <= ev["limb_agree"]
+    pred = predict_page(photo, lambda im: FoundBeats.empty(), None, digitizer=unsure)
+    assert pred.status == "ok" and pred.signal is None
+    assert any("Einthoven" in f for f in pred.quality["findings"])
+    assert any("no lead could be traced" in w for w in pred.warnings)
+
+    from vizecg.predict.quality import Evidence
+
+    base = Evidence(digitized=False, digitize_error="no lead could be traced with enough confidence",
+                    limb_residual=ev["limb_residual"], limb_agree=ev["limb_agree"], traced_leads=12)
+    checks = image_checks(photo)
+    assert assess_quality(checks, base).is_ecg
+    assert not assess_quality(checks, replace(base, limb_residual=0.6)).is_ecg  # random traces: ~2/3 outside
+    assert not assess_quality(checks, replace(base, traced_leads=3)).is_ecg
+
+
 @needs_detector
 def test_report_json_follows_the_schema(ok_prediction):
     from vizecg.predict import schema_errors
@@ -162,3 +196,13 @@ def test_cli_writes_report_html_json_signal_and_a_folder_resumes(photo, tiny_cla
     again = json.loads(capsys.readouterr().out)  # --json: stdout is only JSON
     assert again["resumed"] == 2 and again["counts"] == {"ok": 1, "refused": 1, "error": 0}
     assert (out / "ecg" / "report.json").stat().st_mtime_ns == mtime, "a finished page is not redone"
+
+
+def test_uint8_percentiles_from_the_histogram_equal_numpys():
+    from vizecg.predict.quality import percentiles_u8
+
+    rng = np.random.default_rng(3)
+    qs = [0, 1, 10, 50, 90, 95, 99, 99.8, 100]
+    for image in (rng.integers(0, 256, (37, 53), dtype=np.uint8), np.full((5, 7), 9, np.uint8),
+                  rng.integers(100, 103, (1, 2), dtype=np.uint8)):
+        np.testing.assert_allclose(percentiles_u8(image, qs), np.percentile(image, qs), rtol=0, atol=1e-9)

@@ -30,7 +30,13 @@ class ModelError(VizEcgError):
 
 
 class DigitizeError(VizEcgError):
-    """An image holds no ECG that can be digitized with the requested settings."""
+    """An image holds no ECG that can be digitized with the requested settings. `evidence`: what was found of
+    an ECG before the refusal (JSON-able; e.g. traced rows whose limb leads obey Einthoven's law but no lead
+    above the confidence floor), for a caller that asks whether the page is an ECG at all."""
+
+    def __init__(self, problem: str, path: str | Path | None = None, evidence: dict | None = None):
+        super().__init__(problem, path)
+        self.evidence = evidence
 
 
 def first_line(exc: BaseException, limit: int = 200, with_type: bool = False) -> str:

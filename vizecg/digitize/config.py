@@ -47,6 +47,10 @@ class DigitizeConfig:
     # doubt. Off by default: it costs 0.48 s CPU a page on one thread (p90 0.96 s; docs/speed_gain.md), over
     # the 0.3 s that would let it run on every page; pages without the text are read the same either way.
     read_speed_gain: bool = False
+    # ... and where the calibration pulses leave the gain unconfirmed (no pulse, clipped ones, or heights that
+    # snap to no offered gain by the grid; a page without grid takes its scale from that gain), read it on those
+    # pages only: a 12x1 page printed at 5 mm/mV with narrow pulses was read at the declared 10 mm/mV
+    read_speed_gain_if_unsure: bool = True
     find_page: bool = True  # look for the paper's outline in a photo and undo the perspective
     # Find which way up the page lies (0/90/180/270) and turn it upright; refuse when that cannot be told.
     # false: take the page as it lies (for a page refused as undecidable that is known to be upright).

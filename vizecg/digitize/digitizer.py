@@ -25,8 +25,9 @@ from vizecg.digitize.ink import channel_range, grid_darkness, ink_mask, norm_win
 from vizecg.digitize.orientation import (ACROSS_MIN, TEXT_MIN_LINES, UP_REFUSE, UP_SURE, Orientation,
                                          find_orientation, text_up_cue, with_text)
 from vizecg.digitize.confidence import lead_confidence, page_confidence
-from vizecg.digitize.layout import (Panel, Pulse, drop_weak_rows, find_pulse, find_rows, layout_candidates,
-                                    layout_panels, n_cols, remove_text, template_rows, trace_extent)
+from vizecg.digitize.layout import (Panel, Pulse, drop_weak_rows, fill_row_gaps, find_pulse, find_rows,
+                                    layout_candidates, layout_panels, n_cols, remove_text, template_rows,
+                                    trace_extent)
 from vizecg.digitize.printed import NameCheck, PrintedNames, check_names, describe
 from vizecg.digitize.page import (estimate_rotation, find_grid_quad, find_page_quad, grid_lattice_maps,
                                   lattice_homography, rectify, rotate, warp_centred)
@@ -426,29 +427,50 @@ def _scale_stage(page: PageStage, config: DigitizeConfig) -> ScaleStage:
     if len(kept) < len(rows_y):
         warnings.append(f"{len(rows_y) - len(kept)} weak row candidate(s) between evenly spaced trace rows ignored")
         rows_y = kept
+    filled, filled_strength = fill_row_gaps(row_ink, rows_y, row_strength, ppm_rough, config.layout) \
+        if len(rows_y) == len(rows_all) else (rows_y, row_strength)
+    if len(filled) > len(rows_y):
+        warnings.append(f"{len(filled) - len(rows_y)} faint trace row(s) found in a gap of two row pitches")
+        rows_y = rows_all = filled
+        row_strength = filled_strength
     candidates = layout_candidates(len(rows_y), config.layout)
     found["rows_y"] = np.round(rows_y, 1).tolist()
     pitch = float(np.median(np.diff(rows_y))) if len(rows_y) > 1 else 0.4 * page.page.shape[0]
-    pulses: list[Pulse | None] = []
-    for y in rows_y:
-        band = (int(y - 0.6 * pitch), int(y + 0.45 * pitch))
-        pulses.append(find_pulse(page.ink, band, int(0.25 * page.page.shape[1]), ppm_rough, ppm_x))
+    bands = [(int(y - 0.6 * pitch), int(y + 0.45 * pitch)) for y in rows_y]
+    reach = int(0.25 * page.page.shape[1])
+    pulses: list[Pulse | None] = [find_pulse(page.ink, b, reach, ppm_rough, ppm_x) for b in bands]
+    if not any(pulses):  # some machines print the pulse after the trace, at the row's right end
+        pulses = [find_pulse(page.ink, b, reach, ppm_rough, ppm_x, side="right") for b in bands]
     good = [p for p in pulses if p is not None]
     found["pulses"] = [None if p is None else {"x_rise": round(p.x_rise, 1), "width_px": round(p.width, 2),
                                                "height_px": round(float(p.height), 2),
                                                "y_base": round(float(p.y_base), 1), "clipped": p.clipped,
-                                               "bare": p.bare}
+                                               "bare": p.bare, "side": p.side}
                        for p in pulses]
 
     # the page's own speed/gain text (footer, then header), in place of the declared settings and checked
     printed = read_printed(page.page, rows_y, pitch, ppm_rough) if config.read_speed_gain else None
-    scale = measure_scale(sx, sy, has_grid, pulses, config.speed_mm_s, config.gain_mm_mv, config.trust_pulse,
-                          config.min_px_per_mm, config.max_px_per_mm, printed)
+
+    def measured() -> ScaleEvidence:
+        return measure_scale(sx, sy, has_grid, pulses, config.speed_mm_s, config.gain_mm_mv, config.trust_pulse,
+                             config.min_px_per_mm, config.max_px_per_mm, printed)
+
+    try:
+        scale = measured()
+        unsure = scale.gain_from != "pulse height"
+    except DigitizeError:
+        if not (good and config.read_speed_gain_if_unsure and printed is None):
+            raise
+        scale, unsure = None, True  # the pulse-only scale is out of bounds at the declared gain: the text may say
+    if unsure and printed is None and config.read_speed_gain_if_unsure and config.trust_pulse:
+        printed = read_printed(page.page, rows_y, pitch, ppm_rough)
+        if printed.read or scale is None:
+            scale = measured()
     warnings.extend(scale.doubts)
     found["scale"] = scale.to_json()
 
-    # where the trace area starts: from the pulse (exact geometry), else the ink's left end
-    if good:
+    # where the trace area starts: from the pulse before it (exact geometry), else the ink's left end
+    if good and good[0].side == "left":
         x0s = [p.x_fall + ((0.0 if p.bare else paper.CAL_LEAD_IN_MM) + paper.CAL_GAP_MM) * scale.px_per_mm_x
                for p in good]
         trace_x0 = float(np.median(x0s))
@@ -456,7 +478,8 @@ def _scale_stage(page: PageStage, config: DigitizeConfig) -> ScaleStage:
         ext = [trace_extent(row_ink, (int(y - 0.3 * pitch), int(y + 0.3 * pitch)), scale.px_per_mm_y)
                for y in rows_y]
         trace_x0 = float(np.median([e[0] for e in ext if e is not None]))
-        warnings.append("trace start placed at the ink's left end (no calibration pulse): times may be offset")
+        where = "the pulse stands at the rows' right end" if good else "no calibration pulse"
+        warnings.append(f"trace start placed at the ink's left end ({where}): times may be offset")
     found["trace_x0"] = round(trace_x0, 1)
 
     # the 0 mV line of each row: the pulse's base; else the row's dominant level
@@ -593,7 +616,11 @@ def _leads_stage(page: PageStage, upright: UprightStage, scale: ScaleStage, layo
             raise DigitizeError(f"only unnamed trace(s) on the page ({len(result.unnamed)}: rhythm strips or panels "
                                 f"of layout {layout.layout} whose lead cannot be known without reading its label); "
                                 f"set rhythm_lead=NAME if you know which lead a strip shows")
-        raise DigitizeError("no lead could be traced with enough confidence")
+        traced = sum(1 for c in confidence.values() if c > 0)
+        raise DigitizeError("no lead could be traced with enough confidence", evidence={
+            "layout": layout.layout, "rows": int(len(rows_y)), "traced_leads": traced,
+            "best_confidence": max(confidence.values(), default=0.0),
+            "limb_residual": found["limb_residual"], "limb_agree": LIMB_AGREE})
     speed, gain = scale.measured.speed_mm_s, scale.measured.gain_mm_mv
     record = EcgRecord(signal=signal, fs=config.fs, lead_names=tuple(result.leads), record_id="digitized",
                        source="digitized", allow_nan=True,

@@ -1,7 +1,7 @@
 """Find the trace rows (baselines), the calibration pulses and the panels of a known layout on an upright page."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -41,6 +41,7 @@ class Pulse:
     y_top: float  # y of the 1 mV line
     clipped: bool  # the top touched the row band (a 20 mm/mV pulse in a short row): height not usable
     bare: bool = False  # drawn without baseline lead-in/out (the box alone): its base is the strokes' foot
+    side: str = "left"  # the row's end it stands at ("right": printed after the trace, as some machines do)
 
     @property
     def width(self) -> float:
@@ -114,6 +115,7 @@ def find_rows(ink: np.ndarray, px_per_mm: float) -> tuple[np.ndarray, np.ndarray
 
 
 TRACE_RUN_MM = 40.0  # the shortest stretch of thinly inked columns (gaps <= 1.5 mm bridged) a trace row holds
+GAP_ROW_RUN_MM = 15.0  # ... a faint row between two rows a pitch either side of it (no header text lies there)
 
 
 def longest_ink_run(ink: np.ndarray, y: float, px_per_mm: float, reach_mm: float = 3.0) -> float:
@@ -173,6 +175,39 @@ def drop_weak_rows(rows_y: np.ndarray, strength: np.ndarray, requested: str,
     return rows_y
 
 
+def fill_row_gaps(ink: np.ndarray, rows_y: np.ndarray, strength: np.ndarray, px_per_mm: float, requested: str,
+                  faint: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, strength) with a faint row found where the rows fit no layout but leave a gap of two pitches: a
+    flat lead drawn with a thin pen (V1 of a 12x1 page) can fall under find_rows's bar while its neighbours
+    clear it. The missed row is the strongest level of the ink profile within a quarter pitch of the gap's
+    middle that holds a stretch of ink (longest_ink_run, GAP_ROW_RUN_MM: such a pen is often seen in pieces)
+    and at least `faint` of the rows' median strength; filled only where every gap is then one pitch and the
+    count fits a layout."""
+    counts = {ROWS_OF_LAYOUT[requested]} if requested != "auto" else set(ROWS_OF_LAYOUT.values())
+    if len(rows_y) < 3 or len(rows_y) in counts:
+        return rows_y, strength
+    gaps = np.diff(rows_y)
+    pitch = float(np.median(gaps))
+    wide = np.flatnonzero(np.abs(gaps - 2 * pitch) <= 0.25 * pitch)
+    rest = np.delete(gaps, wide)
+    if len(wide) == 0 or len(rows_y) + len(wide) not in counts or np.any(np.abs(rest - pitch) > 0.25 * pitch):
+        return rows_y, strength
+    h, w = ink.shape
+    prof = gaussian_filter1d(ink[:, int(0.1 * w): int(0.9 * w)].sum(axis=1).astype(np.float64), 0.7 * px_per_mm)
+    ys, st = list(rows_y), list(strength)
+    for k in wide:
+        mid = 0.5 * (rows_y[k] + rows_y[k + 1])
+        lo, hi = int(mid - 0.25 * pitch), int(mid + 0.25 * pitch) + 1
+        y = lo + int(np.argmax(prof[lo:hi]))
+        if prof[y] < faint * float(np.median(strength)) or \
+                longest_ink_run(ink, y, px_per_mm) < GAP_ROW_RUN_MM * px_per_mm:
+            return rows_y, strength
+        ys.append(float(y))
+        st.append(float(prof[y]))
+    order = np.argsort(ys)
+    return np.asarray(ys)[order], np.asarray(st)[order]
+
+
 def choose_layout(n_rows: int, requested: str) -> str:
     """The first candidate of `layout_candidates` (kept for callers that want one name)."""
     return layout_candidates(n_rows, requested)[0]
@@ -213,9 +248,18 @@ PULSE_TOP_FLAT_SHARE = 0.8
 
 
 def find_pulse(ink: np.ndarray, band: tuple[int, int], x_max: int, px_per_mm: float,
-               px_per_mm_x: float | None = None) -> Pulse | None:
-    """The calibration pulse at the left end of one row band: a box-shaped piece of ink, 3-25 mm tall, with or
-    without baseline lead-in/out (`px_per_mm` vertical; `px_per_mm_x` across, where a stretched scan differs)."""
+               px_per_mm_x: float | None = None, side: str = "left") -> Pulse | None:
+    """The calibration pulse at the left end of one row band (within `x_max` px of it): a box-shaped piece of
+    ink, 3-25 mm tall, with or without baseline lead-in/out (`px_per_mm` vertical; `px_per_mm_x` across, where
+    a stretched scan differs). side="right": the one nearest the right end, searched on the mirrored band."""
+    if side == "right":
+        p = find_pulse(ink[:, ::-1], band, x_max, px_per_mm, px_per_mm_x)
+        if p is None:
+            return None
+        w = ink.shape[1] - 1  # mirrored back: the falling edge was the mirror's rising one
+        return replace(p, x_rise=w - p.x_fall, x_fall=w - p.x_rise, side="right")
+    if side != "left":
+        raise ValueError(f"side={side!r} must be 'left' or 'right'")
     ppm_x = px_per_mm_x or px_per_mm
     y0, y1 = max(0, band[0]), min(ink.shape[0], band[1])
     sub = ink[y0:y1, :x_max].astype(np.uint8)

@@ -93,11 +93,11 @@ def predict_page(image: np.ndarray, beat_finder: BeatFinder, model: Any | None,
     # works; where the digitizer turns the page, that reading is dropped and the upright page read instead.
     with ThreadPoolExecutor(max_workers=1) as pool:
         as_given = pool.submit(beat_finder, image)
-        digitized, dig_error = None, None
+        digitized, dig_error, dig_evidence = None, None, None
         try:
             digitized = digitizer(image)
         except DigitizeError as exc:
-            dig_error = exc.problem
+            dig_error, dig_evidence = exc.problem, exc.evidence
         found = digitized.found if digitized is not None else {}
         orientation = found.get("orientation_deg") if digitized is not None else None
         upright = image if not orientation else np.ascontiguousarray(np.rot90(image, -int(orientation) // 90))
@@ -110,15 +110,28 @@ def predict_page(image: np.ndarray, beat_finder: BeatFinder, model: Any | None,
     # --- the lead names read from the page's labels against the digitizer's --------------------------------
     printed_agree, notes = None, []
     if digitized is not None and beats.printed_rows:
-        printed_agree, digitized, dig_error, notes = _check_printed(image, beats.printed_rows, digitized, digitizer)
+        printed_agree, digitized, dig_error, dig_evidence, notes = _check_printed(image, beats.printed_rows,
+                                                                                  digitized, digitizer)
         found = digitized.found if digitized is not None else {}
+    elif dig_error is not None and beats.printed_rows and _takes_printed(digitizer):
+        # refused without the names (a strip or a 3-strip rhythm page names no lead of its own, a layout's
+        # template contradicted): the labels may name its leads
+        digitized, notes = _read_with_printed(image, beats.printed_rows, dig_error, digitizer)
+        if digitized is not None:
+            dig_error, dig_evidence = None, None
+            found = digitized.found
+            orientation = found.get("orientation_deg")
+            sure = not any("not sure" in w_ for w_ in digitized.warnings)
     named = [l for l in beats.leads if _named(l)]
     evidence = Evidence(lead_beats=len(named), beat_leads=tuple(sorted(set(named))), beats=len(beats.boxes),
                         beat_score=float(np.median(beats.scores)) if len(beats.scores) else 0.0,
                         layout=beats.layout, digitized=digitized is not None, digitize_error=dig_error,
                         confidence=dict(digitized.confidence) if digitized is not None else {},
                         px_per_mm=(found.get("scale") or {}).get("px_per_mm_x"), orientation_deg=orientation,
-                        orientation_sure=sure, digitizer_layout=found.get("layout"))
+                        orientation_sure=sure, digitizer_layout=found.get("layout"),
+                        limb_residual=(dig_evidence or {}).get("limb_residual"),
+                        limb_agree=(dig_evidence or {}).get("limb_agree"),
+                        traced_leads=int((dig_evidence or {}).get("traced_leads", 0)))
     quality = assess_quality(checks, evidence)
     layout = {"name": beats.layout if beats.layout != "unknown" else found.get("layout", "unknown"),
               "detector_layout": beats.layout, "digitizer_layout": found.get("layout"),
@@ -157,37 +170,55 @@ def predict_page(image: np.ndarray, beat_finder: BeatFinder, model: Any | None,
 
 
 def _check_printed(image: np.ndarray, printed_rows: tuple[tuple[str | None, ...], ...], digitized: Any,
-                   digitizer: Digitizer) -> tuple[bool | None, Any, str | None, list[str]]:
-    """(whether the names read agree with the digitizer's, the digitized page, its error, warnings): where a
-    read name contradicts the digitizer's name at its row and column (or a read standard name falls where it
-    named none), the page is digitized again with the names read (`printed=`), which picks a layout they agree
-    with, or returns the contradicted leads unnamed. The image as given is read again, not the upright page:
-    the digitizer turns it upright the same way, and its traces stay in the image's pixels. None: not compared
-    (the names were read on another number of rows than the digitizer found)."""
+                   digitizer: Digitizer) -> tuple[bool | None, Any, str | None, dict | None, list[str]]:
+    """(whether the names read agree with the digitizer's, the digitized page, its error and that error's
+    evidence, warnings): where a read name contradicts the digitizer's name at its row and column (or a read
+    standard name falls where it named none), the page is digitized again with the names read (`printed=`),
+    which picks a layout they agree with, or returns the contradicted leads unnamed. The image as given is read
+    again, not the upright page: the digitizer turns it upright the same way, and its traces stay in the image's
+    pixels. None: not compared (the names were read on another number of rows than the digitizer found)."""
     from vizecg.digitize.printed import PrintedNames, check_names, describe
 
     printed = PrintedNames.from_rows(printed_rows)
     rows = digitized.found.get("layout_rows") or []
     check = check_names(printed, rows)
     if not check.compared:
-        return None, digitized, None, [f"lead names read on {len(printed.rows)} printed row(s), the digitizer found "
-                                       f"{len(rows)}: its lead names are not checked against the page's labels"]
+        return None, digitized, None, None, [
+            f"lead names read on {len(printed.rows)} printed row(s), the digitizer found {len(rows)}: its lead "
+            f"names are not checked against the page's labels"]
     if not check.contradict and not check.fill:
-        return True, digitized, None, []
+        return True, digitized, None, None, []
     layout = str(digitized.found.get("layout"))
     why = (f"the digitizer's lead names contradict {len(check.contradict)} read from the page's labels "
            f"({describe(check.contradict, layout)})" if check.contradict else
            f"{len(check.fill)} lead name(s) read from the page's labels where the digitizer named none")
     if not _takes_printed(digitizer):
-        return not check.contradict, digitized, None, [f"{why}; this digitizer takes no printed names: its names "
-                                                      f"kept"]
+        return not check.contradict, digitized, None, None, [f"{why}; this digitizer takes no printed names: its "
+                                                             f"names kept"]
     try:
         again = digitizer(image, printed=printed)
     except DigitizeError as exc:
-        return not check.contradict, None, exc.problem, [f"{why}; read again with the printed names, the page "
-                                                        f"could not be digitized: {exc.problem}"]
-    return not check.contradict, again, None, [f"{why}: page digitized again with the printed names (layout "
-                                               f"{again.found.get('layout')})"]
+        return not check.contradict, None, exc.problem, exc.evidence, [
+            f"{why}; read again with the printed names, the page could not be digitized: {exc.problem}"]
+    return not check.contradict, again, None, None, [f"{why}: page digitized again with the printed names "
+                                                     f"(layout {again.found.get('layout')})"]
+
+
+def _read_with_printed(image: np.ndarray, printed_rows: tuple[tuple[str | None, ...], ...], refusal: str,
+                       digitizer: Digitizer) -> tuple[Any, list[str]]:
+    """(the page digitized with the lead names read from its labels, or None; a note saying so) for a page the
+    digitizer refused without them. A page still refused keeps its first reason; one now found turned is
+    dropped too (the names were read on the page as it lies, so they are not its rows)."""
+    from vizecg.digitize.printed import PrintedNames
+
+    try:
+        again = digitizer(image, printed=PrintedNames.from_rows(printed_rows))
+    except DigitizeError:
+        return None, []
+    if again.found.get("orientation_deg"):  # the names were read on the page as it lies: not this page's
+        return None, []
+    return again, [f"the digitizer refused the page without its printed lead names ({refusal}); read again with "
+                   f"the names read from its labels (layout {again.found.get('layout')})"]
 
 
 def _takes_printed(fn: Callable[..., Any]) -> bool:
