@@ -13,7 +13,8 @@ Sets (made once under --out, then reused):
               "passes >= 98 % of readable rendered photos of every style family" (`--style families`, one family
               per set, seed FAMILY_SEED + k).
 Each image goes through predict_page exactly as `vizecg predict` runs it (shipped detector, the digitizer), with
-no classifier: the gate's verdict is the page's status. Prints a table per kind and writes OUT/quality_gate.json
+no classifier: the gate's verdict is the page's status. Verdicts are kept in OUT/verdicts.jsonl with a hash of the
+code that took them, and reused on a rerun only by the same code. Prints a table per kind and writes OUT/quality_gate.json
 (every image's verdict and reason).
 """
 from __future__ import annotations
@@ -69,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     from vizecg.images import read_image
     from vizecg.offline import configure_offline
     from vizecg.predict import predict_page
-    from vizecg.runs import write_json
+    from vizecg.digitize.route import DIGITIZER_CODE
+    from vizecg.runs import source_hash, write_json
+
+    # what a verdict depends on: the digitizer, the gate and report core, the detector and the label reader
+    gate_code = DIGITIZER_CODE + ("vizecg/predict/*.py", "detector/*.py", "detector/weights/*.onnx",
+                                  "vizecg/labels/*.py", "vizecg/labels/weights/*.onnx")
 
     configure_offline()
     out = Path(args.out)
@@ -79,10 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     done_path = out / "verdicts.jsonl"
     done = {}
-    if done_path.is_file():  # resume: verdicts already taken
+    code = source_hash(gate_code)
+    if done_path.is_file():  # resume: verdicts already taken by this code (a changed reader reads again)
         for line in done_path.read_text().splitlines():
             r = json.loads(line)
-            done[(r["set"], r["id"])] = r
+            if r.get("code") == code:
+                done[(r["set"], r["id"])] = r
     with done_path.open("a") as fh:
         for name, folder in sets.items():
             for page in RenderFolder(folder):
@@ -92,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 t0 = time.perf_counter()
                 pred = predict_page(read_image(page.image), finder, None)
-                r = {"set": name, "id": page.id, "kind": page.extra["kind"] if name == "negatives" else name,
+                r = {"code": code, "set": name, "id": page.id,
+                     "kind": page.extra["kind"] if name == "negatives" else name,
                      "ecg": name != "negatives", "passed": pred.ok, "reason": pred.reason,
                      "warnings": list(pred.warnings), "seconds": round(time.perf_counter() - t0, 2)}
                 fh.write(json.dumps(r) + "\n")

@@ -657,3 +657,24 @@ def test_a_faint_row_missed_between_evenly_spaced_rows_is_found():
     rows, strength = find_rows(ink, ppm)
     kept, _ = fill_row_gaps(ink, rows, strength, ppm, "auto")
     assert len(kept) == 11
+
+
+def test_page_outline_is_not_cut_at_a_fold_that_shades_half_the_sheet():
+    """A fold leaves half the sheet darker: the bright region ended at the fold and the page was read from half
+    its width (a limb-lead page found 1 row). On a coloured table the colourless paper's outline is whole."""
+    import cv2
+
+    from vizecg.digitize.digitizer import _find_page
+    from vizecg.digitize.page import find_page_quad
+
+    img = np.full((900, 1200, 3), (90, 190, 170), np.uint8)  # a teal table, as bright as shaded paper
+    true = np.array([[250, 150], [980, 190], [950, 760], [220, 720]], np.float64)
+    cv2.fillPoly(img, [true.astype(np.int32)], (240, 240, 240))
+    half = np.array([[600, 170], [980, 190], [950, 760], [585, 740]], np.int32)
+    cv2.fillPoly(img, [half], (200, 200, 200))  # right of the fold: in its shade
+    img = np.clip(img + np.random.default_rng(0).normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+    bright, _ = find_page_quad(img)
+    assert bright is not None and bright[:, 0].max() < 700  # the bright part alone
+    _, _, quad, why, _, _ = _find_page(img, DigitizeConfig())
+    assert "colourless" in why
+    assert np.linalg.norm(quad - true, axis=1).max() < 8.0, np.round(quad - true, 1)

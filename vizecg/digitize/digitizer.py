@@ -29,8 +29,8 @@ from vizecg.digitize.layout import (Panel, Pulse, drop_weak_rows, fill_row_gaps,
                                     layout_candidates, layout_panels, n_cols, remove_text, template_rows,
                                     trace_extent)
 from vizecg.digitize.printed import NameCheck, PrintedNames, check_names, describe
-from vizecg.digitize.page import (estimate_rotation, find_grid_quad, find_page_quad, grid_lattice_maps,
-                                  lattice_homography, rectify, rotate, warp_centred)
+from vizecg.digitize.page import (estimate_rotation, find_grid_quad, find_neutral_quad, find_page_quad,
+                                  grid_lattice_maps, lattice_homography, rectify, rotate, warp_centred)
 from vizecg.digitize.scale import (GRID_STRENGTH_MIN, GridScale, ScaleEvidence, grid_period, grid_period_2d,
                                    measure_scale, read_printed)
 from vizecg.digitize.segment.infer import DEFAULT_SEGMENTER
@@ -46,6 +46,7 @@ LEARNED_RESCALE = 0.15  # the network is read again when the measured scale is t
 # (its tiles were cut at up to 20 % off the true scale in training)
 GRID_QUAD_MARGIN = 0.05  # the grid's area is rectified with this much around it: its edges' ink stays in
 GRID_INSIDE_MIN = 0.97  # the grid is printed on the paper: an outline leaving more of it out is not the paper's
+NEUTRAL_GROW = 1.2  # the colourless region's outline replaces the bright one's holding it and this much more
 DEWARP_MIN_PX = 0.5  # flat scans measure 0.1-0.3 px rms of phase noise; phone sheets 1-10 px
 PERSPECTIVE_LEFT_MM = 2.0  # waves and curl move lines < ~1.5 mm rms: more is a perspective the outline left
 DEWARP_MAX_MM = 4.0  # a lifted edge on a phone sheet moves them up to ~3.5 mm rms: more is an unwrapping failure
@@ -708,6 +709,10 @@ def _find_page(image: np.ndarray, config: DigitizeConfig) -> tuple[
     a side out of the picture) or is not the paper's (it leaves part of the grid out, or its page shows no
     regular grid)."""
     quad, why = find_page_quad(image)
+    neutral = find_neutral_quad(image) if quad is not None else None
+    if neutral is not None and _covered(quad, neutral) >= GRID_INSIDE_MIN and \
+            cv2.contourArea(neutral.astype(np.float32)) >= NEUTRAL_GROW * cv2.contourArea(quad.astype(np.float32)):
+        quad, why = neutral, "outline of the colourless paper (its bright part ends at a fold or a shadow)"
     page, hmat = rectify(image, quad) if quad is not None else (image, None)
     if why == "the paper fills the frame":
         return page, hmat, quad, why, 0.0, None

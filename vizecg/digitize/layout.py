@@ -115,6 +115,8 @@ def find_rows(ink: np.ndarray, px_per_mm: float) -> tuple[np.ndarray, np.ndarray
 
 
 TRACE_RUN_MM = 40.0  # the shortest stretch of thinly inked columns (gaps <= 1.5 mm bridged) a trace row holds
+STROKE_TALL_MM = 5.0  # an unbroken vertical run of ink this tall near a row's level: a QRS stroke, not a letter
+STROKE_WIDE_MM = 3.0  # ... and at most this wide
 GAP_ROW_RUN_MM = 15.0  # ... a faint row between two rows a pitch either side of it (no header text lies there)
 
 
@@ -123,9 +125,26 @@ def longest_ink_run(ink: np.ndarray, y: float, px_per_mm: float, reach_mm: float
     crosses its row's level band in every column (a QRS passes through it), words leave spaces."""
     r = int(round(reach_mm * px_per_mm))
     count = ink[max(0, int(y) - r): int(y) + r + 1].sum(axis=0)
-    # a solid mark (a redaction bar, a filled box) fills the band over many mm; a QRS stroke crossing it
-    # fills it for under a millimetre, which the bridging below spans
-    cols = np.flatnonzero((count > 0) & (count <= 2.0 * px_per_mm))
+    # A solid mark (a redaction bar, a filled box) fills the band over many mm. A QRS fills it too, for 1-3 mm
+    # at a thick pen or a blurred photo (more than the bridging below spans: a row then broke at every beat),
+    # but as one unbroken stroke reaching far above or below it, which no printed character (nor a block of
+    # text lines, with paper between them) is.
+    thin = (count > 0) & (count <= 2.0 * px_per_mm)
+    stroke = ~thin & (count > 0)
+    if stroke.any():
+        wide = ink[max(0, int(y) - 4 * r): int(y) + 4 * r + 1][:, stroke]
+        run = np.zeros(wide.shape[1], np.int32)
+        longest = np.zeros(wide.shape[1], np.int32)
+        for row in wide:  # the longest vertical run of ink in each of those columns
+            run = (run + 1) * row
+            np.maximum(longest, run, out=longest)
+        stroke[stroke] = longest > STROKE_TALL_MM * px_per_mm
+    if stroke.any():  # a stretch of strokes wider than a QRS is a solid mark
+        edges = np.flatnonzero(np.diff(np.r_[0, stroke.astype(np.int8), 0]))
+        for a, b in zip(edges[::2], edges[1::2]):
+            if b - a > STROKE_WIDE_MM * px_per_mm:
+                stroke[a:b] = False
+    cols = np.flatnonzero(thin | stroke)
     if len(cols) == 0:
         return 0.0
     breaks = np.flatnonzero(np.diff(cols) > max(1.0, 1.5 * px_per_mm))

@@ -59,6 +59,37 @@ def find_page_quad(image: np.ndarray) -> tuple[np.ndarray | None, str]:
     return quad / f, "outline found"
 
 
+def find_neutral_quad(image: np.ndarray) -> np.ndarray | None:
+    """(4, 2) float corners (TL, TR, BR, BL) of the largest colourless region, or None where it runs into the
+    frame (a grey or white table, a black desk) or is no quadrilateral.
+
+    Paper is grey, whatever light falls on it; a fold or a shadow across the sheet makes part of it darker,
+    and the bright region (find_page_quad) then ends at the fold. Where the table has a colour, the sheet's
+    outline is the colourless region's (its grid's colour inside does not matter: the hull covers it)."""
+    h, w = image.shape[:2]
+    f = WORK_SIDE / max(h, w)
+    small = cv2.GaussianBlur(cv2.resize(image, (max(1, int(w * f)), max(1, int(h * f))),
+                                        interpolation=cv2.INTER_AREA), (0, 0), 3)
+    chroma = (channel_max(small).astype(np.int16) - channel_min(small)).clip(0, 255).astype(np.uint8)
+    _, coloured = cv2.threshold(chroma, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((coloured == 0).astype(np.uint8), connectivity=4)
+    if n < 2:
+        return None
+    big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, bw, bh, _ = stats[big]
+    sh, sw = chroma.shape
+    if x <= 2 or y <= 2 or x + bw >= sw - 3 or y + bh >= sh - 3:
+        return None
+    contours, _ = cv2.findContours((labels == big).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+    peri = cv2.arcLength(hull, True)
+    for eps in (0.01, 0.02, 0.03, 0.05):
+        approx = cv2.approxPolyDP(hull, eps * peri, True)
+        if len(approx) == 4:
+            return order_corners(approx.reshape(4, 2).astype(np.float64)) / f
+    return None
+
+
 def find_grid_quad(image: np.ndarray) -> np.ndarray | None:
     """(4, 2) float corners (TL, TR, BR, BL) of the printed grid's area, or None where it shows no such area.
 
