@@ -183,3 +183,17 @@ def test_a_doubted_scale_and_unnamed_panels_cap_the_confidences():
     assert lead_confidence({**sure, "scale_trust": TRUST_DISAGREE}) == pytest.approx(TRUST_DISAGREE * base)
     assert lead_confidence({**sure, "unnamed_panels": 3.0}) == UNNAMED_PANEL_CAP
     assert page_confidence({**sure, "scale_trust": 0.5}, [base] * 12) < 0.6 * page_confidence(sure, [base] * 12)
+
+
+def test_a_grid_seen_one_way_only_gives_the_scale_both_ways_and_says_so(record, pages):
+    """A photo blurred along one axis (or faint lines one way) leaves the grid's period across only: that
+    period gives px/mm both ways (square pixels), the pulse still confirms the gain, and the doubt is written
+    (it was refused as 'no grid', or scaled from the pulse alone)."""
+    page = pages["lines"]
+    smeared = cv2.GaussianBlur(page.image, (0, 0), sigmaX=0.01, sigmaY=1.5)  # the horizontal lines wiped out
+    result = digitize(smeared, DigitizeConfig(fs=record.fs))
+    grid, scale = result.found["grid"], result.found["scale"]
+    assert grid["read"] == "across" and grid["strength"][1] < grid["strength"][0]
+    assert scale["px_per_mm_y"] == scale["px_per_mm_x"] == pytest.approx(page.truth.px_per_mm, rel=0.02)
+    assert scale["source"] == "grid+pulse" and scale["gain_mm_mv"] == 10.0 and scale["trust"] < 1
+    assert any("read across only" in w for w in result.warnings)

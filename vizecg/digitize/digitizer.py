@@ -46,6 +46,8 @@ LEARNED_RESCALE = 0.15  # the network is read again when the measured scale is t
 # (its tiles were cut at up to 20 % off the true scale in training)
 GRID_QUAD_MARGIN = 0.05  # the grid's area is rectified with this much around it: its edges' ink stays in
 GRID_INSIDE_MIN = 0.97  # the grid is printed on the paper: an outline leaving more of it out is not the paper's
+ONE_AXIS_GUESS = 0.5  # a grid period read one way only is used within this share of the page-size guess
+TRUST_ONE_AXIS = 0.8  # the scale's trust when the grid was read one way only
 NEUTRAL_GROW = 1.2  # the colourless region's outline replaces the bright one's holding it and this much more
 DEWARP_MIN_PX = 0.5  # flat scans measure 0.1-0.3 px rms of phase noise; phone sheets 1-10 px
 PERSPECTIVE_LEFT_MM = 2.0  # waves and curl move lines < ~1.5 mm rms: more is a perspective the outline left
@@ -411,11 +413,21 @@ def _scale_stage(page: PageStage, config: DigitizeConfig) -> ScaleStage:
     found: dict[str, Any] = {}
     warnings: list[str] = []
     has_grid, sx, sy = page.has_grid, page.sx, page.sy
+    one_axis = None  # the grid's period seen one way only (faint lines, a photo's blur along one axis)
+    if not has_grid:
+        strong = [(name, g) for name, g in (("across", sx), ("down", sy)) if g.strength >= GRID_STRENGTH_MIN]
+        if len(strong) == 1 and abs(strong[0][1].px_per_mm / page.ppm_guess - 1) < ONE_AXIS_GUESS:
+            one_axis, grid = strong[0]
+            sx = sy = grid
+            has_grid = True
+            warnings.append(f"the grid's period was read {one_axis} only ({grid.px_per_mm:.2f} px/mm): taken the "
+                            f"same the other way (square pixels; confidence lowered)")
     ppm_x = ppm_y = None
     if has_grid:
         ppm_x, ppm_y = float(sx.px_per_mm), float(sy.px_per_mm)
     found["grid"] = {"found": bool(has_grid), "px_per_mm_x": ppm_x, "px_per_mm_y": ppm_y,
-                     "strength": [round(sx.strength, 1), round(sy.strength, 1)]}
+                     "strength": [round(page.sx.strength, 1), round(page.sy.strength, 1)],
+                     "read": one_axis or ("both ways" if has_grid else None)}
     ppm_rough = ppm_y if has_grid else page.ppm_guess
 
     # --- rows, layout, pulses ---------------------------------------------------------------------------
@@ -439,9 +451,13 @@ def _scale_stage(page: PageStage, config: DigitizeConfig) -> ScaleStage:
     pitch = float(np.median(np.diff(rows_y))) if len(rows_y) > 1 else 0.4 * page.page.shape[0]
     bands = [(int(y - 0.6 * pitch), int(y + 0.45 * pitch)) for y in rows_y]
     reach = int(0.25 * page.page.shape[1])
-    pulses: list[Pulse | None] = [find_pulse(page.ink, b, reach, ppm_rough, ppm_x) for b in bands]
+    # pulses on the classical ink, unless it misses most of the trace (a faint grey pen): then on the ink as
+    # dark as the trace's edges the network marked (the network marks no pulse: it was not taught to)
+    learned = page.learned
+    pulse_ink = page.ink if learned is None or learned.seen >= LEARNED_SEEN else (1.0 - page.norm) >= learned.level
+    pulses: list[Pulse | None] = [find_pulse(pulse_ink, b, reach, ppm_rough, ppm_x) for b in bands]
     if not any(pulses):  # some machines print the pulse after the trace, at the row's right end
-        pulses = [find_pulse(page.ink, b, reach, ppm_rough, ppm_x, side="right") for b in bands]
+        pulses = [find_pulse(pulse_ink, b, reach, ppm_rough, ppm_x, side="right") for b in bands]
     good = [p for p in pulses if p is not None]
     found["pulses"] = [None if p is None else {"x_rise": round(p.x_rise, 1), "width_px": round(p.width, 2),
                                                "height_px": round(float(p.height), 2),
@@ -467,6 +483,8 @@ def _scale_stage(page: PageStage, config: DigitizeConfig) -> ScaleStage:
         printed = read_printed(page.page, rows_y, pitch, ppm_rough)
         if printed.read or scale is None:
             scale = measured()
+    if one_axis:
+        scale = replace(scale, trust=min(scale.trust, TRUST_ONE_AXIS))
     warnings.extend(scale.doubts)
     found["scale"] = scale.to_json()
 
