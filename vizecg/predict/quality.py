@@ -7,8 +7,10 @@ Two steps, both before any answer:
    digitizer traced ECG leads on it (it finds the paper, the grid or pulse, the trace rows of a known layout and
    which way up they lie) or the beat detector found beats in the panels of a recognised lead layout. Neither
    alone is trusted on every non-ECG picture, so a page needs `ECG_MIN_LEADS` traced leads or
-   `ECG_MIN_LEAD_BEATS` beats in `ECG_MIN_PANELS` named panels (or ECG_MIN_BEATS confident beats). Resolution (px/mm) comes from the digitizer's
-   scale when it read one; readable leads are those the digitizer traced with confidence >= READABLE_CONFIDENCE.
+   `ECG_MIN_LEAD_BEATS` beats in `ECG_MIN_PANELS` named panels (or ECG_MIN_BEATS confident beats), or, where the
+   digitizer trusted no lead enough to return it, `ECG_MIN_TRACED` traced leads whose limb leads obey Einthoven's
+   law. Resolution (px/mm) comes from the digitizer's scale when it read one; readable leads are those the
+   digitizer traced with confidence >= READABLE_CONFIDENCE.
 
 A refused page gets its reason; a doubtful one its warnings (blur, exposure, glare, resolution, orientation
 doubt, unreadable leads), which the report puts at the top. The thresholds were set on a tuning set (rendered
