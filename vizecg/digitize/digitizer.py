@@ -48,6 +48,7 @@ GRID_QUAD_MARGIN = 0.05  # the grid's area is rectified with this much around it
 GRID_INSIDE_MIN = 0.97  # the grid is printed on the paper: an outline leaving more of it out is not the paper's
 ONE_AXIS_GUESS = 0.5  # a grid period read one way only is used within this share of the page-size guess
 TRUST_ONE_AXIS = 0.8  # the scale's trust when the grid was read one way only
+PULSE_ALIGN_MM = 2.0  # pulses found on a faint pen's ink stand in one column to within this
 NEUTRAL_GROW = 1.2  # the colourless region's outline replaces the bright one's holding it and this much more
 DEWARP_MIN_PX = 0.5  # flat scans measure 0.1-0.3 px rms of phase noise; phone sheets 1-10 px
 PERSPECTIVE_LEFT_MM = 2.0  # waves and curl move lines < ~1.5 mm rms: more is a perspective the outline left
@@ -216,6 +217,17 @@ class PageStage:
 PAGE_CACHE_SIZE = 4  # page stages kept: a page as given and turned upright, for two pages read at once (serve)
 _page_cache: OrderedDict[tuple[Any, ...], PageStage] = OrderedDict()
 _page_cache_lock = threading.Lock()
+
+
+def _aligned_pulses(pulses: list[Pulse | None], px_per_mm: float) -> list[Pulse | None]:
+    """The pulses whose rising edge lies within PULSE_ALIGN_MM of the rows' median one, where at least half the
+    rows show such a pulse; else none (a machine prints every row's pulse in one column)."""
+    found = [p for p in pulses if p is not None]
+    if not found:
+        return pulses
+    x = float(np.median([p.x_rise for p in found]))
+    kept = [p if p is not None and abs(p.x_rise - x) <= PULSE_ALIGN_MM * px_per_mm else None for p in pulses]
+    return kept if 2 * sum(p is not None for p in kept) >= len(pulses) else [None] * len(pulses)
 
 
 def _cached_page_stage(image: np.ndarray, config: DigitizeConfig) -> PageStage:
@@ -454,10 +466,13 @@ def _scale_stage(page: PageStage, config: DigitizeConfig) -> ScaleStage:
     # pulses on the classical ink, unless it misses most of the trace (a faint grey pen): then on the ink as
     # dark as the trace's edges the network marked (the network marks no pulse: it was not taught to)
     learned = page.learned
-    pulse_ink = page.ink if learned is None or learned.seen >= LEARNED_SEEN else (1.0 - page.norm) >= learned.level
+    faint = learned is not None and learned.seen < LEARNED_SEEN
+    pulse_ink = (1.0 - page.norm) >= learned.level if faint else page.ink
     pulses: list[Pulse | None] = [find_pulse(pulse_ink, b, reach, ppm_rough, ppm_x) for b in bands]
     if not any(pulses):  # some machines print the pulse after the trace, at the row's right end
         pulses = [find_pulse(pulse_ink, b, reach, ppm_rough, ppm_x, side="right") for b in bands]
+    if faint:  # that ink also holds shadows and stains: only a column of pulses standing where most rows show one
+        pulses = _aligned_pulses(pulses, ppm_rough)
     good = [p for p in pulses if p is not None]
     found["pulses"] = [None if p is None else {"x_rise": round(p.x_rise, 1), "width_px": round(p.width, 2),
                                                "height_px": round(float(p.height), 2),
