@@ -197,3 +197,18 @@ def test_a_grid_seen_one_way_only_gives_the_scale_both_ways_and_says_so(record, 
     assert scale["px_per_mm_y"] == scale["px_per_mm_x"] == pytest.approx(page.truth.px_per_mm, rel=0.02)
     assert scale["source"] == "grid+pulse" and scale["gain_mm_mv"] == 10.0 and scale["trust"] < 1
     assert any("read across only" in w for w in result.warnings)
+
+
+def test_pulses_on_a_faint_pens_ink_must_stand_in_one_column():
+    """On a faint pen's page the pulses are looked for on all ink as dark as the trace, shadows included: a
+    column of pulses on most rows is kept (an odd one out dropped), scattered finds are none."""
+    from vizecg.digitize.digitizer import _aligned_pulses
+
+    def at(x: float) -> Pulse:
+        return Pulse(x_rise=x, x_fall=x + 20.0, y_base=100.0, y_top=60.0, clipped=False)
+
+    column = [at(50.0), at(51.0), None, at(49.5), at(140.0)]
+    kept = _aligned_pulses(column, px_per_mm=4.0)
+    assert [p is not None for p in kept] == [True, True, False, True, False]
+    assert _aligned_pulses([at(50.0), None, None, at(300.0), None], px_per_mm=4.0) == [None] * 5
+    assert _aligned_pulses([None, None], px_per_mm=4.0) == [None, None]
