@@ -124,6 +124,8 @@ def test_an_ecg_whose_leads_are_all_below_the_floor_is_still_an_ecg_by_einthoven
                     limb_residual=ev["limb_residual"], limb_agree=ev["limb_agree"], traced_leads=12)
     checks = image_checks(photo)
     assert assess_quality(checks, base).is_ecg
+    # digitized, every lead below what the gate calls readable (0.5): the same evidence
+    assert assess_quality(checks, replace(base, digitized=True, digitize_error=None, confidence={"I": 0.3})).is_ecg
     assert not assess_quality(checks, replace(base, limb_residual=0.6)).is_ecg  # random traces: ~2/3 outside
     assert not assess_quality(checks, replace(base, traced_leads=3)).is_ecg
 

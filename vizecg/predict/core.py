@@ -123,6 +123,11 @@ def predict_page(image: np.ndarray, beat_finder: BeatFinder, model: Any | None,
             orientation = found.get("orientation_deg")
             sure = not any("not sure" in w_ for w_ in digitized.warnings)
     named = [l for l in beats.leads if _named(l)]
+    if digitized is not None:  # its leads may all be below what the gate reads as readable: Einthoven still speaks
+        from vizecg.digitize.digitizer import LIMB_AGREE
+
+        dig_evidence = {"limb_residual": found.get("limb_residual"), "limb_agree": LIMB_AGREE,
+                        "traced_leads": sum(1 for c in digitized.confidence.values() if c > 0)}
     evidence = Evidence(lead_beats=len(named), beat_leads=tuple(sorted(set(named))), beats=len(beats.boxes),
                         beat_score=float(np.median(beats.scores)) if len(beats.scores) else 0.0,
                         layout=beats.layout, digitized=digitized is not None, digitize_error=dig_error,

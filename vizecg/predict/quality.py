@@ -8,8 +8,8 @@ Two steps, both before any answer:
    which way up they lie) or the beat detector found beats in the panels of a recognised lead layout. Neither
    alone is trusted on every non-ECG picture, so a page needs `ECG_MIN_LEADS` traced leads or
    `ECG_MIN_LEAD_BEATS` beats in `ECG_MIN_PANELS` named panels (or ECG_MIN_BEATS confident beats), or, where the
-   digitizer trusted no lead enough to return it, `ECG_MIN_TRACED` traced leads whose limb leads obey Einthoven's
-   law. Resolution (px/mm) comes from the digitizer's scale when it read one; readable leads are those the
+   digitizer trusted no lead enough to call it readable (or to return it), `ECG_MIN_TRACED` traced leads whose
+   limb leads obey Einthoven's law. Resolution (px/mm) comes from the digitizer's scale when it read one; readable leads are those the
    digitizer traced with confidence >= READABLE_CONFIDENCE.
 
 A refused page gets its reason; a doubtful one its warnings (blur, exposure, glare, resolution, orientation
@@ -188,8 +188,8 @@ class Evidence:
     orientation_deg: int | None = None
     orientation_sure: bool = True
     digitizer_layout: str | None = None
-    # where the digitizer refused with no lead above its confidence floor: its traced rows' limb leads' share
-    # outside Einthoven's plane, the bound it holds them to, and how many leads it traced (DigitizeError.evidence)
+    # the digitizer's traced rows' limb leads' share outside Einthoven's plane, the bound it holds them to, and
+    # how many leads it traced (also where it refused with no lead above its floor: DigitizeError.evidence)
     limb_residual: float | None = None
     limb_agree: float | None = None
     traced_leads: int = 0
@@ -211,16 +211,16 @@ def assess_quality(checks: ImageChecks, evidence: Evidence | None = None) -> Qua
     by_digitizer = len(readable) >= ECG_MIN_LEADS
     # Einthoven's law is physiology: six limb traces that obey it are an ECG's, even where no lead is sure
     # enough to return (a 12x1 page at an unconfirmed gain); noise, text and grids leave ~2/3 outside the plane
-    by_einthoven = (not ev.digitized and ev.limb_residual is not None and ev.limb_agree is not None and
+    by_einthoven = (ev.limb_residual is not None and ev.limb_agree is not None and
                     ev.traced_leads >= ECG_MIN_TRACED and ev.limb_residual <= ev.limb_agree)
     by_detector = (ev.lead_beats >= ECG_MIN_LEAD_BEATS and len(ev.beat_leads) >= ECG_MIN_PANELS) or \
         (ev.beats >= ECG_MIN_BEATS and ev.beat_score >= ECG_MIN_BEAT_SCORE)
     findings.append(f"digitizer: {len(readable)} lead(s) traced with confidence >= {READABLE_CONFIDENCE:g}"
                     + (f" (layout {ev.digitizer_layout})" if ev.digitized else f"; it refused the page: "
                        f"{ev.digitize_error}"))
-    if by_einthoven:
-        findings.append(f"digitizer: {ev.traced_leads} lead(s) traced below its confidence floor, whose limb "
-                        f"leads obey Einthoven's law ({ev.limb_residual:.3f} of their energy outside its plane, "
+    if by_einthoven and not by_digitizer:
+        findings.append(f"digitizer: {ev.traced_leads} lead(s) traced, none readable, whose limb leads obey "
+                        f"Einthoven's law ({ev.limb_residual:.3f} of their energy outside its plane, "
                         f"<= {ev.limb_agree:g}): an ECG")
     findings.append(f"beat detector: {ev.beats} beat(s) (median score {ev.beat_score:.2f}), {ev.lead_beats} in "
                     f"{len(ev.beat_leads)} named lead(s) (layout {ev.layout})")
