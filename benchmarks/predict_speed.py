@@ -10,7 +10,8 @@ report.html, the signal as WFDB + CSV), wall and process CPU time per page, spli
 finder and the classifier (with --backend torch this includes Grad-CAM, which calls the classifier again);
 "other" is the rest (image checks, quality gate, the report). The beat finder reads an upright page beside the
 digitizer (predict_page), so the stages may sum to more than the wall time: "other" is then the wall time left
-after the digitizer and the classifier, less the beat finder's time, and never below 0. --cores N pins the process to N cores first.
+after the digitizer and the classifier, less the beat finder's time, and never below 0. --cores N pins the
+process to N cores first.
 Prints a table and writes benchmarks/results/predict_speed_<backend>.json, with the load average before and after
 (the numbers mean little on a loaded machine without it).
 """

@@ -14,8 +14,8 @@ Sets (made once under --out, then reused):
               per set, seed FAMILY_SEED + k).
 Each image goes through predict_page exactly as `vizecg predict` runs it (shipped detector, the digitizer), with
 no classifier: the gate's verdict is the page's status. Verdicts are kept in OUT/verdicts.jsonl with a hash of the
-code that took them, and reused on a rerun only by the same code. Prints a table per kind and writes OUT/quality_gate.json
-(every image's verdict and reason).
+code that took them, and reused on a rerun only by the same code. Prints a table per kind and writes
+OUT/quality_gate.json (every image's verdict and reason).
 """
 from __future__ import annotations
 

@@ -59,7 +59,8 @@ class OnnxSegmenter:
         opts = ort.SessionOptions()
         # the page's tiles are the digitizer's largest single step: all the cores this process may use (at most
         # 4), since a page is read one at a time (a 1-thread session was 0.6 of a page's 2 s on 2 cores)
-        opts.intra_op_num_threads = threads or min(4, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        opts.intra_op_num_threads = threads or min(4, cores)
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         meta = self.session.get_modelmeta().custom_metadata_map
