@@ -101,13 +101,17 @@ class _Cache:
 class _RenderBase(Dataset):
     def __init__(self, root: str | Path, folds: Sequence[int] | None = None, splits: Sequence[str] | None = None,
                  record_ids: Sequence[str] | None = None, crop_size: tuple[int, int] = (64, 64),
-                 boxes_fn: BoxesFn | None = None, boxes_tag: str | None = None, cache: bool = True):
+                 boxes_fn: BoxesFn | None = None, boxes_tag: str | None = None, cache: bool = True,
+                 exclude_families: Sequence[str] = ()):
         self.root = Path(root)
         self.folder = RenderFolder(self.root, require=("record_id",))
         self.pages: list[RenderPage] = self.folder.select(folds, splits, record_ids)
+        if exclude_families:  # print-style families held out (a benchmark scores them as never seen)
+            self.pages = [p for p in self.pages if p.family not in set(exclude_families)]
         if not self.pages:
-            raise DataError(f"no pages selected (folds={folds}, splits={splits}, record_ids={record_ids}; "
-                            f"manifest has {len(self.folder)} rows)", self.folder.manifest)
+            raise DataError(f"no pages selected (folds={folds}, splits={splits}, record_ids={record_ids}, "
+                            f"exclude_families={list(exclude_families)}; manifest has {len(self.folder)} rows)",
+                            self.folder.manifest)
         self.crop_size = (int(crop_size[0]), int(crop_size[1]))
         if boxes_fn is not None and boxes_tag is None:
             boxes_tag = getattr(boxes_fn, "__name__", "custom")

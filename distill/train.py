@@ -69,6 +69,8 @@ class DataConfig:
     val_split: str = "val"
     train_records: list[str] | None = None  # explicit record ids instead of folds/splits
     val_records: list[str] | None = None
+    # print-style families (vizecg.render.style) left out of training and validation: their pages stay unseen
+    exclude_families: list[str] = field(default_factory=list)
     page_height: int = 192  # pages are resized (not cropped): the global branch sees the whole sheet
     page_width: int = 256
     grayscale: bool = False  # grey pages remove colour casts of photos and grid colours
@@ -97,6 +99,14 @@ class DataConfig:
                      and 0 < self.bandpass[0] < self.bandpass[1], "bandpass", "[low, high] Hz with 0 < low < high "
                      "(or null: raw)", self.bandpass)
         _require(self.batch_size >= 1, "batch_size", ">= 1", self.batch_size)
+        if self.exclude_families:
+            from vizecg.errors import RenderError
+            from vizecg.render.style import check_families
+
+            try:
+                check_families(self.exclude_families, "exclude_families")
+            except RenderError as exc:
+                raise ValueError(exc.problem) from None
         _require(self.num_workers >= 0, "num_workers", ">= 0 (0: load in the main process)", self.num_workers)
 
 
@@ -412,7 +422,8 @@ def build_datasets(cfg: TrainConfig, boxes_fn=None, boxes_tag: str | None = None
     if (cfg.kind == "beats") != (d.task == "aami"):
         raise ConfigError(f"kind {cfg.kind} with task {d.task}: the beats kind trains the aami task, "
                           "and only it")
-    common = dict(crop_size=(d.crop_size, d.crop_size), cache=d.cache, boxes_fn=boxes_fn, boxes_tag=boxes_tag)
+    common = dict(crop_size=(d.crop_size, d.crop_size), cache=d.cache, boxes_fn=boxes_fn, boxes_tag=boxes_tag,
+                  exclude_families=tuple(d.exclude_families))
     if cfg.kind == "beats":
         common.pop("boxes_fn"), common.pop("boxes_tag")
         make = lambda **sel: BeatDataset(d.root, **sel, **common)  # noqa: E731

@@ -7,8 +7,8 @@ Stages, in the order of the data flow:
   1. render    photographed printouts of every record: OUT/render (vizecg.builders.render_job); each page's split
                from the one fold rule (vizecg.data.splits.split_of), or from the config's folds
   2. train     per task: signal-only model (true signal), image baseline (no distillation), teacher (image + signal),
-               student (distilled from the teacher, image only): OUT/<task>/<kind>/ (distill.train; ground-truth
-               beat boxes give the training crops)
+               student (distilled from the teacher, image only): OUT/<task>/<kind>/ (distill.train; the
+               training crops from the ground-truth beat boxes, or from the beat detector: train_crops)
   3. predict   val + test probabilities with ground-truth crops, with detector crops when the beat detector's
                weights exist, and through the digitizer (photo -> vizecg.digitize.route -> signal model):
                OUT/<task>/<kind>/pred-<crops>.npz (+ CPU inference ms per page)
@@ -44,7 +44,7 @@ from distill.train import (TRAIN_CODE, TRAIN_LIBRARIES, DataConfig, InitConfig, 
 from experiments.config import KINDS, SPLITS, BenchmarkConfig, resolved
 from experiments.report import DIGITIZED, INPUTS, LABELS, evaluate, write_outputs
 from vizecg.config import to_dict
-from vizecg.errors import DataError, ModelError
+from vizecg.errors import ConfigError, DataError, ModelError
 from vizecg.runs import (StaleOutputError, atomic_write_bytes, atomic_write_text, code_stamp, describe_changes,
                          file_hash, read_fingerprint, source_hash, start_run, write_json)
 
@@ -194,7 +194,8 @@ def train_config(cfg: BenchmarkConfig, task: str, kind: str, render_dir: Path, o
     stage = getattr(cfg, kind)
     split = ({"train_folds": list(cfg.train_folds), "val_folds": list(cfg.val_folds)} if cfg.by_folds else
              {"train_split": "train", "val_split": "val"})
-    data = dataclasses.replace(stage.data, root=str(render_dir), task=task, **split)
+    data = dataclasses.replace(stage.data, root=str(render_dir), task=task,
+                               exclude_families=list(cfg.left_out_families), **split)
     model = stage.model
     if kind == "teacher" and cfg.teacher_init:
         model = dataclasses.replace(model, init=list(model.init) + [
@@ -205,9 +206,17 @@ def train_config(cfg: BenchmarkConfig, task: str, kind: str, render_dir: Path, o
                        data=data, model=model, optim=stage.optim, schedule=stage.schedule, loss=stage.loss)
 
 
-def stage_inputs(cfg: BenchmarkConfig, task: str, kind: str, out: Path) -> dict[str, Any]:
-    """The identity of what a stage is built from: the render folder and the checkpoints it starts from or distils."""
+def trains_on_detector(cfg: BenchmarkConfig, kind: str) -> bool:
+    """Whether the stage of `kind` reads the beat detector's crops in training (the signal model reads no crops)."""
+    return cfg.train_crops == "detector" and kind != "signal"
+
+
+def stage_inputs(cfg: BenchmarkConfig, task: str, kind: str, out: Path, boxes_tag: str = "") -> dict[str, Any]:
+    """The identity of what a stage is built from: the render folder, the beat detector whose crops it trains on
+    (its weights' and code's hashes), and the checkpoints it starts from or distils."""
     inputs: dict[str, Any] = {"render": render_identity(out)}
+    if trains_on_detector(cfg, kind):
+        inputs["crops"] = boxes_tag
     upstream = ["teacher"] if kind == "student" else list(cfg.teacher_init) if kind == "teacher" else []
     for k in upstream:
         inputs[k] = file_hash(out / task / k / "best.pt")
@@ -220,8 +229,10 @@ def stage_record(tcfg: TrainConfig, inputs: dict[str, Any], out: Path) -> dict[s
             "code": source_hash(TRAIN_CODE, libraries=TRAIN_LIBRARIES), "inputs": inputs}
 
 
-def train_stage(tcfg: TrainConfig, record: dict[str, Any], log: logging.Logger) -> dict[str, Any]:
-    """Train a stage, continue it, or reuse it: reused only if stage.json holds this very record."""
+def train_stage(tcfg: TrainConfig, record: dict[str, Any], log: logging.Logger, boxes_fn: BoxesFn | None = None,
+                boxes_tag: str | None = None) -> dict[str, Any]:
+    """Train a stage, continue it, or reuse it: reused only if stage.json holds this very record. boxes_fn: the
+    detector's beat boxes replace the ground-truth ones in training and validation (boxes_tag names them)."""
     run = Path(tcfg.out)
     what = f"train {tcfg.data.task}/{tcfg.kind}"
     old = _read_json(run / "stage.json")
@@ -237,8 +248,9 @@ def train_stage(tcfg: TrainConfig, record: dict[str, Any], log: logging.Logger) 
                 p.unlink()
         run.mkdir(parents=True, exist_ok=True)
         write_json(run / "stage.json", record)
-    log.info("%s: %s, %d epoch(s)", what, tcfg.model.name, tcfg.schedule.epochs)
-    return train(tcfg, resume=True)
+    log.info("%s: %s, %d epoch(s), %s crops", what, tcfg.model.name, tcfg.schedule.epochs,
+             "detector" if boxes_fn is not None else "ground-truth")
+    return train(tcfg, resume=True, boxes_fn=boxes_fn, boxes_tag=boxes_tag)
 
 
 # --- stage 3: predict ----------------------------------------------------------------------------------------------
@@ -267,8 +279,11 @@ def detector_boxes(weights: str | None) -> tuple[BoxesFn | None, str, str]:
 
 def eval_dataset(cfg: BenchmarkConfig, tcfg: TrainConfig, kind: str, split: str, boxes_fn: BoxesFn | None = None,
                  boxes_tag: str | None = None, signal_from: str = "record") -> PageDataset:
-    """The pages of `split` as the model of `tcfg` was trained to read them (its own data settings)."""
-    return page_dataset(tcfg.data, EVAL_FIELDS[kind], **cfg.selection(split), boxes_fn=boxes_fn,
+    """The pages of `split` as the model of `tcfg` was trained to read them (its own data settings); the val
+    pages without the left-out families (as in training), the test pages with them."""
+    held_out = tuple(tcfg.data.exclude_families) if split == "val" else ()
+    return page_dataset(tcfg.data, EVAL_FIELDS[kind], **cfg.selection(split), exclude_families=held_out,
+                        boxes_fn=boxes_fn,
                         boxes_tag=boxes_tag, signal_from=signal_from, digitize=cfg.digitize)
 
 
@@ -375,6 +390,8 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path, progress: bool = True, 
     out = Path(out).resolve()
     check_device(cfg.device)  # an unavailable device, like bad weights, is refused before any work
     boxes_fn, boxes_tag, det_note = detector_boxes(cfg.detector_weights)
+    if cfg.train_crops == "detector" and boxes_fn is None:  # refused before any work
+        raise ConfigError(f"train_crops: detector, but {det_note}")
     log = start_run(out, None, name="vizecg.benchmark")
     atomic_write_text(out / "config.yaml", _yaml(resolved(cfg)))
     log.info(det_note)
@@ -395,7 +412,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path, progress: bool = True, 
         "profile": cfg.profile, "source": cfg.source, "seed": cfg.seed, "config": resolved(cfg),
         "code": code_stamp(ALL_CODE), "split": {"rule": "folds" if cfg.by_folds else "split_of",
                                                 "pages": split_pages},
-        "detector": {"available": boxes_fn is not None, "note": det_note},
+        "detector": {"available": boxes_fn is not None, "note": det_note}, "train_crops": cfg.train_crops,
         "render": {k: render_summary[k] for k in ("items", "complete", "rendered", "skipped_existing")},
         "stages": {}, "tasks": {},
     }
@@ -406,9 +423,11 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path, progress: bool = True, 
     for task, kind in bar:
         bar.set_postfix_str(f"{task}/{kind}")
         tcfg = tcfgs[task, kind] = train_config(cfg, task, kind, render_dir, out)
-        record = stage_record(tcfg, stage_inputs(cfg, task, kind, out), out)
+        on_detector = trains_on_detector(cfg, kind)
+        record = stage_record(tcfg, stage_inputs(cfg, task, kind, out, boxes_tag), out)
         t0 = time.perf_counter()
-        summaries[task, kind] = train_stage(tcfg, record, log)
+        summaries[task, kind] = train_stage(tcfg, record, log, boxes_fn if on_detector else None,
+                                            boxes_tag if on_detector else None)
         timings[f"train_{task}_{kind}_s"] = time.perf_counter() - t0
         results["stages"][f"{task}/{kind}"] = {"record": _digest(record), "code": record["code"],
                                                "checkpoint": file_hash(Path(tcfg.out) / "best.pt")}

@@ -29,7 +29,8 @@ SPLITS = ("train", "val", "test")
 # Set by the benchmark for every stage, with where the value comes from.
 OWNED_DATA = {"root": "OUT/render", "task": "each of tasks", "train_folds": "train_folds or the split rule",
               "val_folds": "val_folds or the split rule", "train_split": "the split rule",
-              "val_split": "the split rule", "train_records": "the split", "val_records": "the split"}
+              "val_split": "the split rule", "train_records": "the split", "val_records": "the split",
+              "exclude_families": "left_out_families"}
 OWNED_RENDER = {"source": "source", "n": "pages", "seed": "seed"}
 # What every model that reads them must read alike: the frozen teacher reads the student's batches, the teacher's
 # streams start from the signal and image models, and the image baseline is the student's control.
@@ -103,6 +104,12 @@ class BenchmarkConfig:
     ci_level: float = 0.95
     infer_pages: int = 16  # test pages timed one by one for the CPU ms/page column
     detector_weights: str | None = "auto"  # "auto": the detector's shipped weights if present; None: off
+    # The beat crops the image models train and validate on: "truth" (the pages' ground-truth beat boxes) or
+    # "detector" (the beat detector's boxes, what inference sees; needs detector_weights). Both are evaluated.
+    train_crops: Literal["truth", "detector"] = "truth"
+    # Print-style families (render.style: families) no model trains or validates on: their test pages measure how
+    # the models read print styles never seen; the report scores them apart.
+    left_out_families: list[str] = field(default_factory=list)
     # Also score the route photo -> digitizer -> signal model (the signal model trained on true signals reads
     # what the digitizer recovers from each val/test photo), beside the image-only student.
     digitized_route: bool = True
@@ -124,6 +131,18 @@ class BenchmarkConfig:
             raise ValueError(f"bootstrap must be >= 1, got {self.bootstrap}")
         if not 0 <= self.seed < 2 ** 32:
             raise ValueError(f"seed must lie in [0, 2**32 - 1], got {self.seed}")
+        if self.train_crops == "detector" and self.detector_weights is None:
+            raise ValueError("train_crops: detector needs detector_weights (auto or a path), not null")
+        if self.left_out_families:
+            if self.render.style != "families":
+                raise ValueError(f"left_out_families needs render.style: families (it is {self.render.style})")
+            from vizecg.errors import RenderError
+            from vizecg.render.style import check_families
+
+            try:
+                check_families(self.left_out_families, "left_out_families")
+            except RenderError as exc:
+                raise ValueError(exc.problem) from None
         if self.pages is not None and self.pages < 1:
             raise ValueError(f"pages must be >= 1 (or null: one per record), got {self.pages}")
         default = RenderJob()

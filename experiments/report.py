@@ -137,7 +137,9 @@ def results_blocks(results: dict[str, Any], heading: str = "h2") -> list[tuple]:
             blocks.append(("table", ["model", *t["classes"]],
                            [[t["models"][k]["label"], *(fmt(v) for v in ev["models"][k]["per_class_auroc"].values())]
                             for k in t["models"]]))
-    blocks.append(("p", f"Beat crops at evaluation: ground truth (as in training); {det['note']}. Macro F1, "
+    trained = {"detector": "the detector's crops"}.get(results.get("train_crops", "truth"), "ground-truth crops")
+    blocks.append(("p", f"Image models trained and validated on {trained}. Beat crops at evaluation: ground "
+                        f"truth and {det['note']}. Macro F1, "
                         "precision, recall and accuracy use per-class thresholds chosen (F1-optimal) on the "
                         "validation split and applied unchanged to the test split; accuracy is exact-match. "
                         "CPU ms/page: median model forward, batch 1, inputs already decoded."))

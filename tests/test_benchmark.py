@@ -115,10 +115,36 @@ def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
         assert new_log.count("(truth crops): cached") == len(KINDS)
         assert new_log.count("(detector crops): 3 val") == len(KINDS) - 1
 
+        # Training on the detector's crops: the image models are trained afresh on them (the signal model reads
+        # no crops and is kept), and their stage records name the detector.
+        log_before = (out / "log.txt").read_text()
+        assert main(["benchmark", "--config", str(tiny_config(tmp_path)), "--out", str(out), "--quiet",
+                     "--set", "student.optim.lr=0.002", "--set", "train_crops=detector"]) == 0
+        new_log = (out / "log.txt").read_text()[len(log_before):]
+        assert new_log.count("finished earlier, skipped") == 1
+        assert new_log.count("epoch(s), detector crops") == len(KINDS) - 1
+        stage = json.loads((out / "superclass" / "image" / "stage.json").read_text())
+        assert stage["inputs"]["crops"].startswith("yolo-beats_yolo-")
+        assert json.loads((out / "results.json").read_text())["train_crops"] == "detector"
+
 
 def predicted_once(log: str, what: str, n_val: int) -> int:
     """How many models' `what` predictions a benchmark log shows, each either cached or predicted."""
     return log.count(f"({what}): cached") + log.count(f"({what}): {n_val} val")
+
+
+def test_left_out_families_and_detector_crops_are_checked():
+    cfg = load_benchmark_config(profile_path("cpu"))
+    assert cfg.train_crops == "detector" and cfg.render.style == "families"
+    assert set(cfg.left_out_families) == {"export-green", "cabrera-6x2"}
+    with pytest.raises(ConfigError, match="left_out_families: unknown family no-such"):
+        load_benchmark_config(profile_path("cpu"), ["left_out_families=[no-such]"])
+    with pytest.raises(ConfigError, match="needs render.style: families"):
+        load_benchmark_config(profile_path("cpu500"), ["left_out_families=[export-green]"])
+    with pytest.raises(ConfigError, match="train_crops: detector needs detector_weights"):
+        load_benchmark_config(profile_path("cpu"), ["detector_weights=null"])
+    with pytest.raises(ConfigError, match="set by the benchmark"):
+        load_benchmark_config(profile_path("cpu"), ["image.data.exclude_families=[export-green]"])
 
 
 def test_profiles_load_and_bad_folds_are_refused():
