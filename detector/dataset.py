@@ -16,7 +16,7 @@ import yaml
 
 from detector.config import CLASS_NAMES, TileConfig
 from detector.geometry import boxes_in_window, tile_windows, xywhn_to_xyxy, xyxy_to_xywhn
-from vizecg.data.render_folder import RenderFolder, RenderPage
+from vizecg.data.render_folder import RenderFolder, RenderPage, photo_condition
 from vizecg.errors import DataError
 from vizecg.images import read_image, write_image
 from vizecg.runs import atomic_write_text
@@ -121,11 +121,4 @@ def truth_boxes(truth: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def photo_severity(label: dict[str, Any]) -> str:
     """The photo preset a page went through ('none', 'scan', 'phone', 'screen'); 'mixed' resolves to its base."""
-    params = label.get("photo_params") or {}
-    mixed = params.get("mixed")
-    if isinstance(mixed, dict) and isinstance(mixed.get("base"), str):
-        return mixed["base"]
-    preset = params.get("preset")
-    if isinstance(preset, str) and preset and preset != "mixed":
-        return preset
-    return str(label.get("photo") or "none")
+    return photo_condition(label.get("photo_params"), str(label.get("photo") or ""))

@@ -42,7 +42,7 @@ from distill.data import MULTILABEL, TASK_CLASSES, PageDataset, collate
 from distill.train import (TRAIN_CODE, TRAIN_LIBRARIES, DataConfig, InitConfig, TrainConfig, check_device,
                            model_from_checkpoint, page_dataset, predict, run_settings, train)
 from experiments.config import KINDS, SPLITS, BenchmarkConfig, resolved
-from experiments.report import DIGITIZED, INPUTS, LABELS, evaluate, write_outputs
+from experiments.report import DIGITIZED, INPUTS, LABELS, evaluate, evaluate_groups, page_groups, write_outputs
 from vizecg.config import to_dict
 from vizecg.errors import ConfigError, DataError, ModelError
 from vizecg.runs import (StaleOutputError, atomic_write_bytes, atomic_write_text, code_stamp, describe_changes,
@@ -451,7 +451,7 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path, progress: bool = True, 
                     predict_stage(cfg, tcfgs[task, "signal"], "signal", DIGITIZED, None, "", log)
         timings[f"predict_{task}_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        results["tasks"][task] = task_results(cfg, task, by_crops, summaries)
+        results["tasks"][task] = task_results(cfg, task, by_crops, summaries, render_dir)
         timings[f"bootstrap_{task}_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     results["timings_s"] = {k: round(v, 2) for k, v in timings.items()}
@@ -461,10 +461,14 @@ def run_benchmark(cfg: BenchmarkConfig, out: str | Path, progress: bool = True, 
 
 
 def task_results(cfg: BenchmarkConfig, task: str, by_crops: dict[str, dict[str, dict[str, np.ndarray]]],
-                 summaries: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
-    """One task's block of results.json: the models' rows, the evaluations per crops, the ROC curves."""
+                 summaries: dict[tuple[str, str], dict[str, Any]], render_dir: Path) -> dict[str, Any]:
+    """One task's block of results.json: the models' rows, the evaluations per crops (with calibration), the
+    scores per print-style family and capture condition (seen vs left-out families), the ROC curves."""
     class_names = list(TASK_CLASSES[task])
     evals = {crops: evaluate(p, class_names, cfg.bootstrap, cfg.seed, cfg.ci_level) for crops, p in by_crops.items()}
+    groups = page_groups(render_dir, by_crops["truth"]["signal"]["test_ids"])
+    by_group = {crops: evaluate_groups(p, class_names, groups, list(cfg.left_out_families), cfg.bootstrap, cfg.seed,
+                                       cfg.ci_level) for crops, p in by_crops.items()}
     models = {}
     rows = list(by_crops["truth"])  # KINDS, then the digitized route
     for kind in rows:
@@ -485,6 +489,7 @@ def task_results(cfg: BenchmarkConfig, task: str, by_crops: dict[str, dict[str, 
               for j, c in enumerate(class_names)]
     return {"classes": class_names, "multilabel": MULTILABEL[task], "models": models,
             "truth_crops": evals["truth"], "detector_crops": evals.get("detector"),
+            "groups": {f"{crops}_crops": g for crops, g in by_group.items()},
             "n_train": summaries[task, "image"]["n_train"], "n_val": summaries[task, "image"]["n_val"],
             "_curves": curves}
 

@@ -58,10 +58,79 @@ def evaluate(preds: dict[str, dict[str, np.ndarray]], class_names: list[str], n_
         models[k]["thresholds"] = dict(zip(class_names, thresholds[k].tolist()))
         # scikit-learn cross-check of the headline (the bootstrap uses exact numpy twins)
         models[k]["macro_auroc"]["sklearn"] = M.macro_auroc(probs[k], targets)
+    for k in kinds:
+        models[k]["calibration"] = calibration(preds[k])
     comparisons = {f"{m}:{name}": v for m in ("macro_auroc", "macro_auprc") for name, v in stats[m]["pairs"].items()}
     return {"n_test": int(len(targets)), "n_test_records": int(len(np.unique(groups))),
             "positives": dict(zip(class_names, np.asarray(targets).reshape(len(targets), -1).sum(0).astype(int).tolist())),
             "models": models, "comparisons": comparisons}
+
+
+def calibration(pred: dict[str, np.ndarray], bins: int = 10) -> dict[str, Any]:
+    """Temperature scaling of one model: one T fitted on its validation predictions (vizecg.predict.calibration),
+    the test split's expected calibration error before and after it, and the test reliability table after it
+    (per equal-width bin: pairs, mean probability, observed rate; over every (page, class) pair)."""
+    from vizecg.predict.calibration import expected_calibration_error, fit_temperature, logit, sigmoid
+
+    t = fit_temperature(logit(pred["val_probs"]), pred["val_targets"])
+    test_p, test_y = np.asarray(pred["test_probs"], np.float64), np.asarray(pred["test_targets"], np.float64)
+    after = sigmoid(logit(test_p) / t)
+    p, y = after.ravel(), test_y.reshape(after.shape).ravel()
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    table = [{"bin": [k / bins, (k + 1) / bins], "n": int((idx == k).sum()),
+              "mean_probability": float(p[idx == k].mean()) if (idx == k).any() else None,
+              "observed": float(y[idx == k].mean()) if (idx == k).any() else None} for k in range(bins)]
+    return {"method": "temperature", "fitted_on": "val", "temperature": t,
+            "ece_before": expected_calibration_error(test_p, test_y, bins),
+            "ece_after": expected_calibration_error(after, test_y, bins), "reliability_after": table}
+
+
+def page_groups(render_dir: Path, page_ids: Any) -> dict[str, dict[str, str]]:
+    """Each page's print-style family ('' for a fixed or random style) and capture condition (the photo preset
+    it went through, vizecg.data.render_folder.photo_condition), read from the render folder."""
+    from vizecg.data import RenderFolder
+    from vizecg.data.render_folder import photo_condition
+
+    by_id = {p.id: p for p in RenderFolder(render_dir).pages}
+    out = {}
+    for pid in map(str, page_ids):
+        page = by_id.get(pid)
+        if page is None:
+            raise DataError(f"page {pid} is not in the render folder's manifest", render_dir / "manifest.csv")
+        params = page.read_label().get("photo_params")
+        out[pid] = {"family": page.family, "capture": photo_condition(params, page.photo)}
+    return out
+
+
+def evaluate_groups(preds: dict[str, dict[str, np.ndarray]], class_names: list[str], groups: dict[str, dict[str, str]],
+                    left_out: list[str], n_resamples: int, seed: int, level: float = 0.95) -> dict[str, Any]:
+    """Test macro AUROC per print-style family and per capture condition (points: a family holds a few dozen
+    pages), and the pages of families seen in training against the left-out ones (full evaluate(), intervals
+    and paired comparisons), for predictions of the same test pages."""
+    from vizecg import metrics as M
+
+    ids = [str(i) for i in next(iter(preds.values()))["test_ids"]]
+
+    def subset(mask: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+        return {k: {**v, **{f: np.asarray(v[f])[mask] for f in ("test_probs", "test_targets", "test_records",
+                                                                 "test_ids")}} for k, v in preds.items()}
+
+    out: dict[str, Any] = {}
+    for axis in ("family", "capture"):
+        values = np.asarray([groups[i][axis] for i in ids])
+        rows = {}
+        for name in sorted(set(values)):
+            mask = values == name
+            rows[name or "(none)"] = {
+                "n": int(mask.sum()), "left_out": axis == "family" and name in left_out,
+                "macro_auroc": {k: M.fast_macro_auroc(np.asarray(v["test_probs"])[mask],
+                                                      np.asarray(v["test_targets"])[mask]) for k, v in preds.items()}}
+        out[f"by_{axis}"] = rows
+    if left_out:
+        unseen = np.asarray([groups[i]["family"] in left_out for i in ids])
+        for name, mask in (("seen_families", ~unseen), ("left_out_families", unseen)):
+            out[name] = evaluate(subset(mask), class_names, n_resamples, seed, level) if mask.any() else None
+    return out
 
 
 def write_outputs(results: dict[str, Any], out: Path) -> None:
@@ -72,8 +141,35 @@ def write_outputs(results: dict[str, Any], out: Path) -> None:
     panels = [p for t in results["tasks"].values() for p in t.pop("_curves", [])]
     plot_roc(panels, out / "roc.png", title=f"ROC on the test split ({results['profile']} profile, "
                                              "ground-truth beat crops)")
+    plot_reliability(results, out / "reliability.png")
     write_json(out / "results.json", results)
     atomic_write_text(out / "results.md", to_markdown(results_blocks(results)))
+
+
+def plot_reliability(results: dict[str, Any], path: Path) -> None:
+    """Reliability diagrams after temperature scaling: one panel per task and crops, one line per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vizecg.report import save_figure
+
+    panels = [(f"{task}, {crops.split('_')[0]} crops", ev) for task, t in results["tasks"].items()
+              for crops in ("truth_crops", "detector_crops") if (ev := t.get(crops))]
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4.2 * max(len(panels), 1), 4), squeeze=False)
+    for ax, (title, ev) in zip(axes[0], panels):
+        ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--")
+        for kind, m in ev["models"].items():
+            cal = m["calibration"]
+            pts = [(b["mean_probability"], b["observed"]) for b in cal["reliability_after"] if b["n"] >= 5]
+            if pts:
+                x, y = zip(*pts)
+                ax.plot(x, y, marker="o", ms=3, label=f"{LABELS[kind]} (ECE {cal['ece_after']:.3f})")
+        ax.set(title=title, xlabel="predicted probability (after T)", ylabel="observed rate", xlim=(0, 1),
+               ylim=(0, 1))
+        ax.legend(fontsize=7, loc="upper left")
+    save_figure(fig, path)
 
 
 def results_blocks(results: dict[str, Any], heading: str = "h2") -> list[tuple]:
@@ -137,6 +233,34 @@ def results_blocks(results: dict[str, Any], heading: str = "h2") -> list[tuple]:
             blocks.append(("table", ["model", *t["classes"]],
                            [[t["models"][k]["label"], *(fmt(v) for v in ev["models"][k]["per_class_auroc"].values())]
                             for k in t["models"]]))
+        crops = "detector" if dv else "truth"
+        cal_ev = dv or ev
+        blocks.append((sub, f"Calibration ({crops} crops): one temperature per model fitted on the validation "
+                            "split, expected calibration error on the test split (10 bins, every page x class)"))
+        blocks.append(("table", ["model", "T", "ECE before", "ECE after"],
+                       [[t["models"][k]["label"], fmt(m["calibration"]["temperature"], 2),
+                         fmt(m["calibration"]["ece_before"]), fmt(m["calibration"]["ece_after"])]
+                        for k, m in cal_ev["models"].items()]))
+        g = (t.get("groups") or {}).get(f"{crops}_crops")
+        if g:
+            kinds = list(t["models"])
+            for axis, what in (("family", "print-style family (* left out of training and validation)"),
+                               ("capture", "capture condition")):
+                blocks.append((sub, f"Macro AUROC per {what}, {crops} crops (points; a few dozen pages each)"))
+                blocks.append(("table", [axis, "pages", *(t["models"][k]["label"] for k in kinds)],
+                               [[f"{name}{' *' if r['left_out'] else ''}", str(r["n"]),
+                                 *(fmt(r["macro_auroc"][k]) for k in kinds)] for name, r in g[f"by_{axis}"].items()]))
+            if g.get("left_out_families") and g.get("seen_families"):
+                seen, unseen = g["seen_families"], g["left_out_families"]
+                blocks.append((sub, f"Families seen in training vs left out ({crops} crops)"))
+                rows = [[t["models"][k]["label"], fmt_ci(seen["models"][k]["macro_auroc"]),
+                         fmt_ci(unseen["models"][k]["macro_auroc"])] for k in kinds]
+                key = "macro_auroc:student-image"
+                if key in seen["comparisons"]:
+                    rows.append(["student − image baseline", fmt_ci(seen["comparisons"][key], signed=True),
+                                 fmt_ci(unseen["comparisons"].get(key), signed=True)])
+                blocks.append(("table", ["model", f"seen families ({seen['n_test']} pages)",
+                                         f"left-out families ({unseen['n_test']} pages)"], rows))
     trained = {"detector": "the detector's crops"}.get(results.get("train_crops", "truth"), "ground-truth crops")
     blocks.append(("p", f"Image models trained and validated on {trained}. Beat crops at evaluation: ground "
                         f"truth and {det['note']}. Macro F1, "

@@ -10,9 +10,10 @@ import yaml
 
 from experiments.config import KINDS, BenchmarkConfig, load_benchmark_config, profile_path
 from experiments.report import DIGITIZED
+from experiments.summary import summarize
 from vizecg.cli import main
 from vizecg.config import load_config
-from vizecg.errors import ConfigError
+from vizecg.errors import ConfigError, DataError
 
 # The sample's first 16 records fall in strat_folds 2-10: 2-6 train (10), 7-8 val (3), 9-10 test (3 records).
 TINY_DATA = {"page_height": 48, "page_width": 64, "crop_size": 16, "max_beats": 4, "batch_size": 4}
@@ -57,7 +58,22 @@ def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
     assert results["detector"]["available"] == (task["detector_crops"] is not None)
     teacher_log = (out / "superclass" / "teacher" / "log.txt").read_text()
     assert teacher_log.count("initialised") == 3  # signal ResNet1d, local and global branches
-    for name in ("results.md", "roc.png", "config.yaml", "log.txt", "render/manifest.csv"):
+    for kind in task["models"]:  # temperature scaling fitted on val, ECE on test before and after
+        cal = task["truth_crops"]["models"][kind]["calibration"]
+        assert cal["temperature"] > 0 and 0 <= cal["ece_after"] <= 1 and 0 <= cal["ece_before"] <= 1
+        assert sum(b["n"] for b in cal["reliability_after"]) == 3 * 5  # every test page x class
+    fam = task["groups"]["truth_crops"]["by_family"]
+    assert list(fam) == ["(none)"] and fam["(none)"]["n"] == 3  # a fixed style names no family
+    assert sum(r["n"] for r in task["groups"]["truth_crops"]["by_capture"].values()) == 3
+    summary = summarize([out], n_resamples=20)
+    assert summary["seeds"] == [0] and summary["test_records"] == 3 and summary["records"] == 16
+    assert set(summary["macro_auroc"]) >= {"signal", "image_baseline", "teacher", "student", "digitized", "seeds"}
+    e = task["truth_crops" if summary["crops"] == "truth" else "detector_crops"]["models"]
+    assert summary["macro_auroc"]["student"] == pytest.approx(e["student"]["macro_auroc"]["point"], nan_ok=True)
+    assert set(summary["student_minus_image"]) == {"value", "ci95", "resamples"}
+    with pytest.raises(DataError, match="same seed"):
+        summarize([out, out], n_resamples=20)
+    for name in ("results.md", "roc.png", "reliability.png", "config.yaml", "log.txt", "render/manifest.csv"):
         assert (out / name).is_file(), name
     md = (out / "results.md").read_text()
     assert all(label in md for label in ("signal-only", "image baseline", "teacher", "student",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from vizecg.data import RenderFolder
+from vizecg.data.render_folder import photo_condition
 from vizecg.errors import DataError
 
 HEADER = "id,record_id,patient_id,image,label,fold,split,layout,photo,seed,NORM,MI,STTC,CD,HYP,normal"
@@ -88,3 +89,10 @@ def test_label_json_errors_name_the_file(tmp_path):
     page.label.write_text('{"width": 10}')
     with pytest.raises(DataError, match="a.json: label JSON is not a page's ground truth"):
         page.read_truth()
+
+
+def test_photo_condition_names_the_preset_a_mixed_page_drew():
+    assert photo_condition({"preset": "mixed", "mixed": {"base": "phone", "strength": 1.1}}, "mixed") == "phone"
+    assert photo_condition({"preset": "scan"}, "scan") == "scan"
+    assert photo_condition({}, "photocopy") == "photocopy"  # the job's preset where the label records none
+    assert photo_condition(None) == "none"

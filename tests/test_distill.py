@@ -78,6 +78,31 @@ def test_page_dataset_batches_and_cache(renders, tmp_path):
     assert normal[0]["target"].shape == (1,) and "page" not in normal[0]
 
 
+def test_left_out_families_are_dropped_from_a_selection(renders, tmp_path):
+    import csv
+
+    root = tmp_path / "families"
+    shutil.copytree(renders["ptbxl"], root, ignore=shutil.ignore_patterns("cache", "yolo"))
+    with open(root / "manifest.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for i, row in enumerate(rows):  # name each page's print-style family, as a families render does
+        row["family"] = "export-green" if i % 3 == 0 else "thermal-dots"
+    with open(root / "manifest.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    every = PageDataset(root, "superclass", fields=("signal",), folds=list(range(1, 11)))
+    kept = PageDataset(root, "superclass", fields=("signal",), folds=list(range(1, 11)),
+                       exclude_families=("export-green",))
+    assert {p.family for p in kept.pages} == {"thermal-dots"}
+    assert len(kept) == len(every) - sum(p.family == "export-green" for p in every.pages) > 0
+    with pytest.raises(DataError, match="exclude_families"):
+        PageDataset(root, "superclass", fields=("signal",), folds=list(range(1, 11)),
+                    exclude_families=("export-green", "thermal-dots"))
+    with pytest.raises(ValueError, match="exclude_families: unknown family no-such"):
+        DataConfig(exclude_families=["no-such"])
+
+
 def test_beat_dataset_gives_aami_crops(renders):
     ds = BeatDataset(renders["mitdb"], record_ids=["100", "208"], crop_size=(32, 32))
     assert len(ds) > 10

@@ -116,7 +116,7 @@ def write_report(out_dir: str | Path, blocks: Sequence[Block], title: str, stem:
     return paths
 
 
-def _save_figure(fig: Any, path: str | Path, dpi: int = 110) -> None:
+def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> None:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -165,7 +165,7 @@ def plot_roc(panels: Sequence[tuple[str, Mapping[str, tuple[np.ndarray, np.ndarr
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)
 
 
 def draw_boxes(image: np.ndarray, boxes: np.ndarray, color: tuple[int, int, int] = (0, 90, 255),

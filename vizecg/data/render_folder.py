@@ -153,6 +153,20 @@ class RenderFolder:
                 and (record_set is None or p.record_id in record_set)]
 
 
+def photo_condition(photo_params: dict[str, Any] | None, preset: str = "") -> str:
+    """The capture condition a page went through ('none', 'scan', 'phone', 'screen', 'photocopy'...), from its
+    label's photo_params: for the mixed presets the one drawn (mixed.base), else the preset; `preset` (the job's,
+    e.g. a manifest's photo column) where the label records neither."""
+    params = photo_params or {}
+    mixed = params.get("mixed")
+    if isinstance(mixed, dict) and isinstance(mixed.get("base"), str) and mixed["base"]:
+        return mixed["base"]
+    named = params.get("preset")
+    if isinstance(named, str) and named and named not in ("mixed", "mixed-all"):
+        return named
+    return str(preset or "none")
+
+
 def _integer(text: str, column: str, where: str) -> int | None:
     """A whole number cell ('9', '9.0'); empty is None."""
     if text == "":

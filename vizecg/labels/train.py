@@ -22,6 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vizecg.data.render_folder import photo_condition
 from vizecg.data.splits import split_of
 from vizecg.errors import DataError
 from vizecg.labels.crops import crop_label, jitter_box, label_window, to_grey
@@ -173,10 +174,9 @@ def load_crops(folders: list[str | Path], cfg: CropConfig = CropConfig(), split:
                 raise DataError("unreadable page image", Path(folder) / truth["image"])
             rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, k, len(str(folder))]))
             cx, cy = page_crops(image[:, :, ::-1], truth, rng, cfg)
-            mixed = (truth.get("photo_params") or {}).get("mixed")  # mixed presets record the one drawn
-            preset = mixed.get("base", "mixed") if isinstance(mixed, dict) else truth.get("photo", "none")
             meta = {"page": truth.get("id", label_path.stem), "family": truth.get("family", ""),
-                    "photo": str(preset), "split": page_split or ""}
+                    "photo": photo_condition(truth.get("photo_params"), str(truth.get("photo") or "")),
+                    "split": page_split or ""}
             xs += cx
             ys += cy
             info += [meta] * len(cx)

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from vizecg.digitize.segment.masks import PageAtScale, draw_runs, page_at_scale
+from vizecg.data.render_folder import photo_condition as _condition
 from vizecg.errors import DataError
 from vizecg.images import read_image
 from vizecg.render.truth import PageTruth
@@ -55,11 +56,7 @@ def seg_split(fold: int | None, split: str) -> Split | None:
 
 def photo_condition(truth: PageTruth, preset: str = "") -> str:
     """The photo preset a page went through; for the mixed presets the one drawn (photo_params.mixed.base)."""
-    params = truth.photo_params or {}
-    mixed = params.get("mixed")
-    if isinstance(mixed, dict) and mixed.get("base"):
-        return str(mixed["base"])
-    return str(params.get("preset") or preset or "none")
+    return _condition(truth.photo_params, preset)
 
 
 def folder_pages(folder: str | Path) -> list[SegPage]:

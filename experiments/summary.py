@@ -1,0 +1,139 @@
+"""The headline of one or more benchmark runs, one per training seed: means over seeds, their spread, and paired
+intervals of the seed-mean on the same bootstrap resamples of the test records.
+
+    .venv/bin/python -m experiments.summary runs/bench_cpu_s0 runs/bench_cpu_s1 runs/bench_cpu_s2 \
+        --out benchmarks/results/benchmark_cpu.json
+
+Each run is a `vizecg benchmark` output folder (its results.json and the models' pred-<crops>.npz). The runs must
+test the same records (the seed changes the pages' print styles and photos, not the split); pages are paired by
+record. The numbers come from the predictions alone, as experiments.report's do.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.report import DIGITIZED
+from vizecg.errors import DataError, VizEcgError
+
+# results.json's kinds and the names the summary gives them
+NAMES = {"signal": "signal", "image": "image_baseline", "teacher": "teacher", "student": "student",
+         DIGITIZED: "digitized"}
+
+
+def _load(run: Path, task: str, kind: str, crops: str) -> dict[str, np.ndarray]:
+    if kind == DIGITIZED:  # the signal model reading the digitizer's signal
+        path = run / task / "signal" / f"pred-{DIGITIZED}.npz"
+    elif kind == "signal":  # reads no crops
+        path = run / task / "signal" / "pred-truth.npz"
+    else:
+        path = run / task / kind / f"pred-{crops}.npz"
+    if not path.is_file():
+        raise DataError("predictions missing: run the benchmark to its end first", path)
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in ("test_probs", "test_targets", "test_records")}
+
+
+def _aligned(runs: list[Path], task: str, kinds: list[str], crops: str) -> tuple[np.ndarray, dict[str, np.ndarray],
+                                                                                 np.ndarray]:
+    """(targets (n, C), {kind: probs (n, seeds, C)}, records (n,)): every run's test pages ordered by record."""
+    records, targets, probs = None, None, {k: [] for k in kinds}
+    for run in runs:
+        for kind in kinds:
+            p = _load(run, task, kind, crops)
+            order = np.argsort(p["test_records"], kind="mergesort")
+            recs, y = p["test_records"][order], np.asarray(p["test_targets"])[order]
+            if len(np.unique(recs)) != len(recs):
+                raise DataError("a record has more than one test page; the summary pairs one page per record",
+                                run / task / kind)
+            if records is None:
+                records, targets = recs, y
+            elif not (np.array_equal(recs, records) and np.array_equal(y.reshape(targets.shape), targets)):
+                raise DataError("these runs tested other records (or labels) than the first run", run)
+            probs[kind].append(np.asarray(p["test_probs"])[order])
+    return targets.reshape(len(targets), -1), {k: np.stack(v, axis=1) for k, v in probs.items()}, records
+
+
+def summarize(runs: list[str | Path], task: str = "superclass", n_resamples: int = 1000,
+              level: float = 0.95) -> dict[str, Any]:
+    """The summary of `runs` (benchmark output folders, one per seed): see the module docstring."""
+    from vizecg import metrics as M
+
+    runs = [Path(r) for r in runs]
+    results = []
+    for run in runs:
+        path = run / "results.json"
+        try:
+            results.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"not a finished benchmark run ({type(exc).__name__})", path) from None
+        if task not in results[-1]["tasks"]:
+            raise DataError(f"the run has no task {task!r}", path)
+    seeds = [r["seed"] for r in results]
+    if len(set(seeds)) != len(seeds):
+        raise DataError(f"two runs of the same seed ({seeds}): give one run per seed", runs[0])
+    first = results[0]["tasks"][task]
+    kinds = [k for k in NAMES if k in first["models"]]
+    crops = "detector" if first.get("detector_crops") else "truth"
+    targets, probs, records = _aligned(runs, task, kinds, crops)
+
+    def seed_mean(p: np.ndarray, t: np.ndarray) -> float:  # p: (n, seeds, C)
+        return float(np.mean([M.fast_macro_auroc(p[:, s], t) for s in range(p.shape[1])]))
+
+    pairs = [("student", "image", "diff"), ("student", "signal", "ratio")]
+    boot = M.bootstrap_metric(seed_mean, targets, probs, [p for p in pairs if p[0] in kinds and p[1] in kinds],
+                              n_resamples=n_resamples, seed=0, groups=records, level=level)
+    per_seed = [{"seed": s, **{NAMES[k]: M.fast_macro_auroc(probs[k][:, i], targets) for k in kinds}}
+                for i, s in enumerate(seeds)]
+
+    def pair(key: str) -> dict[str, Any] | None:
+        b = boot["pairs"].get(key)
+        return None if b is None else {"value": b["point"], "ci95": [b["lo"], b["hi"]], "resamples": b["n"]}
+
+    evals = [r["tasks"][task][f"{crops}_crops"] for r in results]
+    ece = {NAMES[k]: {"before": float(np.mean([e["models"][k]["calibration"]["ece_before"] for e in evals])),
+                      "after": float(np.mean([e["models"][k]["calibration"]["ece_after"] for e in evals]))}
+           for k in kinds if "calibration" in evals[0]["models"][k]}
+    commits = sorted({r["code"].get("commit") or "unknown" for r in results})
+    return {
+        "commit": commits[0] if len(commits) == 1 else commits, "task": task, "profile": results[0]["profile"],
+        "source": results[0]["source"], "records": int(sum(results[0]["split"]["pages"].values())),
+        "test_records": int(len(records)), "crops": crops, "train_crops": results[0].get("train_crops", "truth"),
+        "seeds": seeds,
+        "macro_auroc": {**{NAMES[k]: boot["models"][k]["point"] for k in kinds},
+                        "ci95": {NAMES[k]: [boot["models"][k]["lo"], boot["models"][k]["hi"]] for k in kinds},
+                        "spread": {NAMES[k]: float(np.std([s[NAMES[k]] for s in per_seed])) for k in kinds},
+                        "seeds": per_seed},
+        "student_minus_image": pair("student-image"), "student_over_signal": pair("student/signal"),
+        "ece": ece, "seconds": [r["timings_s"]["total_s"] for r in results],
+        "runs": [str(r) for r in runs], "bootstrap": {"resamples": n_resamples, "level": level, "over": "test records"},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", help="benchmark output folders, one per training seed")
+    ap.add_argument("--task", default="superclass")
+    ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--out", help="write the summary here (JSON); always printed on stdout")
+    args = ap.parse_args(argv)
+    try:
+        summary = summarize(args.runs, args.task, args.bootstrap)
+    except VizEcgError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        from vizecg.runs import write_json
+
+        write_json(args.out, summary)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
