@@ -24,13 +24,14 @@ from vizecg.errors import DataError, VizEcgError
 # results.json's kinds and the names the summary gives them
 NAMES = {"signal": "signal", "image": "image_baseline", "teacher": "teacher", "student": "student",
          DIGITIZED: "digitized"}
+EXTRA = {"dwt_pca": "dwt_pca"}  # rows made beside a run (experiments.classical), summarised where every run has one
 
 
 def _load(run: Path, task: str, kind: str, crops: str) -> dict[str, np.ndarray]:
     if kind == DIGITIZED:  # the signal model reading the digitizer's signal
         path = run / task / "signal" / f"pred-{DIGITIZED}.npz"
-    elif kind == "signal":  # reads no crops
-        path = run / task / "signal" / "pred-truth.npz"
+    elif kind == "signal" or kind in EXTRA:  # read no crops
+        path = run / task / kind / "pred-truth.npz"
     else:
         path = run / task / kind / f"pred-{crops}.npz"
     if not path.is_file():
@@ -79,6 +80,7 @@ def summarize(runs: list[str | Path], task: str = "superclass", n_resamples: int
         raise DataError(f"two runs of the same seed ({seeds}): give one run per seed", runs[0])
     first = results[0]["tasks"][task]
     kinds = [k for k in NAMES if k in first["models"]]
+    kinds += [k for k in EXTRA if all((r / task / k / "pred-truth.npz").is_file() for r in runs)]
     crops = "detector" if first.get("detector_crops") else "truth"
     targets, probs, records = _aligned(runs, task, kinds, crops)
 
@@ -88,7 +90,8 @@ def summarize(runs: list[str | Path], task: str = "superclass", n_resamples: int
     pairs = [("student", "image", "diff"), ("student", "signal", "ratio")]
     boot = M.bootstrap_metric(seed_mean, targets, probs, [p for p in pairs if p[0] in kinds and p[1] in kinds],
                               n_resamples=n_resamples, seed=0, groups=records, level=level)
-    per_seed = [{"seed": s, **{NAMES[k]: M.fast_macro_auroc(probs[k][:, i], targets) for k in kinds}}
+    names = {**NAMES, **EXTRA}
+    per_seed = [{"seed": s, **{names[k]: M.fast_macro_auroc(probs[k][:, i], targets) for k in kinds}}
                 for i, s in enumerate(seeds)]
 
     def pair(key: str) -> dict[str, Any] | None:
@@ -96,18 +99,18 @@ def summarize(runs: list[str | Path], task: str = "superclass", n_resamples: int
         return None if b is None else {"value": b["point"], "ci95": [b["lo"], b["hi"]], "resamples": b["n"]}
 
     evals = [r["tasks"][task][f"{crops}_crops"] for r in results]
-    ece = {NAMES[k]: {"before": float(np.mean([e["models"][k]["calibration"]["ece_before"] for e in evals])),
+    ece = {names[k]: {"before": float(np.mean([e["models"][k]["calibration"]["ece_before"] for e in evals])),
                       "after": float(np.mean([e["models"][k]["calibration"]["ece_after"] for e in evals]))}
-           for k in kinds if "calibration" in evals[0]["models"][k]}
+           for k in kinds if k in evals[0]["models"] and "calibration" in evals[0]["models"][k]}
     commits = sorted({r["code"].get("commit") or "unknown" for r in results})
     return {
         "commit": commits[0] if len(commits) == 1 else commits, "task": task, "profile": results[0]["profile"],
         "source": results[0]["source"], "records": int(sum(results[0]["split"]["pages"].values())),
         "test_records": int(len(records)), "crops": crops, "train_crops": results[0].get("train_crops", "truth"),
         "seeds": seeds,
-        "macro_auroc": {**{NAMES[k]: boot["models"][k]["point"] for k in kinds},
-                        "ci95": {NAMES[k]: [boot["models"][k]["lo"], boot["models"][k]["hi"]] for k in kinds},
-                        "spread": {NAMES[k]: float(np.std([s[NAMES[k]] for s in per_seed])) for k in kinds},
+        "macro_auroc": {**{names[k]: boot["models"][k]["point"] for k in kinds},
+                        "ci95": {names[k]: [boot["models"][k]["lo"], boot["models"][k]["hi"]] for k in kinds},
+                        "spread": {names[k]: float(np.std([s[names[k]] for s in per_seed])) for k in kinds},
                         "seeds": per_seed},
         "student_minus_image": pair("student-image"), "student_over_signal": pair("student/signal"),
         "ece": ece, "seconds": [r["timings_s"]["total_s"] for r in results],

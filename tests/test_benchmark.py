@@ -10,6 +10,7 @@ import yaml
 
 from experiments.config import KINDS, BenchmarkConfig, load_benchmark_config, profile_path
 from experiments.report import DIGITIZED
+from experiments.classical import run_classical
 from experiments.summary import summarize
 from vizecg.cli import main
 from vizecg.config import load_config
@@ -73,6 +74,10 @@ def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
     assert set(summary["student_minus_image"]) == {"value", "ci95", "resamples"}
     with pytest.raises(DataError, match="same seed"):
         summarize([out, out], n_resamples=20)
+    # the classical DWT + PCA + linear row reads the run's split and signal settings; the summary then has it
+    classical = run_classical(out)
+    assert classical["n_train"] == 10 and classical["chosen_on_val"]["pca"] >= 1 and classical["features"] > 12 * 5
+    assert "dwt_pca" in summarize([out], n_resamples=20)["macro_auroc"]
     for name in ("results.md", "roc.png", "reliability.png", "config.yaml", "log.txt", "render/manifest.csv"):
         assert (out / name).is_file(), name
     md = (out / "results.md").read_text()
