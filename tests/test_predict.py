@@ -208,3 +208,40 @@ def test_uint8_percentiles_from_the_histogram_equal_numpys():
     for image in (rng.integers(0, 256, (37, 53), dtype=np.uint8), np.full((5, 7), 9, np.uint8),
                   rng.integers(100, 103, (1, 2), dtype=np.uint8)):
         np.testing.assert_allclose(percentiles_u8(image, qs), np.percentile(image, qs), rtol=0, atol=1e-9)
+
+
+@needs_detector
+def test_the_report_gives_the_benchmarks_probabilities_for_the_same_page(tiny_classifier, readers, tmp_path):
+    """vizecg predict and the benchmark read a page alike: the same batch (page, beat crops at the shipped
+    detector's boxes) and the same calibrated probabilities as distill's PageDataset feeding the same model."""
+    import torch
+
+    from distill.data import PageDataset, collate
+    from experiments.benchmark import detector_boxes
+    from vizecg.builders.render_job import RenderJob, build_dataset
+    from vizecg.images import read_image
+    from vizecg.predict import predict_page
+    from vizecg.predict.calibration import sigmoid
+    from vizecg.predict.classifier import load_classifier
+
+    root = tmp_path / "render"
+    build_dataset(RenderJob(source="sample", n=3, photo="phone", seed=4), root, progress=False)
+    boxes_fn, tag, _ = detector_boxes("auto")
+    clf = load_classifier(tiny_classifier)
+    ds = PageDataset(root, fields=("page", "beats"), page_size=clf.page_size, crop_size=(clf.crop_size,) * 2,
+                     max_beats=clf.max_beats, boxes_fn=boxes_fn, boxes_tag=tag, cache=False)
+    answered = 0
+    for i in range(len(ds)):
+        bench = collate([ds[i]], clf.max_beats)
+        image = read_image(ds.pages[i].image)
+        boxes, keys = boxes_fn(image)
+        ours = clf.inputs(image, boxes, keys)
+        for key in ("page", "beats", "beat_mask"):
+            assert np.array_equal(ours[key].numpy(), bench[key].numpy()), key
+        with torch.no_grad():
+            want = sigmoid(clf.model(bench)["logits"].numpy()[0] / clf.temperature)
+        pred = predict_page(image, *readers)
+        if pred.ok:  # an upright phone photo: the report's probabilities are the benchmark's
+            assert np.abs(np.array(list(pred.probabilities.values())) - want).max() < 1e-5
+            answered += 1
+    assert answered >= 2, "the gate refused readable phone photos"
