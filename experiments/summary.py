@@ -61,8 +61,9 @@ def _aligned(runs: list[Path], task: str, kinds: list[str], crops: str) -> tuple
 
 
 def summarize(runs: list[str | Path], task: str = "superclass", n_resamples: int = 1000,
-              level: float = 0.95) -> dict[str, Any]:
-    """The summary of `runs` (benchmark output folders, one per seed): see the module docstring."""
+              level: float = 0.95, seconds: list[float] | None = None) -> dict[str, Any]:
+    """The summary of `runs` (benchmark output folders, one per seed): see the module docstring. seconds: each
+    run's measured wall time, where it was resumed (results.json's total counts only its last invocation)."""
     from vizecg import metrics as M
 
     runs = [Path(r) for r in runs]
@@ -99,8 +100,9 @@ def summarize(runs: list[str | Path], task: str = "superclass", n_resamples: int
         return None if b is None else {"value": b["point"], "ci95": [b["lo"], b["hi"]], "resamples": b["n"]}
 
     evals = [r["tasks"][task][f"{crops}_crops"] for r in results]
-    ece = {names[k]: {"before": float(np.mean([e["models"][k]["calibration"]["ece_before"] for e in evals])),
-                      "after": float(np.mean([e["models"][k]["calibration"]["ece_after"] for e in evals]))}
+    ece = {names[k]: {key: float(np.mean([e["models"][k]["calibration"][field] for e in evals]))
+                      for key, field in (("before", "ece_before"), ("after_temperature", "ece_after_temperature"),
+                                         ("after", "ece_after"))}
            for k in kinds if k in evals[0]["models"] and "calibration" in evals[0]["models"][k]}
     commits = sorted({r["code"].get("commit") or "unknown" for r in results})
     return {
@@ -113,7 +115,10 @@ def summarize(runs: list[str | Path], task: str = "superclass", n_resamples: int
                         "spread": {names[k]: float(np.std([s[names[k]] for s in per_seed])) for k in kinds},
                         "seeds": per_seed},
         "student_minus_image": pair("student-image"), "student_over_signal": pair("student/signal"),
-        "ece": ece, "seconds": [r["timings_s"]["total_s"] for r in results],
+        "ece": ece,
+        "seconds": list(seconds) if seconds else [r["timings_s"]["total_s"] for r in results],
+        "seconds_source": "given (measured wall time of each run)" if seconds else
+                          "results.json total_s (the last invocation: a resumed run counts only what it redid)",
         "runs": [str(r) for r in runs], "bootstrap": {"resamples": n_resamples, "level": level, "over": "test records"},
     }
 
@@ -123,10 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("runs", nargs="+", help="benchmark output folders, one per training seed")
     ap.add_argument("--task", default="superclass")
     ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--seconds", type=float, nargs="+", help="each run's measured wall seconds (for resumed runs)")
     ap.add_argument("--out", help="write the summary here (JSON); always printed on stdout")
     args = ap.parse_args(argv)
+    if args.seconds and len(args.seconds) != len(args.runs):
+        print(f"error: --seconds gives {len(args.seconds)} value(s) for {len(args.runs)} run(s)", file=sys.stderr)
+        return 2
     try:
-        summary = summarize(args.runs, args.task, args.bootstrap)
+        summary = summarize(args.runs, args.task, args.bootstrap, seconds=args.seconds)
     except VizEcgError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

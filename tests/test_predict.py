@@ -166,6 +166,21 @@ def test_temperature_scaling_lowers_calibration_error():
     assert expected_calibration_error(sigmoid(over / t), y) < expected_calibration_error(sigmoid(over), y)
 
 
+def test_per_class_platt_scaling_undoes_a_class_weighted_base_rate():
+    from vizecg.predict.calibration import (apply_platt, expected_calibration_error, fit_platt, fit_temperature,
+                                            sigmoid)
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(-1.5, 1.5, (600, 5))  # rare classes
+    y = (rng.random((600, 5)) < sigmoid(z)).astype(float)
+    shifted = z + np.array([0.5, 1.0, 1.5, 2.0, 2.5])  # class weights in training lift each class's logits
+    slopes, biases = fit_platt(shifted[:300], y[:300])
+    assert np.allclose(slopes, 1.0, atol=0.3) and np.allclose(biases, -np.array([0.5, 1.0, 1.5, 2.0, 2.5]), atol=0.5)
+    t = fit_temperature(shifted[:300], y[:300])  # one temperature cannot move a base rate
+    platt = expected_calibration_error(apply_platt(shifted[300:], slopes, biases), y[300:])
+    assert platt < 0.05 < expected_calibration_error(sigmoid(shifted[300:] / t), y[300:])
+
+
 def photo_folder(folder: Path, photo: np.ndarray) -> Path:
     """`folder` with ecg.jpg (the photographed page) and blank.png (refused): what the CLI tests read."""
     import cv2

@@ -58,3 +58,24 @@ def expected_calibration_error(probs: np.ndarray, targets: np.ndarray, bins: int
         if sel.any():
             ece += sel.mean() * abs(p[sel].mean() - y[sel].mean())
     return float(ece)
+
+
+def fit_platt(logits: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class Platt scaling: (slopes, biases) (C,) of sigmoid(slope * logit + bias), each a one-feature logistic
+    regression fitted on (validation) targets. Unlike one temperature it also moves each class's base rate, which a
+    model trained with class weights (pos_weight) has shifted up for its rare classes."""
+    from sklearn.linear_model import LogisticRegression
+
+    z = np.asarray(logits, np.float64).reshape(len(logits), -1)
+    y = np.asarray(targets, np.float64).reshape(z.shape) > 0.5
+    slopes, biases = np.ones(z.shape[1]), np.zeros(z.shape[1])
+    for c in range(z.shape[1]):
+        if 0 < y[:, c].sum() < len(y):  # a class without both outcomes keeps the identity
+            lr = LogisticRegression(C=1e6, max_iter=1000).fit(z[:, c:c + 1], y[:, c])
+            slopes[c], biases[c] = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+    return slopes, biases
+
+
+def apply_platt(logits: np.ndarray, slopes: np.ndarray, biases: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, np.float64).reshape(len(logits), -1)
+    return sigmoid(z * np.asarray(slopes)[None] + np.asarray(biases)[None])
