@@ -21,7 +21,7 @@ def stub_train(monkeypatch):
     """train(tcfg, resume) that records what it found and writes what a finished run leaves."""
     calls: list[dict] = []
 
-    def train(tcfg, resume=False):
+    def train(tcfg, resume=False, boxes_fn=None, boxes_tag=None):
         run = Path(tcfg.out)
         calls.append({"lr": tcfg.optim.lr, "found_last": (run / "last.pt").is_file(), "resume": resume})
         run.mkdir(parents=True, exist_ok=True)
