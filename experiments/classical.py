@@ -46,15 +46,11 @@ def dwt_features(signal: np.ndarray) -> np.ndarray:
     return np.nan_to_num(np.asarray(feats, np.float32))
 
 
-def _split_signals(run: Path, task: str, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _split_signals(cfg: Any, data: Any, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(features (n, f), targets (n, C), page ids, record ids) of one split, as the run's signal model read it:
-    its data settings, and train/val without the left-out print-style families (as every stage trained)."""
-    from distill.train import TrainConfig, page_dataset
-    from experiments.config import load_benchmark_config
-    from vizecg.config import load_config
+    its data settings `data`, and train/val without the left-out print-style families (as every stage trained)."""
+    from distill.train import page_dataset
 
-    cfg = load_benchmark_config(run / "config.yaml")
-    data = load_config(TrainConfig, run / task / "signal" / "config.yaml").data
     held_out = () if split == "test" else tuple(data.exclude_families)
     ds = page_dataset(data, ("signal",), **cfg.selection(split), exclude_families=held_out)
     X = np.stack([dwt_features(ds[i]["signal"].numpy()) for i in range(len(ds))])
@@ -80,9 +76,15 @@ def run_classical(run: str | Path, task: str = "superclass") -> dict[str, Any]:
     run = Path(run)
     if not (run / task / "signal" / "config.yaml").is_file():
         raise DataError("not a benchmark run with a trained signal stage (no superclass/signal/config.yaml)", run)
-    seed = int(json.loads((run / "results.json").read_text())["seed"]) if (run / "results.json").is_file() else 0
+    from distill.train import TrainConfig
+    from experiments.config import load_benchmark_config
+    from vizecg.config import load_config
+
+    cfg = load_benchmark_config(run / "config.yaml")
+    signal_data = load_config(TrainConfig, run / task / "signal" / "config.yaml").data
+    seed = cfg.seed
     t0 = time.perf_counter()
-    data = {s: _split_signals(run, task, s) for s in ("train", "val", "test")}
+    data = {s: _split_signals(cfg, signal_data, s) for s in ("train", "val", "test")}
     t_features = time.perf_counter() - t0
     Xtr, ytr = data["train"][:2]
     grid = []
@@ -96,7 +98,7 @@ def run_classical(run: str | Path, task: str = "superclass") -> dict[str, Any]:
     t1 = time.perf_counter()
     model = _model(best["pca"], best["C"], seed).fit(Xtr, ytr)
     train_s = time.perf_counter() - t1
-    out: dict[str, np.ndarray] = {"stamp": np.array(KIND)}
+    out: dict[str, np.ndarray] = {}
     for split in ("val", "test"):
         X, y, ids, recs = data[split]
         out[f"{split}_probs"] = model.predict_proba(X).astype(np.float32)

@@ -73,7 +73,7 @@ def calibration(pred: dict[str, np.ndarray], bins: int = 10) -> dict[str, Any]:
     after Platt (ece_after), and the test reliability table after Platt (per equal-width bin: pairs, mean
     probability, observed rate; over every (page, class) pair)."""
     from vizecg.predict.calibration import (apply_platt, expected_calibration_error, fit_platt, fit_temperature,
-                                            logit, sigmoid)
+                                            logit, reliability_table, sigmoid)
 
     val_z = logit(pred["val_probs"])
     t = fit_temperature(val_z, pred["val_targets"])
@@ -81,16 +81,12 @@ def calibration(pred: dict[str, np.ndarray], bins: int = 10) -> dict[str, Any]:
     test_p, test_y = np.asarray(pred["test_probs"], np.float64), np.asarray(pred["test_targets"], np.float64)
     test_y = test_y.reshape(test_p.shape)
     after = apply_platt(logit(test_p), slopes, biases)
-    p, y = after.ravel(), test_y.ravel()
-    idx = np.minimum((p * bins).astype(int), bins - 1)
-    table = [{"bin": [k / bins, (k + 1) / bins], "n": int((idx == k).sum()),
-              "mean_probability": float(p[idx == k].mean()) if (idx == k).any() else None,
-              "observed": float(y[idx == k].mean()) if (idx == k).any() else None} for k in range(bins)]
     return {"method": "platt per class", "fitted_on": "val", "temperature": t,
             "platt": {"slopes": slopes.tolist(), "biases": biases.tolist()},
             "ece_before": expected_calibration_error(test_p, test_y, bins),
             "ece_after_temperature": expected_calibration_error(sigmoid(logit(test_p) / t), test_y, bins),
-            "ece_after": expected_calibration_error(after, test_y, bins), "reliability_after": table}
+            "ece_after": expected_calibration_error(after, test_y, bins),
+            "reliability_after": reliability_table(after, test_y, bins)}
 
 
 def page_groups(render_dir: Path, page_ids: Any) -> dict[str, dict[str, str]]:

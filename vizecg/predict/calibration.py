@@ -45,19 +45,24 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray, lo: float = 0.05, h
     return float(np.exp((a + b) / 2))
 
 
-def expected_calibration_error(probs: np.ndarray, targets: np.ndarray, bins: int = ECE_BINS) -> float:
-    """Sum over equal-width probability bins of (share of pairs) x |mean probability - observed rate|."""
+def reliability_table(probs: np.ndarray, targets: np.ndarray, bins: int = ECE_BINS) -> list[dict]:
+    """Per equal-width probability bin: its range, pairs, mean probability and observed rate (None where empty),
+    over every (page, class) pair."""
     p = np.asarray(probs, np.float64).ravel()
     y = np.asarray(targets, np.float64).ravel()
-    if p.size == 0:
-        return float("nan")
     idx = np.minimum((p * bins).astype(int), bins - 1)
-    ece = 0.0
-    for k in range(bins):
-        sel = idx == k
-        if sel.any():
-            ece += sel.mean() * abs(p[sel].mean() - y[sel].mean())
-    return float(ece)
+    return [{"bin": [k / bins, (k + 1) / bins], "n": int((idx == k).sum()),
+             "mean_probability": float(p[idx == k].mean()) if (idx == k).any() else None,
+             "observed": float(y[idx == k].mean()) if (idx == k).any() else None} for k in range(bins)]
+
+
+def expected_calibration_error(probs: np.ndarray, targets: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Sum over equal-width probability bins of (share of pairs) x |mean probability - observed rate|."""
+    table = reliability_table(probs, targets, bins)
+    total = sum(b["n"] for b in table)
+    if total == 0:
+        return float("nan")
+    return float(sum(b["n"] / total * abs(b["mean_probability"] - b["observed"]) for b in table if b["n"]))
 
 
 def fit_platt(logits: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
