@@ -181,6 +181,46 @@ def test_per_class_platt_scaling_undoes_a_class_weighted_base_rate():
     assert platt < 0.05 < expected_calibration_error(sigmoid(shifted[300:] / t), y[300:])
 
 
+def test_the_shipped_calibration_is_chosen_out_of_fold_and_applied_as_stored():
+    from vizecg.predict.calibration import calibrated, expected_calibration_error, fit_calibration, sigmoid
+
+    rng = np.random.default_rng(2)
+    z = rng.normal(-1.5, 1.5, (600, 5))
+    y = (rng.random((600, 5)) < sigmoid(z)).astype(float)
+    shifted = z + np.array([0.5, 1.0, 1.5, 2.0, 2.5])  # base rates lifted per class: only Platt can undo it
+    cal = fit_calibration(shifted[:300], y[:300])
+    oof = cal["ece_oof"]
+    assert cal["method"] == "platt" and oof["platt"] < min(oof["temperature"], oof["none"])
+    assert expected_calibration_error(calibrated(shifted[300:], cal), y[300:]) < 0.05
+    over = fit_calibration(3.0 * z[:300], y[:300], methods=("none", "temperature"))  # overconfident, no shift
+    assert over["method"] == "temperature" and 2.0 < over["temperature"] < 4.0
+    assert np.allclose(calibrated(3.0 * z[:2], over), sigmoid(3.0 * z[:2] / over["temperature"]))
+
+
+@pytest.mark.parametrize("cal, problem", [
+    ({"method": "platt", "slopes": [1.0, 1.0], "biases": [0.0, 0.0, 0.0]}, "3 finite slopes"),
+    ({"method": "platt", "slopes": [1.0, -0.5, 1.0], "biases": [0.0, 0.0, 0.0]}, "slopes must be > 0"),
+    ({"method": "temperature", "temperature": 0.0}, "temperature must be a number > 0"),
+    ({"method": "isotonic"}, "unknown calibration method 'isotonic'"),
+])
+def test_a_classifier_file_with_unusable_calibration_is_refused_naming_the_file(tmp_path, cal, problem):
+    import torch
+
+    from vizecg.errors import ModelError
+    from vizecg.models import create_model
+    from vizecg.predict.classifier import load_classifier
+    from vizecg.predict.export import export_classifier
+
+    torch.manual_seed(0)
+    m = create_model("student_tiny", num_classes=3, multilabel=True)
+    pt = export_classifier("student_tiny", m.model_args, m.state_dict(), ["A", "B", "C"],
+                           {"page_height": 64, "page_width": 96, "crop_size": 24, "max_beats": 4}, cal, None,
+                           {"name": "tiny"}, tmp_path / "bad.pt")
+    with pytest.raises(ModelError, match=problem) as err:
+        load_classifier(pt)
+    assert "bad.pt" in str(err.value)
+
+
 def photo_folder(folder: Path, photo: np.ndarray) -> Path:
     """`folder` with ecg.jpg (the photographed page) and blank.png (refused): what the CLI tests read."""
     import cv2
@@ -236,7 +276,7 @@ def test_the_report_gives_the_benchmarks_probabilities_for_the_same_page(tiny_cl
     from vizecg.builders.render_job import RenderJob, build_dataset
     from vizecg.images import read_image
     from vizecg.predict import predict_page
-    from vizecg.predict.calibration import sigmoid
+    from vizecg.predict.calibration import calibrated
     from vizecg.predict.classifier import load_classifier
 
     root = tmp_path / "render"
@@ -254,7 +294,7 @@ def test_the_report_gives_the_benchmarks_probabilities_for_the_same_page(tiny_cl
         for key in ("page", "beats", "beat_mask"):
             assert np.array_equal(ours[key].numpy(), bench[key].numpy()), key
         with torch.no_grad():
-            want = sigmoid(clf.model(bench)["logits"].numpy()[0] / clf.temperature)
+            want = calibrated(clf.model(bench)["logits"].numpy()[0], clf.calibration)
         pred = predict_page(image, *readers)
         if pred.ok:  # an upright phone photo: the report's probabilities are the benchmark's
             assert np.abs(np.array(list(pred.probabilities.values())) - want).max() < 1e-5

@@ -78,7 +78,7 @@ def test_the_onnx_classifier_gives_the_torch_probabilities_on_the_same_beats(pho
 
     torch_clf, onnx_clf = load_classifier(), load_onnx_classifier()
     assert onnx_clf.classes == torch_clf.classes and onnx_clf.thresholds == torch_clf.thresholds
-    assert onnx_clf.calibration == torch_clf.calibration and onnx_clf.temperature == torch_clf.temperature
+    assert onnx_clf.calibration == torch_clf.calibration
     assert {k: v for k, v in onnx_clf.info().items() if k not in ("file", "runtime")} == \
         {k: v for k, v in torch_clf.info().items() if k not in ("file", "runtime")}
     found = detectors[0].detect(photo)
@@ -171,7 +171,8 @@ def test_export_writes_a_graph_that_matches_torch_for_any_number_of_beats(tmp_pa
     m = create_model("student_tiny", num_classes=3, multilabel=True)
     pt = export_classifier("student_tiny", m.model_args, m.state_dict(), ["A", "B", "C"],
                            {"page_height": 64, "page_width": 96, "crop_size": 24, "max_beats": 4, "grayscale": True},
-                           {"method": "temperature", "temperature": 1.5}, {"A": 0.5, "B": 0.4, "C": 0.3},
+                           {"method": "platt", "slopes": [1.5, 0.5, 1.0], "biases": [-1.0, 0.0, 2.0]},
+                           {"A": 0.5, "B": 0.4, "C": 0.3},
                            {"name": "tiny"}, tmp_path / "tiny.pt")
     summary = export_onnx_classifier(pt)
     assert Path(summary["out"]) == tmp_path / "tiny.onnx" and summary["max_logit_diff"] < 1e-4

@@ -7,7 +7,8 @@ only, nothing that runs code:
     model_name, model_args, model    registry name, its arguments, the state dict (fp16 where it was exported so)
     classes      class names, in logit order
     inputs       {"page_height", "page_width", "crop_size", "max_beats", "grayscale"}: what it was trained on
-    calibration  {"method": "temperature", "temperature", "fitted_on", "ece_val_before", "ece_val_after", ...}
+    calibration  {"method": "none" | "temperature" | "platt", its parameters, "fitted_on", "ece_val_before", ...}
+                 (vizecg/predict/calibration.py)
     thresholds   {class: calibrated probability at which the class is called} (F1-optimal on validation) or None
     card         {"name", "version", "trained_on", "test_macro_auroc", "command", ...}: the model card's numbers
 
@@ -33,7 +34,7 @@ import numpy as np
 
 from vizecg.crops import crop_beats
 from vizecg.errors import ModelError, first_line
-from vizecg.predict.calibration import sigmoid
+from vizecg.predict.calibration import calibrated, calibration_problem
 
 CLASSIFIER_FORMAT = "vizecg-classifier-1"
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -75,7 +76,6 @@ class _Calibrated:
     crop_size: int
     max_beats: int
     grayscale: bool = False
-    temperature: float = 1.0
     calibration: dict[str, Any] = field(default_factory=lambda: {"method": "none"})
     thresholds: dict[str, float] | None = None
     card: dict[str, Any] = field(default_factory=dict)
@@ -90,7 +90,7 @@ class _Calibrated:
 
     def probabilities(self, page: np.ndarray, boxes: np.ndarray, order_keys: np.ndarray | None = None
                       ) -> dict[str, float]:
-        p = sigmoid(self.logits(page, boxes, order_keys) / self.temperature)
+        p = calibrated(self.logits(page, boxes, order_keys), self.calibration)
         return {c: float(v) for c, v in zip(self.classes, p)}
 
     def info(self) -> dict[str, Any]:
@@ -177,12 +177,12 @@ def _described(blob: dict[str, Any], path: Path) -> dict[str, Any]:
     """The classifier's fields other than the model, from a .pt blob or an ONNX graph's metadata."""
     inputs = blob["inputs"]
     cal = dict(blob.get("calibration") or {"method": "none"})
-    temperature = float(cal.get("temperature", 1.0)) if cal.get("method") == "temperature" else 1.0
-    if not np.isfinite(temperature) or temperature <= 0:
-        raise ModelError(f"classifier calibration temperature must be > 0, got {temperature}", path)
+    problem = calibration_problem(cal, len(blob["classes"]))
+    if problem:
+        raise ModelError(f"classifier {problem}", path)
     return dict(classes=tuple(blob["classes"]), page_size=(int(inputs["page_height"]), int(inputs["page_width"])),
                 crop_size=int(inputs["crop_size"]), max_beats=int(inputs["max_beats"]),
-                grayscale=bool(inputs.get("grayscale", False)), temperature=temperature, calibration=cal,
+                grayscale=bool(inputs.get("grayscale", False)), calibration=cal,
                 thresholds=blob.get("thresholds"), card=dict(blob.get("card") or {}), source=str(path))
 
 

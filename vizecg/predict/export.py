@@ -1,11 +1,12 @@
-"""Export a trained student as the shipped classifier file, temperature-scaled on the validation fold.
+"""Export a trained student as the shipped classifier file, calibrated on the validation fold.
 
     python -m vizecg.predict.export --run runs/student_small --out vizecg/predict/weights/student_small.pt
 
 From a benchmark folder (`vizecg benchmark`): <task>/student/best.pt (the weights), <task>/student/pred-<crops>.npz
 (validation and test probabilities, on detector crops when they exist: what `vizecg predict` feeds it),
-results.json (test macro AUROC with its interval, and the inputs the model was trained on). The temperature is
-fitted on the validation probabilities only; ECE is reported on validation (before/after) and test (after).
+results.json (test macro AUROC with its interval, and the inputs the model was trained on). The calibration (one
+temperature or per-class Platt scaling, whichever has the lower out-of-fold ECE inside validation) is fitted on the
+validation probabilities only; ECE is reported on validation (before/after) and test (before/after).
 Thresholds: F1-optimal per class on the calibrated validation probabilities (vizecg.metrics.choose_thresholds).
 Read with torch.load(weights_only=True); written in fp16 unless --fp32 (checked: the fp16 model's logits on
 the validation pages must match the fp32 model's, else export stops). The ONNX graph for the torch-free runtime
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from vizecg.errors import DataError, ModelError
-from vizecg.predict.calibration import expected_calibration_error, fit_temperature, logit, sigmoid
+from vizecg.predict.calibration import calibrated, expected_calibration_error, fit_calibration, logit
 from vizecg.predict.classifier import (CLASSIFIER_FORMAT, ONNX_INPUTS, ONNX_META_KEY, ONNX_SOURCE_KEY,
                                        load_classifier, sha256_file)
 
@@ -56,14 +57,17 @@ def export_classifier(model_name: str, model_args: dict[str, Any], state: dict[s
 
 def calibrate(val_probs: np.ndarray, val_targets: np.ndarray, test_probs: np.ndarray | None = None,
               test_targets: np.ndarray | None = None) -> dict[str, Any]:
-    z = logit(val_probs)
-    t = fit_temperature(z, val_targets)
-    cal: dict[str, Any] = {"method": "temperature", "temperature": round(t, 4),
-                           "ece_val_before": round(expected_calibration_error(val_probs, val_targets), 4),
-                           "ece_val_after": round(expected_calibration_error(sigmoid(z / t), val_targets), 4)}
+    """The calibration to ship (vizecg.predict.calibration.fit_calibration: the method with the lowest out-of-fold
+    ECE on validation), its parameters rounded as stored, and its ECE on validation and test."""
+    cal = fit_calibration(logit(val_probs), val_targets)
+    for key, digits in (("temperature", 4), ("slopes", 6), ("biases", 6)):
+        if key in cal:
+            cal[key] = round(cal[key], digits) if key == "temperature" else [round(v, digits) for v in cal[key]]
+    cal["ece_val_before"] = round(expected_calibration_error(val_probs, val_targets), 4)
+    cal["ece_val_after"] = round(expected_calibration_error(calibrated(logit(val_probs), cal), val_targets), 4)
     if test_probs is not None and test_targets is not None:
         cal["ece_test_before"] = round(expected_calibration_error(test_probs, test_targets), 4)
-        cal["ece_test_after"] = round(expected_calibration_error(sigmoid(logit(test_probs) / t), test_targets), 4)
+        cal["ece_test_after"] = round(expected_calibration_error(calibrated(logit(test_probs), cal), test_targets), 4)
     return cal
 
 
@@ -91,9 +95,8 @@ def export_run(run: str | Path, out: str | Path, task: str = "superclass", fp16:
     val = f"PTB-XL fold(s) {cfg['val_folds']}" if cfg.get("val_folds") else "the validation split (strat_fold 9)"
     train = f"folds {cfg['train_folds']}" if cfg.get("train_folds") else "the train split"
     cal["fitted_on"] = f"{val} (validation, {len(pred['val_probs'])} photographed pages, {crops} beat crops)"
-    t = cal["temperature"]
     classes = list(results["tasks"][task]["classes"])
-    thr = M.choose_thresholds(sigmoid(logit(pred["val_probs"]) / t), pred["val_targets"])
+    thr = M.choose_thresholds(calibrated(logit(pred["val_probs"]), cal), pred["val_targets"])
     thresholds = {c: round(float(v), 4) for c, v in zip(classes, thr)}
     inputs = {k: data[k] for k in ("page_height", "page_width", "crop_size", "max_beats", "grayscale")}
     key = f"{crops}_crops"

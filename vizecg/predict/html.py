@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from vizecg.predict.calibration import describe_calibration
 from vizecg.predict.schema import NOTICE, Prediction
 
 
@@ -218,15 +219,7 @@ def report_html(pred: Prediction, image: np.ndarray, report: dict[str, Any], tit
                     for c, p in pred.probabilities.items()]
             parts.append(_table(["class", "probability", "threshold (validation F1)", "called"], rows))
             cal = pred.calibration or {}
-            if cal.get("method") == "temperature":
-                parts.append(f"<p>Calibration: temperature scaling, T = {cal.get('temperature', 1):.3f}, fitted on "
-                             f"{e(str(cal.get('fitted_on', '?')))}; expected calibration error on that fold "
-                             f"{cal.get('ece_val_before', float('nan')):.3f} before, "
-                             f"{cal.get('ece_val_after', float('nan')):.3f} after"
-                             + (f"; on the test fold {cal['ece_test_after']:.3f}" if 'ece_test_after' in cal else "")
-                             + ". Classes are not exclusive (multi-label): probabilities do not sum to 1.</p>")
-            else:
-                parts.append("<p>Calibration: none (raw model probabilities).</p>")
+            parts.append(f"<p>{e(describe_calibration(cal))}</p>")
         parts.append(f"<figure><img src='{_jpeg_uri(beats_figure(pred, image))}' alt='beats'><figcaption>"
                      f"The page{' turned upright' if pred.layout.get('orientation_deg') else ''} with the "
                      f"{len(pred.beats)} beats the detector found (blue) and the lead each belongs to."

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from vizecg.predict.calibration import describe_calibration
 from vizecg.predict.schema import NOTICE, Prediction
 
 PAGE = (8.27, 11.69)  # A4 portrait, inches
@@ -147,19 +148,6 @@ def _models_lines(models: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _calibration_line(cal: dict[str, Any]) -> str:
-    if cal.get("method") != "temperature":
-        return "Calibration: none (raw model probabilities)."
-    line = (f"Calibration: temperature scaling, T = {cal.get('temperature', 1):.3f}, fitted on "
-            f"{cal.get('fitted_on', '?')}")
-    if "ece_val_before" in cal and "ece_val_after" in cal:
-        line += (f"; expected calibration error on that fold {cal['ece_val_before']:.3f} before, "
-                 f"{cal['ece_val_after']:.3f} after")
-    if "ece_test_after" in cal:
-        line += f"; on the test fold {cal['ece_test_after']:.3f}"
-    return line + ". Classes are not exclusive (multi-label): probabilities do not sum to 1."
-
-
 def _first_page(flow: _Flow, pred: Prediction, image: np.ndarray, title: str) -> None:
     flow.page()
     flow.text(title, size=18, weight="bold", gap=0.12)
@@ -190,7 +178,7 @@ def _first_page(flow: _Flow, pred: Prediction, image: np.ndarray, title: str) ->
             flow.text("\n".join(rows), size=9, mono=True, gap=0.04)
             flow.text("Thresholds: chosen for F1 on the validation fold; a class is called when its probability "
                       "reaches its threshold.", size=8, color="#333", gap=0.02)
-            flow.text(_calibration_line(pred.calibration or {}), size=8, color="#333")
+            flow.text(describe_calibration(pred.calibration), size=8, color="#333")
     flow.heading("Quality")
     q = pred.quality
     flow.text("\n".join(f"- {f}" for f in q.get("findings", [])) or "no findings", size=9)

@@ -8,8 +8,10 @@ report.json, schema_version "1":
     reason          why the page was refused (null when ok)
     warnings        doubts, most serious first; the HTML report shows them at the top
     probabilities   {class: probability} (null when refused), after `calibration`
-    calibration     {"method": "temperature", "temperature": T, "fitted_on": ..., "ece_val_before": ...,
-                     "ece_val_after": ...} or {"method": "none"} (null when refused)
+    calibration     {"method": "temperature", "temperature": T, ...}, {"method": "platt", "slopes": [a_c],
+                    "biases": [b_c], ...} or {"method": "none"}, each with "fitted_on", "ece_val_before",
+                    "ece_val_after", ... (null when refused; vizecg/predict/calibration.py). "platt" added within
+                    schema 1
     thresholds      {class: probability at which the class is called, chosen on validation} or null
     findings        classes whose probability reaches its threshold (null when refused or no thresholds)
     quality         the quality gate's findings (see vizecg/predict/quality.py: Quality.to_json)
@@ -41,6 +43,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from vizecg.predict.calibration import METHODS
 
 if TYPE_CHECKING:
     from vizecg.predict.explain import Explanation
@@ -131,7 +135,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         "warnings": {"type": "array", "items": {"type": "string"}},
         "probabilities": _PROBS,
         "calibration": {"type": ["object", "null"], "required": ["method"],
-                        "properties": {"method": {"enum": ["temperature", "none"]}}},
+                        "properties": {"method": {"enum": list(METHODS)}}},
         "thresholds": _PROBS,
         "findings": {"type": ["array", "null"], "items": {"type": "string"}},
         "quality": {"type": "object", "required": ["is_ecg", "reason", "scores", "orientation_deg",
