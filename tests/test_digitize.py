@@ -351,6 +351,55 @@ def test_pulse_height_ignores_the_foot_of_a_slanted_edge():
     assert pulse.y_base == pytest.approx(base, abs=1.0) and pulse.y_top == pytest.approx(top, abs=1.0)
 
 
+def test_rows_whose_baseline_the_ink_lost_between_beats_are_kept_but_a_text_line_is_not():
+    """Blur and JPEG wash a thin pen's flat stretches out of the ink, leaving a row's QRS strokes and scraps:
+    the outermost rows failed the "one long pen line" test one by one and a readable 3x4+1 page was read as one
+    row. A chain of beats is a trace row; a line of header text (short letters, no strokes 5 mm tall) is not.
+    Nor is one a row pitch above the first row: a noisy pen's row, broken every 4 mm and without tall beats, is
+    kept for ink across most of the width, which the header's words do not cover."""
+    from vizecg.digitize.layout import find_rows
+
+    ppm = 4.0
+    ink = np.zeros((700, 1100), bool)
+    ys = [150, 300, 450, 600]
+    for y in ys:
+        for x in range(80, 1040, 60):  # a beat every 15 mm: a QRS stroke 8 mm tall and a 6 mm scrap of baseline
+            ink[y - 24:y + 8, x:x + 2] = True
+            ink[y, x + 20:x + 44] = True
+    for x in range(80, 1000, 14):  # header text: 2.5 mm letters with spaces
+        ink[40:50, x:x + 7] = True
+    rows, _ = find_rows(ink, ppm)
+    np.testing.assert_allclose(rows, ys, atol=6)
+
+    noisy = np.zeros((800, 1100), bool)  # a noisy pen breaking every 4 mm, beats too low for strokes
+    ys = [190, 340, 490, 640]
+    for y in ys:
+        for x in range(80, 1040, 24):
+            noisy[y - 1:y + 2, x:x + 16] = True
+    for x in range(80, 500, 14):  # a header line one row pitch above the first row, over part of the width
+        noisy[35:45, x:x + 7] = True
+    rows, _ = find_rows(noisy, ppm)
+    np.testing.assert_allclose(rows, ys, atol=6)
+
+
+def test_the_trace_start_is_the_first_piece_of_a_row_the_ink_broke_into_pieces():
+    """A faint trace the ink misses in places falls into pieces 4-8 mm apart: the longest piece alone put the
+    trace start in the third column (a 3x4+1 page traced only from V1 on)."""
+    from vizecg.digitize.layout import trace_extent
+
+    ppm = 3.2
+    ink = np.zeros((100, 900), bool)
+    for a, b in ((57, 424), (436, 507), (524, 763)):  # 12-17 px gaps
+        ink[50, a:b] = True
+    ink[50, 20:23] = True  # a speck 11 mm before it, not the trace's start
+    ink[50, 790:805] = True  # a pulse at the right end, 8 mm after the trace
+    assert trace_extent(ink, (30, 70), ppm) == (57.0, 804.0)
+    far = ink.copy()
+    far[50, 57:424] = False
+    far[50, 100:140] = True  # 90 mm before the rest (another row's scrap): a stretch of its own, with less ink
+    assert trace_extent(far, (30, 70), ppm)[0] == 436.0
+
+
 def test_sheet_rim_is_not_ink_but_traces_are():
     """Where the page shows background around the sheet, its rim reads as ink: a frame that found two extra
     trace rows (6 rows: a 3x4+1 page read as 6x2)."""

@@ -646,12 +646,14 @@ def _leads_stage(page: PageStage, upright: UprightStage, scale: ScaleStage, layo
                 warnings.append(f"lead {lead}: confidence {conf:.2f} below {config.min_confidence:g}: left NaN")
     found["page_confidence"] = round(page_confidence(page_feats, list(confidence.values())), 3)
     if not result.leads or not np.isfinite(signal).any():
-        if result.unnamed:
+        if result.unnamed and not any(c > 0 for c in confidence.values()):  # nothing named was traced at all
             raise DigitizeError(f"only unnamed trace(s) on the page ({len(result.unnamed)}: rhythm strips or panels "
                                 f"of layout {layout.layout} whose lead cannot be known without reading its label); "
                                 f"set rhythm_lead=NAME if you know which lead a strip shows")
         traced = sum(1 for c in confidence.values() if c > 0)
-        raise DigitizeError("no lead could be traced with enough confidence", evidence={
+        raise DigitizeError("no lead could be traced with enough confidence" + (
+            f" ({len(result.unnamed)} unnamed trace(s) beside them: rhythm strips whose lead is not known)"
+            if result.unnamed else ""), evidence={
             "layout": layout.layout, "rows": int(len(rows_y)), "traced_leads": traced,
             "best_confidence": max(confidence.values(), default=0.0),
             "limb_residual": found["limb_residual"], "limb_agree": LIMB_AGREE})

@@ -106,29 +106,52 @@ def find_rows(ink: np.ndarray, px_per_mm: float) -> tuple[np.ndarray, np.ndarray
     rows, strength = peaks[keep].astype(np.float64), heights[keep]
     # A line of header or footer text can be as inky as a trace row, but is words, not one pen line: the
     # outermost candidates must hold a stretch of ink as long as a panel's trace (>= 2 s at 25 mm/s = 50 mm;
-    # a word or a "Name: ____" field is far shorter). Inner rows are left to the layout check.
-    while len(rows) > 1 and longest_ink_run(ink, rows[0], px_per_mm) < TRACE_RUN_MM * px_per_mm:
+    # a word or a "Name: ____" field is far shorter), or a chain of beats as long. Inner rows are left to the
+    # layout check.
+    while len(rows) > 1 and not _outer_row_holds_trace(ink, rows, 0, px_per_mm):
         rows, strength = rows[1:], strength[1:]
-    while len(rows) > 1 and longest_ink_run(ink, rows[-1], px_per_mm) < TRACE_RUN_MM * px_per_mm:
+    while len(rows) > 1 and not _outer_row_holds_trace(ink, rows, len(rows) - 1, px_per_mm):
         rows, strength = rows[:-1], strength[:-1]
     return rows, strength
+
+
+def _outer_row_holds_trace(ink: np.ndarray, rows: np.ndarray, i: int, px_per_mm: float) -> bool:
+    """Whether the outermost candidate rows[i] is a trace row: a long pen line or a chain of beats (holds_trace),
+    or, for a noisy pen whose line breaks every few mm and whose beats are low, ink across most of the page's
+    width (ROW_COVERAGE; a line of words covers a fraction of it) one row pitch from its neighbour."""
+    if holds_trace(ink, rows[i], px_per_mm, TRACE_RUN_MM):
+        return True
+    if len(rows) < 3:
+        return False
+    inner = np.delete(rows, i)
+    gap = abs(rows[i] - (rows[1] if i == 0 else rows[-2]))
+    if abs(gap / float(np.median(np.diff(inner))) - 1.0) > PITCH_TOLERANCE:
+        return False
+    r = int(round(3.0 * px_per_mm))
+    w = ink.shape[1]
+    band = ink[max(0, int(rows[i]) - r): int(rows[i]) + r + 1, int(0.1 * w): int(0.9 * w)]
+    return float(band.any(axis=0).mean()) >= ROW_COVERAGE
 
 
 TRACE_RUN_MM = 40.0  # the shortest stretch of thinly inked columns (gaps <= 1.5 mm bridged) a trace row holds
 STROKE_TALL_MM = 5.0  # an unbroken vertical run of ink this tall near a row's level: a QRS stroke, not a letter
 STROKE_WIDE_MM = 3.0  # ... and at most this wide
 GAP_ROW_RUN_MM = 15.0  # ... a faint row between two rows a pitch either side of it (no header text lies there)
+ROW_COVERAGE = 0.6  # ... or ink in this share of the page's middle 80% of columns, within 3 mm of the level,
+PITCH_TOLERANCE = 0.15  # ... at a row pitch (within this, relative) from the next row
+QRS_CHAIN_MIN = 3  # a chain of at least this many QRS strokes through a level is a trace row's beats
+QRS_CHAIN_GAP_MM = 60.0  # ... each within this of the next (2.4 s at 25 mm/s: a rate >= 25 per minute)
 
 
-def longest_ink_run(ink: np.ndarray, y: float, px_per_mm: float, reach_mm: float = 3.0) -> float:
-    """Longest run (px) of columns with thin ink within `reach_mm` of level y, gaps up to 1.5 mm bridged: a pen line
-    crosses its row's level band in every column (a QRS passes through it), words leave spaces."""
+def _band_columns(ink: np.ndarray, y: float, px_per_mm: float, reach_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """(thin, stroke) column masks of the band within `reach_mm` of level y: thin ink (a pen line crossing), and
+    the columns of QRS strokes (an unbroken vertical run of ink taller than STROKE_TALL_MM, at most STROKE_WIDE_MM
+    wide)."""
     r = int(round(reach_mm * px_per_mm))
     count = ink[max(0, int(y) - r): int(y) + r + 1].sum(axis=0)
     # A solid mark (a redaction bar, a filled box) fills the band over many mm. A QRS fills it too, for 1-3 mm
-    # at a thick pen or a blurred photo (more than the bridging below spans: a row then broke at every beat),
-    # but as one unbroken stroke reaching far above or below it, which no printed character (nor a block of
-    # text lines, with paper between them) is.
+    # at a thick pen or a blurred photo, but as one unbroken stroke reaching far above or below it, which no
+    # printed character (nor a block of text lines, with paper between them) is.
     thin = (count > 0) & (count <= 2.0 * px_per_mm)
     stroke = ~thin & (count > 0)
     if stroke.any():
@@ -144,6 +167,14 @@ def longest_ink_run(ink: np.ndarray, y: float, px_per_mm: float, reach_mm: float
         for a, b in zip(edges[::2], edges[1::2]):
             if b - a > STROKE_WIDE_MM * px_per_mm:
                 stroke[a:b] = False
+    return thin, stroke
+
+
+def longest_ink_run(ink: np.ndarray, y: float, px_per_mm: float, reach_mm: float = 3.0) -> float:
+    """Longest run (px) of columns with thin ink or a QRS stroke within `reach_mm` of level y, gaps up to 1.5 mm
+    bridged: a pen line crosses its row's level band in every column (a QRS passes through it), words leave
+    spaces."""
+    thin, stroke = _band_columns(ink, y, px_per_mm, reach_mm)
     cols = np.flatnonzero(thin | stroke)
     if len(cols) == 0:
         return 0.0
@@ -151,6 +182,29 @@ def longest_ink_run(ink: np.ndarray, y: float, px_per_mm: float, reach_mm: float
     starts = np.r_[cols[0], cols[breaks + 1]]
     ends = np.r_[cols[breaks], cols[-1]]
     return float((ends - starts).max())
+
+
+def qrs_chain_span(ink: np.ndarray, y: float, px_per_mm: float, reach_mm: float = 3.0) -> float:
+    """Span (px) of the longest chain of at least QRS_CHAIN_MIN QRS strokes through level y, each within
+    QRS_CHAIN_GAP_MM of the next: a trace row whose baseline the ink lost between beats (a thin line washed out
+    by blur or JPEG) still shows its beats; printed text has no strokes that tall."""
+    _, stroke = _band_columns(ink, y, px_per_mm, reach_mm)
+    edges = np.flatnonzero(np.diff(np.r_[0, stroke.astype(np.int8), 0]))
+    centres = (edges[::2] + edges[1::2]) / 2.0
+    if len(centres) < QRS_CHAIN_MIN:
+        return 0.0
+    breaks = np.flatnonzero(np.diff(centres) > QRS_CHAIN_GAP_MM * px_per_mm)
+    best = 0.0
+    for a, b in zip(np.r_[0, breaks + 1], np.r_[breaks, len(centres) - 1]):
+        if b - a + 1 >= QRS_CHAIN_MIN:
+            best = max(best, float(centres[b] - centres[a]))
+    return best
+
+
+def holds_trace(ink: np.ndarray, y: float, px_per_mm: float, run_mm: float) -> bool:
+    """Whether level y holds a trace row at least run_mm long: an unbroken pen line, or a chain of beats."""
+    return longest_ink_run(ink, y, px_per_mm) >= run_mm * px_per_mm or \
+        qrs_chain_span(ink, y, px_per_mm) >= run_mm * px_per_mm
 
 
 def drop_weak_rows(rows_y: np.ndarray, strength: np.ndarray, requested: str,
@@ -341,17 +395,33 @@ def _stroke_level(row_counts: np.ndarray, px_per_mm: float) -> float:
     return lo + float(np.average(np.arange(hi - lo), weights=row_counts[lo:hi]))
 
 
+RUN_GAP_MM = 3.0  # trace_extent: inked columns closer than this are one run
+STRETCH_GAP_MM = 25.0  # ... runs closer than this (1 s at 25 mm/s) one stretch of trace
+MIN_START_RUN_MM = 5.0  # ... the trace starts at the stretch's first run at least this long
+
+
 def trace_extent(ink: np.ndarray, band: tuple[int, int], px_per_mm: float) -> tuple[float, float] | None:
-    """(first, last) x of the longest run of inked columns in a row band (gaps under 3 mm bridged)."""
+    """(first, last) x of a row's trace in a band. Inked columns are joined into runs across gaps under
+    RUN_GAP_MM, runs into stretches across gaps under STRETCH_GAP_MM (a faint stretch the ink missed, a lead
+    switch: the longest run alone put the start of a trace broken in three at its second piece); the stretch with
+    the most inked columns is the trace, starting at its first run of at least MIN_START_RUN_MM (a speck before it
+    is not the trace's start)."""
     cols = ink[max(0, band[0]):band[1]].any(axis=0)
     xs = np.flatnonzero(cols)
     if len(xs) == 0:
         return None
-    breaks = np.flatnonzero(np.diff(xs) > 3 * px_per_mm)
-    starts = np.concatenate([[0], breaks + 1])
-    ends = np.concatenate([breaks, [len(xs) - 1]])
-    k = int(np.argmax(xs[ends] - xs[starts]))
-    return float(xs[starts[k]]), float(xs[ends[k]])
+    breaks = np.flatnonzero(np.diff(xs) > RUN_GAP_MM * px_per_mm)
+    runs = list(zip(xs[np.concatenate([[0], breaks + 1])], xs[np.concatenate([breaks, [len(xs) - 1]])]))
+    stretches: list[list[tuple[int, int]]] = [[runs[0]]]
+    for run in runs[1:]:
+        if run[0] - stretches[-1][-1][1] <= STRETCH_GAP_MM * px_per_mm:
+            stretches[-1].append(run)
+        else:
+            stretches.append([run])
+    inked = np.concatenate([[0], np.cumsum(cols)])
+    best = max(stretches, key=lambda st: sum(int(inked[b + 1] - inked[a]) for a, b in st))
+    start = next((a for a, b in best if b - a >= MIN_START_RUN_MM * px_per_mm), best[0][0])
+    return float(start), float(best[-1][1])
 
 
 def layout_panels(layout: str, rows_y: np.ndarray, trace_x0: float, px_per_mm_x: float, px_per_mm_y: float,
