@@ -71,8 +71,17 @@ def calibrate(val_probs: np.ndarray, val_targets: np.ndarray, test_probs: np.nda
     return cal
 
 
+def _printouts(render: dict[str, Any], left_out: list[str]) -> str:
+    """What the pages were: one layout, or print styles drawn from the families (less those left out)."""
+    if render.get("style") != "families":
+        return f"{render['layout']} printouts"
+    chosen = render.get("families") or "every family"
+    return (f"printouts in print styles drawn from {', '.join(chosen) if isinstance(chosen, list) else chosen}"
+            + (f" ({', '.join(left_out)} left out of training and validation)" if left_out else ""))
+
+
 def export_run(run: str | Path, out: str | Path, task: str = "superclass", fp16: bool = True,
-               card: dict[str, Any] | None = None) -> dict[str, Any]:
+               card: dict[str, Any] | None = None, version: str = "1") -> dict[str, Any]:
     import torch
 
     from vizecg import metrics as M
@@ -101,9 +110,9 @@ def export_run(run: str | Path, out: str | Path, task: str = "superclass", fp16:
     inputs = {k: data[k] for k in ("page_height", "page_width", "crop_size", "max_beats", "grayscale")}
     key = f"{crops}_crops"
     ev = results["tasks"][task][key]["models"]["student"]
-    info = {"name": Path(out).stem, "version": "1", "task": task, "classes": classes,
+    info = {"name": Path(out).stem, "version": version, "task": task, "classes": classes,
             "trained_on": f"PTB-XL ({cfg['source']}), {train}, {render['photo']} photographed "
-                          f"{render['layout']} printouts",
+                          f"{_printouts(render, cfg.get('left_out_families') or [])}",
             "test_macro_auroc": ev["macro_auroc"], "test_crops": crops, "model_card": "MODEL_CARD.md",
             "params": results["tasks"][task]["models"]["student"]["params"], **(card or {})}
     # fp16 check: the same validation-sized random batch through both precisions
@@ -202,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="the classifier file to write (.pt); its ONNX graph goes beside it")
     p.add_argument("--task", default="superclass")
     p.add_argument("--fp32", action="store_true", help="keep fp32 weights")
+    p.add_argument("--version", default="1", help="the release's version, shown in every report")
     p.add_argument("--onnx", metavar="PT", help="only export this classifier file's ONNX graph (beside it)")
     args = p.parse_args(argv)
     if not args.onnx and not (args.run and args.out):
@@ -210,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.onnx:
             summary = export_onnx_classifier(args.onnx)
         else:
-            summary = export_run(args.run, args.out, args.task, fp16=not args.fp32)
+            summary = export_run(args.run, args.out, args.task, fp16=not args.fp32, version=args.version)
             summary["onnx"] = export_onnx_classifier(summary["out"])
     except (DataError, ModelError) as exc:
         print(f"export: error: {exc}", file=sys.stderr)
