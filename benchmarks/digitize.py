@@ -57,6 +57,8 @@ def main() -> None:
     ap.add_argument("--families", nargs="*", default=None, metavar="FAMILY",
                     help="with --folders: only pages of these families")
     ap.add_argument("--limit", type=int, default=0, help="with --folders: at most this many pages per folder")
+    ap.add_argument("--ids", default="", metavar="FILE",
+                    help="with --folders: only the pages whose ids this file lists (whitespace-separated)")
     ap.add_argument("--features", default="", metavar="OUT.jsonl",
                     help="with --folders: write each page's lead features and SNRs (the calibrator's input: "
                          "python -m vizecg.digitize.confidence fit OUT.jsonl)")
@@ -145,7 +147,7 @@ def orientation_table(pages: list[dict], severities: list[str], rotations: list[
 
 
 def folder_pages(folders: list[str], families: list[str] | None, limit: int, features: str,
-                 config: DigitizeConfig = DigitizeConfig()) -> list[dict]:
+                 config: DigitizeConfig = DigitizeConfig(), ids: set[str] | None = None) -> list[dict]:
     """Digitize every page of rendered folders (min_confidence 0, so every traced lead is scored) and keep, per
     page, its family, photo, refusal, per lead SNR, confidence and features."""
     import json
@@ -160,6 +162,8 @@ def folder_pages(folders: list[str], families: list[str] | None, limit: int, fea
         pages = list(RenderFolder(root, require=("record_id",)))
         if families:
             pages = [p for p in pages if p.family in families]
+        if ids is not None:
+            pages = [p for p in pages if p.id in ids]
         if limit:
             pages = pages[:limit]
         for page in tqdm(pages, desc=root.name):
@@ -255,7 +259,8 @@ def family_benchmark(args: argparse.Namespace) -> None:
             pages = [p for p in pages if p["family"] in args.families]
         pages = rescore(pages)
     else:
-        pages = folder_pages(args.folders, args.families, args.limit, args.features, args.digitize)
+        ids = set(Path(args.ids).read_text().split()) if args.ids else None
+        pages = folder_pages(args.folders, args.families, args.limit, args.features, args.digitize, ids)
     tables = family_tables(pages)
     by_photo = {}
     for ph in sorted({p["photo"] for p in pages}):
