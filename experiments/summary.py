@@ -7,6 +7,12 @@ intervals of the seed-mean on the same bootstrap resamples of the test records.
 Each run is a `vizecg benchmark` output folder (its results.json and the models' pred-<crops>.npz). The runs must
 test the same records (the seed changes the pages' print styles and photos, not the split); pages are paired by
 record. The numbers come from the predictions alone, as experiments.report's do.
+
+Run folders are large and live outside git; `--archive DIR` keeps what the summary reads of each run (results.json
+and the models' test predictions, a few kB each) under DIR/<run name>, a folder the summary reads as a run, so that
+a later summary over more seeds can be made after the run folders are gone:
+
+    .venv/bin/python -m experiments.summary runs/bench_cpu_s2 --archive benchmarks/results/benchmark_cpu_runs
 """
 from __future__ import annotations
 
@@ -27,17 +33,23 @@ NAMES = {"signal": "signal", "image": "image_baseline", "teacher": "teacher", "s
 EXTRA = {"dwt_pca": "dwt_pca"}  # rows made beside a run (experiments.classical), summarised where every run has one
 
 
-def _load(run: Path, task: str, kind: str, crops: str) -> dict[str, np.ndarray]:
+TEST_KEYS = ("test_probs", "test_targets", "test_records")
+
+
+def _pred_path(run: Path, task: str, kind: str, crops: str) -> Path:
     if kind == DIGITIZED:  # the signal model reading the digitizer's signal
-        path = run / task / "signal" / f"pred-{DIGITIZED}.npz"
-    elif kind == "signal" or kind in EXTRA:  # read no crops
-        path = run / task / kind / "pred-truth.npz"
-    else:
-        path = run / task / kind / f"pred-{crops}.npz"
+        return run / task / "signal" / f"pred-{DIGITIZED}.npz"
+    if kind == "signal" or kind in EXTRA:  # read no crops
+        return run / task / kind / "pred-truth.npz"
+    return run / task / kind / f"pred-{crops}.npz"
+
+
+def _load(run: Path, task: str, kind: str, crops: str) -> dict[str, np.ndarray]:
+    path = _pred_path(run, task, kind, crops)
     if not path.is_file():
         raise DataError("predictions missing: run the benchmark to its end first", path)
     with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in ("test_probs", "test_targets", "test_records")}
+        return {k: z[k] for k in TEST_KEYS}
 
 
 def _aligned(runs: list[Path], task: str, kinds: list[str], crops: str) -> tuple[np.ndarray, dict[str, np.ndarray],
@@ -60,6 +72,44 @@ def _aligned(runs: list[Path], task: str, kinds: list[str], crops: str) -> tuple
     return targets.reshape(len(targets), -1), {k: np.stack(v, axis=1) for k, v in probs.items()}, records
 
 
+def _read_results(run: Path, task: str) -> dict[str, Any]:
+    path = run / "results.json"
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"not a finished benchmark run ({type(exc).__name__})", path) from None
+    if task not in results["tasks"]:
+        raise DataError(f"the run has no task {task!r}", path)
+    return results
+
+
+def _kinds(runs: list[Path], results: dict[str, Any], task: str) -> tuple[list[str], str]:
+    """The summarised models (results.json's kinds, and the extra rows every run has) and the crops they read."""
+    first = results["tasks"][task]
+    kinds = [k for k in NAMES if k in first["models"]]
+    kinds += [k for k in EXTRA if all((r / task / k / "pred-truth.npz").is_file() for r in runs)]
+    return kinds, "detector" if first.get("detector_crops") else "truth"
+
+
+def archive(run: str | Path, dest: str | Path, task: str = "superclass") -> Path:
+    """Copy what `summarize` reads of `run` (results.json, the test predictions) to dest/<run name>; returns it."""
+    from vizecg.runs import write_json
+
+    run = Path(run)
+    results = _read_results(run, task)
+    kinds, crops = _kinds([run], results, task)
+    out = Path(dest) / run.name
+    for kind in kinds:
+        pred = _load(run, task, kind, crops)
+        path = out / _pred_path(run, task, kind, crops).relative_to(run)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez_compressed(tmp, **pred)
+        tmp.replace(path)
+    write_json(out / "results.json", results)  # last: a folder with results.json is a whole archive
+    return out
+
+
 def summarize(runs: list[str | Path], task: str = "superclass", n_resamples: int = 1000,
               level: float = 0.95, seconds: list[float] | None = None) -> dict[str, Any]:
     """The summary of `runs` (benchmark output folders, one per seed): see the module docstring. seconds: each
@@ -67,22 +117,11 @@ def summarize(runs: list[str | Path], task: str = "superclass", n_resamples: int
     from vizecg import metrics as M
 
     runs = [Path(r) for r in runs]
-    results = []
-    for run in runs:
-        path = run / "results.json"
-        try:
-            results.append(json.loads(path.read_text()))
-        except (OSError, ValueError) as exc:
-            raise DataError(f"not a finished benchmark run ({type(exc).__name__})", path) from None
-        if task not in results[-1]["tasks"]:
-            raise DataError(f"the run has no task {task!r}", path)
+    results = [_read_results(run, task) for run in runs]
     seeds = [r["seed"] for r in results]
     if len(set(seeds)) != len(seeds):
         raise DataError(f"two runs of the same seed ({seeds}): give one run per seed", runs[0])
-    first = results[0]["tasks"][task]
-    kinds = [k for k in NAMES if k in first["models"]]
-    kinds += [k for k in EXTRA if all((r / task / k / "pred-truth.npz").is_file() for r in runs)]
-    crops = "detector" if first.get("detector_crops") else "truth"
+    kinds, crops = _kinds(runs, results[0], task)
     targets, probs, records = _aligned(runs, task, kinds, crops)
 
     def seed_mean(p: np.ndarray, t: np.ndarray) -> float:  # p: (n, seeds, C)
@@ -130,12 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--seconds", type=float, nargs="+", help="each run's measured wall seconds (for resumed runs)")
     ap.add_argument("--out", help="write the summary here (JSON); always printed on stdout")
+    ap.add_argument("--archive", metavar="DIR", help="also keep what the summary read of each run under DIR/<name>")
     args = ap.parse_args(argv)
     if args.seconds and len(args.seconds) != len(args.runs):
         print(f"error: --seconds gives {len(args.seconds)} value(s) for {len(args.runs)} run(s)", file=sys.stderr)
         return 2
     try:
         summary = summarize(args.runs, args.task, args.bootstrap, seconds=args.seconds)
+        for run in args.archive and args.runs or []:
+            print(f"archived {run} -> {archive(run, args.archive, args.task)}", file=sys.stderr)
     except VizEcgError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ import yaml
 from experiments.config import KINDS, BenchmarkConfig, load_benchmark_config, profile_path
 from experiments.report import DIGITIZED
 from experiments.classical import run_classical
-from experiments.summary import summarize
+from experiments.summary import archive, summarize
 from vizecg.cli import main
 from vizecg.config import load_config
 from vizecg.errors import ConfigError, DataError
@@ -77,7 +77,13 @@ def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
     # the classical DWT + PCA + linear row reads the run's split and signal settings; the summary then has it
     classical = run_classical(out)
     assert classical["n_train"] == 10 and classical["chosen_on_val"]["pca"] >= 1 and classical["features"] > 12 * 5
-    assert "dwt_pca" in summarize([out], n_resamples=20)["macro_auroc"]
+    full = summarize([out], n_resamples=20)
+    assert "dwt_pca" in full["macro_auroc"]
+    # the archive (results.json and test predictions) summarises as the run folder did, once that folder is gone
+    kept = archive(out, tmp_path / "archive")
+    assert kept == tmp_path / "archive" / "bench" and not list(kept.rglob("*.pt"))
+    assert {k: v for k, v in summarize([kept], n_resamples=20).items() if k != "runs"} == \
+        {k: v for k, v in full.items() if k != "runs"}
     for name in ("results.md", "roc.png", "reliability.png", "config.yaml", "log.txt", "render/manifest.csv"):
         assert (out / name).is_file(), name
     md = (out / "results.md").read_text()
