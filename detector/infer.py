@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from detector.config import BEAT, CAL_PULSE, CLASS_NAMES, LEAD_LABEL, LEAD_PANEL
+from detector.config import BEAT, CLASS_NAMES, LEAD_LABEL, LEAD_PANEL
 from detector.geometry import letterbox, nms, tile_windows, unletterbox, weighted_boxes_fusion
 from vizecg.errors import DataError, ModelError, first_line
 
@@ -457,14 +457,11 @@ def load_error_reason(exc: Exception) -> str:
 def _load_onnx(path: Path) -> tuple[Any, dict[str, Any]]:
     import ast
 
-    import onnxruntime as ort
-
     from detector.export import SOURCE_SHA_KEY
+    from vizecg.onnx_session import cpu_session
 
     try:
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        session = cpu_session(path)
     except Exception as exc:
         raise ModelError(f"cannot load ONNX model: {exc}", path) from None
     meta = session.get_modelmeta().custom_metadata_map

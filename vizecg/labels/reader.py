@@ -97,15 +97,12 @@ class LabelReader:
 
 
 def _load_onnx(path: Path) -> tuple[Any, tuple[str, ...], float]:
-    import onnxruntime as ort
+    from vizecg.onnx_session import cpu_session
 
     if not path.is_file():
         raise ModelError("lead-label ONNX graph not found", path)
     try:
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        opts.intra_op_num_threads = 1  # a page holds ~15 crops: threads cost more than they save
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        session = cpu_session(path, threads=1)  # a page holds ~15 crops: threads cost more than they save
         meta = session.get_modelmeta().custom_metadata_map
         classes, temperature = tuple(json.loads(meta["classes"])), float(meta["temperature"])
     except Exception as exc:

@@ -211,11 +211,9 @@ def load_onnx_classifier(path: str | Path | None = None) -> OnnxPageClassifier:
         raise ModelError("classifier ONNX graph not found" + (
             " (no shipped graph in this install: see vizecg/predict/weights/MODEL_CARD.md)" if shipped else ""), path)
     try:
-        import onnxruntime as ort
+        from vizecg.onnx_session import cpu_session
 
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        session = cpu_session(path)
     except Exception as exc:  # onnxruntime raises its own types on a foreign or corrupt file
         raise ModelError(f"unreadable classifier ONNX graph ({first_line(exc, with_type=True)})", path) from None
     meta = session.get_modelmeta().custom_metadata_map

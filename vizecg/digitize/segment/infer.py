@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -51,18 +50,14 @@ class OnnxSegmenter:
     """The exported graph under onnxruntime (CPU), with the scale and stride its metadata records."""
 
     def __init__(self, path: str | Path, threads: int | None = None):
-        import onnxruntime as ort
+        from vizecg.onnx_session import cpu_session, usable_cores
 
         path = Path(path)
         if not path.is_file():
             raise ModelError("segmenter graph not found", path)
-        opts = ort.SessionOptions()
         # the page's tiles are the digitizer's largest single step: all the cores this process may use (at most
         # 4), since a page is read one at a time (a 1-thread session was 0.6 of a page's 2 s on 2 cores)
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        opts.intra_op_num_threads = threads or min(4, cores)
-        opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(path, threads or min(4, usable_cores()))
         meta = self.session.get_modelmeta().custom_metadata_map
         if ONNX_META_KEY not in meta:
             raise ModelError(f"graph has no {ONNX_META_KEY} metadata: not exported by export_onnx", path)
