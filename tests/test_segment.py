@@ -213,6 +213,25 @@ def test_ink_probability_shape_range_and_onnx(tmp_path, clean_page):
         ink_probability(image.astype(np.float32), ppm, model.eval())
 
 
+def test_int8_graph_reads_as_the_fp32_one(folder, trained, tmp_path, clean_page):
+    from vizecg.digitize.segment.quantize import calibration_tiles, main as quantize_main, quantize_onnx
+
+    fp32 = export_onnx(load_segmenter(trained[0] / "model.pt"), tmp_path / "seg.onnx")
+    tiles = calibration_tiles([str(folder)], pages=8, px_per_mm=NET_PPM, families=["hospital-3x4+1"])
+    assert tiles.shape[1:] == (3, 384, 384) and tiles.dtype == np.float32 and len(tiles) == 2 * 4  # 2 such pages
+    int8 = OnnxSegmenter(quantize_onnx(fp32, tmp_path / "seg_int8.onnx", tiles))
+    assert int8.px_per_mm == NET_PPM and int8.stride == 32  # the metadata the tiling needs survives
+    image = np.ascontiguousarray(clean_page.image[:301, :437])
+    ppm = clean_page.truth.px_per_mm
+    a, b = (ink_probability(image, ppm, g, tile=64, overlap=16) for g in (OnnxSegmenter(fp32), int8))
+    assert np.abs(a - b).mean() < 0.02
+    # validation and the left-out fold are never calibrated on: thermal-dots has one training page (fold 2) and
+    # one validation page; hospital-3x4+1 above two training pages and a fold-10 one
+    assert len(calibration_tiles([str(folder)], pages=8, px_per_mm=NET_PPM, families=["thermal-dots"])) == 4
+    assert quantize_main(["--model", str(fp32), "--folders", str(folder), "--families", "limb-6",
+                          "--out", str(tmp_path / "x.onnx")]) == 2 and not (tmp_path / "x.onnx").exists()
+
+
 # --- scores -------------------------------------------------------------------------------------------------------
 def test_pixel_scores():
     truth = np.zeros((20, 20), bool)
