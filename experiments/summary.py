@@ -8,11 +8,14 @@ Each run is a `vizecg benchmark` output folder (its results.json and the models'
 test the same records (the seed changes the pages' print styles and photos, not the split); pages are paired by
 record. The numbers come from the predictions alone, as experiments.report's do.
 
-Run folders are large and live outside git; `--archive DIR` keeps what the summary reads of each run (results.json
+Run folders are large and live outside git (a new machine starts without them); `--archive DIR` keeps what the summary reads of each run (results.json
 and the models' test predictions, a few kB each) under DIR/<run name>, a folder the summary reads as a run, so that
 a later summary over more seeds can be made after the run folders are gone:
 
     .venv/bin/python -m experiments.summary runs/bench_cpu_s2 --archive benchmarks/results/benchmark_cpu_runs
+
+`--merge A.json B.json` makes one summary over the seeds of summaries made earlier (`merge`): means and spread
+over every seed from their per-seed rows; paired intervals stay each part's own.
 """
 from __future__ import annotations
 
@@ -162,9 +165,57 @@ def summarize(runs: list[str | Path], task: str = "superclass", n_resamples: int
     }
 
 
+def merge(summaries: list[dict[str, Any]], sources: list[str] | None = None) -> dict[str, Any]:
+    """One summary over the seeds of several (each made by `summarize` over its own runs), for runs whose
+    predictions are no longer all at hand: the means and spread over every seed come from the per-seed rows, and
+    so does student - image baseline (the mean of its per-seed values); a paired interval needs every seed's
+    predictions on the same resamples, so the merged one has none, and each part's own stays beside it
+    (`parts`). The parts must summarise the same task, profile, records and crops, and no seed twice."""
+    if not summaries:
+        raise DataError("nothing to merge", ".")
+    sources = sources or [f"summary {i + 1}" for i in range(len(summaries))]
+    keys = ("task", "profile", "records", "test_records", "crops")
+    first = summaries[0]
+    for k, other in enumerate(summaries[1:], 1):
+        diff = [key for key in keys if other.get(key) != first.get(key)]
+        if diff:
+            raise DataError(f"summaries differ in {', '.join(diff)}: not one benchmark", sources[k])
+    rows = [row for s in summaries for row in s["macro_auroc"]["seeds"]]
+    seeds = [row["seed"] for row in rows]
+    if len(set(seeds)) != len(seeds):
+        raise DataError(f"a seed appears in more than one summary ({seeds})", sources[0])
+    names = [n for n in first["macro_auroc"]["seeds"][0] if n != "seed" and all(n in r for r in rows)]
+    mean = {n: float(np.mean([r[n] for r in rows])) for n in names}
+    diffs = [r["student"] - r["image_baseline"] for r in rows if "student" in r and "image_baseline" in r]
+    ratios = [r["student"] / r["signal"] for r in rows if "student" in r and "signal" in r]
+    ece_models = [m for m in first["ece"] if all(m in s["ece"] for s in summaries)]
+    weights = [len(s["seeds"]) for s in summaries]
+    ece = {m: {k: float(np.average([s["ece"][m][k] for s in summaries], weights=weights)) for k in first["ece"][m]}
+           for m in ece_models}
+    commits = sorted({c for s in summaries for c in ([s["commit"]] if isinstance(s["commit"], str) else s["commit"])})
+
+    def part(s: dict[str, Any], src: str) -> dict[str, Any]:
+        return {"source": src, "seeds": s["seeds"], "commit": s["commit"], "macro_auroc_ci95": s["macro_auroc"]["ci95"],
+                "student_minus_image": s["student_minus_image"], "student_over_signal": s["student_over_signal"]}
+
+    return {
+        "commit": commits[0] if len(commits) == 1 else commits, **{k: first[k] for k in keys},
+        "train_crops": first.get("train_crops"), "seeds": seeds,
+        "macro_auroc": {**mean, "spread": {n: float(np.std([r[n] for r in rows])) for n in names}, "seeds": rows},
+        "student_minus_image": {"value": float(np.mean(diffs)) if diffs else None, "ci95": None,
+                                "per_seed": diffs, "ci95_note": "paired intervals per part (parts)"},
+        "student_over_signal": {"value": float(np.mean(ratios)) if ratios else None, "ci95": None},
+        "ece": ece, "seconds": [x for s in summaries for x in s["seconds"]],
+        "parts": [part(s, src) for s, src in zip(summaries, sources)],
+        "bootstrap": first["bootstrap"],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", help="benchmark output folders, one per training seed")
+    ap.add_argument("runs", nargs="*", help="benchmark output folders, one per training seed")
+    ap.add_argument("--merge", nargs="+", metavar="SUMMARY.json",
+                    help="instead: merge summaries made earlier (each over its own seeds) into one over all seeds")
     ap.add_argument("--task", default="superclass")
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--seconds", type=float, nargs="+", help="each run's measured wall seconds (for resumed runs)")
@@ -174,17 +225,38 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds and len(args.seconds) != len(args.runs):
         print(f"error: --seconds gives {len(args.seconds)} value(s) for {len(args.runs)} run(s)", file=sys.stderr)
         return 2
+    if bool(args.runs) == bool(args.merge):
+        print("error: give benchmark run folders or --merge SUMMARY.json ..., not both", file=sys.stderr)
+        return 2
     try:
+        if args.merge:
+            summary = merge([_read_summary(p) for p in args.merge], args.merge)
+            return _emit(summary, args.out)
         summary = summarize(args.runs, args.task, args.bootstrap, seconds=args.seconds)
         for run in args.archive and args.runs or []:
             print(f"archived {run} -> {archive(run, args.archive, args.task)}", file=sys.stderr)
     except VizEcgError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.out:
+    return _emit(summary, args.out)
+
+
+def _read_summary(path: str) -> dict[str, Any]:
+    try:
+        summary = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"not a benchmark summary ({type(exc).__name__})", path) from None
+    if not (isinstance(summary, dict) and isinstance(summary.get("macro_auroc"), dict)
+            and isinstance(summary["macro_auroc"].get("seeds"), list) and summary["macro_auroc"]["seeds"]):
+        raise DataError("not a benchmark summary (no per-seed macro AUROC rows)", path)
+    return summary
+
+
+def _emit(summary: dict[str, Any], out: str | None) -> int:
+    if out:
         from vizecg.runs import write_json
 
-        write_json(args.out, summary)
+        write_json(out, summary)
     print(json.dumps(summary, indent=1))
     return 0
 

@@ -11,7 +11,7 @@ import yaml
 from experiments.config import KINDS, BenchmarkConfig, load_benchmark_config, profile_path
 from experiments.report import DIGITIZED
 from experiments.classical import run_classical
-from experiments.summary import archive, summarize
+from experiments.summary import archive, merge, summarize
 from vizecg.cli import main
 from vizecg.config import load_config
 from vizecg.errors import ConfigError, DataError
@@ -84,6 +84,15 @@ def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
     assert kept == tmp_path / "archive" / "bench" and not list(kept.rglob("*.pt"))
     assert {k: v for k, v in summarize([kept], n_resamples=20).items() if k != "runs"} == \
         {k: v for k, v in full.items() if k != "runs"}
+    # summaries of other seeds merge into one over all of them (means from the per-seed rows; no seed twice)
+    other = json.loads(json.dumps(full))
+    other["seeds"], other["macro_auroc"]["seeds"][0]["seed"] = [7], 7
+    other["macro_auroc"]["seeds"][0]["student"] = full["macro_auroc"]["seeds"][0]["student"] - 0.1
+    merged = merge([full, other])
+    assert merged["seeds"] == [0, 7] and merged["student_minus_image"]["ci95"] is None and len(merged["parts"]) == 2
+    assert merged["macro_auroc"]["student"] == pytest.approx(full["macro_auroc"]["seeds"][0]["student"] - 0.05)
+    with pytest.raises(DataError, match="more than one summary"):
+        merge([full, full])
     for name in ("results.md", "roc.png", "reliability.png", "config.yaml", "log.txt", "render/manifest.csv"):
         assert (out / name).is_file(), name
     md = (out / "results.md").read_text()
