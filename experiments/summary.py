@@ -8,9 +8,10 @@ Each run is a `vizecg benchmark` output folder (its results.json and the models'
 test the same records (the seed changes the pages' print styles and photos, not the split); pages are paired by
 record. The numbers come from the predictions alone, as experiments.report's do.
 
-Run folders are large and live outside git (a new machine starts without them); `--archive DIR` keeps what the summary reads of each run (results.json
-and the models' test predictions, a few kB each) under DIR/<run name>, a folder the summary reads as a run, so that
-a later summary over more seeds can be made after the run folders are gone:
+Run folders are large and live outside git (a new machine starts without them); `--archive DIR` keeps what the
+summary reads of each run (results.json and the models' test predictions, a few kB each) under DIR/<run name>, a
+folder the summary reads as a run, so that a later summary over more seeds can be made after the run folders are
+gone:
 
     .venv/bin/python -m experiments.summary runs/bench_cpu_s2 --archive benchmarks/results/benchmark_cpu_runs
 
