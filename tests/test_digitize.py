@@ -279,6 +279,34 @@ def test_page_outline_is_not_cut_by_a_shadow_edge_longer_than_the_side_it_hides(
     assert quad is not None, why
     assert np.linalg.norm(quad - true, axis=1).max() < 8.0, np.round(quad - true, 1)
 
+def test_colourless_outline_holds_the_sheet_where_a_shadow_darkens_sheet_and_table():
+    """A shadow over a third of a sheet on a coloured table: the bright region (and its outline) ends at the
+    shadow's edge, and so did the colourless one while colour was measured as chroma, which the shadow lowers on
+    the table to the paper's level; saturation (chroma over brightness) does not fall in shadow. (A full-12x1
+    phone photo was read at 0 dB on every lead from the cut page; 11.9 dB from the whole.)"""
+    import cv2
+
+    from vizecg.digitize.page import find_neutral_quad, find_page_quad
+
+    img = np.empty((900, 1200, 3), np.uint8)
+    img[:] = (150, 110, 140)  # a mauve table
+    true = np.array([[250, 150], [980, 190], [950, 760], [220, 720]], np.float64)
+    cv2.fillPoly(img, [true.astype(np.int32)], (240, 238, 238))
+    sheet = np.zeros(img.shape[:2], np.uint8)
+    cv2.fillPoly(sheet, [true.astype(np.int32)], 1)
+    grid = np.zeros_like(sheet)
+    grid[:, ::9], grid[::9, :] = 1, 1
+    img[(grid & sheet) > 0] = (236, 200, 205)  # a pink grid
+    shade = np.ones(img.shape[:2], np.float32)
+    shade[:, 700:] = 0.45  # the shadow's edge straight down the sheet and the table
+    img = (img * shade[:, :, None]).astype(np.uint8)
+    cut, _ = find_page_quad(img)
+    assert cut is not None and cut[:, 0].max() < 760  # the bright outline stops at the shadow
+    quad = find_neutral_quad(img)
+    assert quad is not None
+    assert np.linalg.norm(quad - true, axis=1).max() < 8.0, np.round(quad - true, 1)
+
+
 def test_grid_outline_is_found_where_the_paper_matches_the_table():
     """White paper on a white table leaves no paper outline; the printed grid's area still gives the corners."""
     import cv2

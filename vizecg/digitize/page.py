@@ -10,6 +10,7 @@ from vizecg.digitize.ink import channel_max, channel_min
 WORK_SIDE = 900  # the outline is found on a copy this long: plenty for a quadrilateral, fast
 SIDE_ANGLE_MAX_DEG = 20.0  # opposite sides of the sheet in a photo are never further from parallel
 SIDE_OUTSIDE_MIN = 0.1  # of the frame: a line this far outside the strongest candidate side is the sheet's own
+NEUTRAL_DARK = 40.0  # brightness (0-255) below which a pixel's colour is noise: no paper, even in shadow
 EDGE_FIX_MIN = 0.02  # hull corners this far (of the frame) from the straight edges' meeting points are not the page's
 
 
@@ -65,19 +66,25 @@ def find_neutral_quad(image: np.ndarray) -> np.ndarray | None:
 
     Paper is grey, whatever light falls on it; a fold or a shadow across the sheet makes part of it darker,
     and the bright region (find_page_quad) then ends at the fold. Where the table has a colour, the sheet's
-    outline is the colourless region's (its grid's colour inside does not matter: the hull covers it)."""
+    outline is the colourless region's (its grid's colour inside does not matter: the hull covers it).
+    Colourless is measured as saturation (chroma over brightness), which a shadow does not change: a shadow
+    falling across sheet and table alike leaves the table's shadowed part as coloured as its lit part, where
+    its chroma alone fell to the paper's. Near-black pixels tell no colour and count as coloured."""
     h, w = image.shape[:2]
     f = WORK_SIDE / max(h, w)
     small = cv2.GaussianBlur(cv2.resize(image, (max(1, int(w * f)), max(1, int(h * f))),
                                         interpolation=cv2.INTER_AREA), (0, 0), 3)
-    chroma = (channel_max(small).astype(np.int16) - channel_min(small)).clip(0, 255).astype(np.uint8)
-    _, coloured = cv2.threshold(chroma, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    top = channel_max(small).astype(np.float32)
+    sat = (top - channel_min(small)) / np.maximum(top, 1.0)
+    sat = np.where(top >= NEUTRAL_DARK, sat, 1.0)
+    _, coloured = cv2.threshold(np.clip(255 * sat, 0, 255).astype(np.uint8), 0, 255,
+                                cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     n, labels, stats, _ = cv2.connectedComponentsWithStats((coloured == 0).astype(np.uint8), connectivity=4)
     if n < 2:
         return None
     big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     x, y, bw, bh, _ = stats[big]
-    sh, sw = chroma.shape
+    sh, sw = sat.shape
     if x <= 2 or y <= 2 or x + bw >= sw - 3 or y + bh >= sh - 3:
         return None
     contours, _ = cv2.findContours((labels == big).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
