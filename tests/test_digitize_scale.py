@@ -212,3 +212,57 @@ def test_pulses_on_a_faint_pens_ink_must_stand_in_one_column():
     assert [p is not None for p in kept] == [True, True, False, True, False]
     assert _aligned_pulses([at(50.0), None, None, at(300.0), None], px_per_mm=4.0) == [None] * 5
     assert _aligned_pulses([None, None], px_per_mm=4.0) == [None, None]
+
+
+# --- half gain on the chest leads: each panel at the gain of the pulse beside it -------------------------
+def _panels(rows: list[list[str]]) -> list:
+    from vizecg.digitize.layout import Panel
+
+    return [Panel(lead, r, c, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, is_rhythm_strip=not lead)
+            for r, row in enumerate(rows) for c, lead in enumerate(row)]
+
+
+def _side(pulse: Pulse, side: str) -> Pulse:
+    return replace(pulse, side=side)
+
+
+def test_panel_gains_follow_the_pulse_beside_each_group():
+    from vizecg.digitize.scale import panel_gains
+
+    p10, p5 = _pulse(40.0, 20.0), _pulse(20.0, 20.0)  # 10 and 5 mm at 4 px/mm
+    grid = [["I", "aVR", "V1", "V4"], ["II", "aVL", "V2", "V5"], ["III", "aVF", "V3", "V6"], [""]]
+    cols = [4, 4, 4, 1]
+    # one gain shown: every panel at the page's
+    same, groups = panel_gains(_panels(grid), [p10] * 4, cols, 4.0, 10.0)
+    assert same == [10.0] * 13 and groups == {}
+    # pulses after the trace: beside V4-V6 at 5 mm (the chest gain), the rhythm strip's at 10 mm: the limb
+    # leads take the other gain shown, though most rows show 5 (the page's gain as measure_scale reads it)
+    right = [_side(p5, "right")] * 3 + [_side(p10, "right")]
+    gains, groups = panel_gains(_panels(grid), right, cols, 4.0, 5.0)
+    by_lead = {pnl.lead or "strip": g for pnl, g in zip(_panels(grid), gains)}
+    assert groups == {"chest": 5.0, "limb": 10.0}
+    assert {k for k, g in by_lead.items() if g == 5.0} == {"V1", "V2", "V3", "V4", "V5", "V6"}
+    assert by_lead["II"] == by_lead["aVF"] == by_lead["strip"] == 10.0
+    # 12x1: most of each group's rows; a clipped pulse tells nothing, a misread one is outvoted
+    twelve = [["I"], ["II"], ["III"], ["aVR"], ["aVL"], ["aVF"], ["V1"], ["V2"], ["V3"], ["V4"], ["V5"], ["V6"]]
+    pulses = [p10] * 5 + [p5] + [p5] * 5 + [_pulse(20.0, 20.0, clipped=True)]
+    gains, groups = panel_gains(_panels(twelve), pulses, [1] * 12, 4.0, 10.0)
+    assert gains == [10.0] * 6 + [5.0] * 6 and groups == {"limb": 10.0, "chest": 5.0}
+    # a second gain in no half-gain pattern (pulses misread at 5 mm beside limb leads only) changes nothing
+    misread = [p5, p10, p10, p5]
+    assert panel_gains(_panels(grid), misread, cols, 4.0, 10.0) == ([10.0] * 13, {})
+    assert panel_gains(_panels(twelve[:6]), [p10, p5, p10, p5, p10, p10], [1] * 6, 4.0, 10.0) == ([10.0] * 6, {})
+
+
+def test_a_page_with_half_gain_chest_leads_is_read_at_both_gains(record):
+    """Pulses at the rows' right end stand beside the chest panels: at half gain they are 5 mm tall, and read
+    as the page's gain every limb lead came out twice its size (0 dB; a thermal-dots test page of the cpu
+    benchmark scored 0.2 dB on lead II at confidence 0.82)."""
+    from vizecg.digitize.evaluate import score_page
+
+    page = render_print_style(record, _style("hospital-3x4+1", pulse=PulseStyle("right", 5.0, "square"),
+                                             chest_gain_mm_mv=5.0), dpi=DPI, seed=0)
+    result = digitize(page.image, DigitizeConfig(fs=record.fs))
+    assert result.found["gains_mm_mv"] == {"chest": 5.0, "limb": 10.0}
+    assert any("two gains" in w for w in result.warnings)
+    assert score_page(result, record, page.truth)["snr_db"] > 12  # 17.4 dB; at the page's one gain 10.8

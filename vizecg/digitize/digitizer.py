@@ -32,7 +32,7 @@ from vizecg.digitize.printed import NameCheck, PrintedNames, check_names, descri
 from vizecg.digitize.page import (estimate_rotation, find_grid_quad, find_neutral_quad, find_page_quad,
                                   grid_lattice_maps, lattice_homography, rectify, rotate, warp_centred)
 from vizecg.digitize.scale import (GRID_STRENGTH_MIN, GridScale, ScaleEvidence, grid_period, grid_period_2d,
-                                   measure_scale, read_printed)
+                                   measure_scale, panel_gains, read_printed)
 from vizecg.digitize.segment.infer import DEFAULT_SEGMENTER
 from vizecg.digitize.trace import HYSTERESIS, PanelPick, erase_bars, fit_page, line_thickness, pick_trace
 from vizecg.errors import DigitizeError
@@ -576,6 +576,13 @@ def _layout_stage(page: PageStage, scale: ScaleStage, config: DigitizeConfig,
     assert chosen is not None
     layout, traced = chosen
     found["layout"] = layout
+    _, groups = panel_gains([tr.panel for tr in traced], scale.pulses, _cols_per_row(layout, scale.pulses), ppm_y,
+                            gain)
+    if groups:
+        found["gains_mm_mv"] = groups
+        warnings.append("two gains on the page: " + ", ".join(f"{g} leads at {v:g} mm/mV" for g, v in
+                                                              sorted(groups.items()))
+                        + " (from the calibration pulses beside them)")
     found["layout_tried"] = {k: (None if not np.isfinite(v) else round(float(v), 3)) for k, v in tried.items()}
     # (every layout tried: a break comes only on an agreeing one; the read labels may have left fewer to try)
     if len(tried) > 1 and not (np.isfinite(tried[layout]) and tried[layout] <= LIMB_AGREE):
@@ -883,7 +890,9 @@ def _trace_panels(layout: str, panels: list[Panel], pulses: list[Pulse | None],
                   ctx: _TraceContext) -> list[_PanelTrace]:
     """Ink runs + DP per panel, the pen fitted on the page, each path placed in mV on the page's time axis."""
     ink, norm, ppm_x, ppm_y = ctx.ink, ctx.norm, ctx.ppm_x, ctx.ppm_y
-    px_per_s, px_per_mv = ctx.speed * ppm_x, ctx.gain * ppm_y
+    px_per_s = ctx.speed * ppm_x
+    gains = dict(zip(map(id, panels), panel_gains(panels, pulses, _cols_per_row(layout, pulses), ppm_y,
+                                                  ctx.gain)[0]))
     n = ctx.n
     t_grid = np.arange(n) / ctx.fs
     H, W = ink.shape
@@ -924,7 +933,7 @@ def _trace_panels(layout: str, panels: list[Panel], pulses: list[Pulse | None],
         y = py + ya_c
         baseline = pnl.baseline_y if pulse is not None else float(np.median(y))
         t = pnl.t_offset_s + (x - pnl.x0) / px_per_s
-        mv = (baseline - y) / px_per_mv * (-1.0 if pnl.inverted else 1.0)
+        mv = (baseline - y) / (gains[id(pnl)] * ppm_y) * (-1.0 if pnl.inverted else 1.0)
         # the panel's window; its ends (hidden by separator bars) are held from the nearest traced column
         sel = (t_grid >= pnl.t_offset_s) & (t_grid < pnl.t_offset_s + pnl.duration_s) & \
             (t_grid >= t[0] - ctx.max_gap_s) & (t_grid <= t[-1] + ctx.max_gap_s)
@@ -938,6 +947,10 @@ def _trace_panels(layout: str, panels: list[Panel], pulses: list[Pulse | None],
         out.append(_PanelTrace(pnl, sig, pick.coverage * visible_frac, pick.continuity,
                                ctx.geo.to_photo(np.stack([x, y], axis=1)).astype(np.float32)))
     return sorted(out, key=lambda tr: (tr.panel.row, tr.panel.col))
+
+
+def _cols_per_row(layout: str, pulses: list[Pulse | None]) -> list[int]:
+    return [n_cols(layout, r) for r in range(len(pulses))]
 
 
 def _panel_signals(traced: list[_PanelTrace], n: int) -> dict[str, np.ndarray]:

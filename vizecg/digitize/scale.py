@@ -268,3 +268,55 @@ def read_printed(page: np.ndarray, rows_y: np.ndarray, pitch: float, px_per_mm: 
     below = (0, int(rows_y.max() + TEXT_STRIP_PITCH * pitch), w, h)
     above = (0, 0, w, int(rows_y.min() - TEXT_STRIP_PITCH * pitch))
     return read_speed_gain(page, regions=[below, above], px_per_mm=px_per_mm, stop_when_read=True)
+
+
+def lead_group(lead: str) -> str:
+    """"chest" for the precordial leads (V1-V6, V4R, V8, ...), "limb" for the others: the groups a machine may
+    print at different gains (half gain on the chest leads)."""
+    return "chest" if lead.lstrip("-").upper().startswith("V") else "limb"
+
+
+def panel_gains(panels: list[Any], pulses: list[Pulse | None], cols_per_row: list[int], ppm_y: float,
+                page_gain: float) -> tuple[list[float], dict[str, float]]:
+    """(per panel the gain in mm/mV its trace is read at, the gain found per lead group). Every panel takes the
+    page's gain unless the calibration pulses show half gain on the chest leads: a machine prints the pulse
+    beside the panel it calibrates (at the rows' left end a limb lead's, at the right end a chest lead's, a 12x1
+    row's its own lead's), so the pulses beside each group's panels give that group's gain (most of them); a
+    group no pulse stands beside takes the other gain shown, where all the pulses beside the first group agree
+    and the other stands beside no panel of it (a rhythm strip's); and the chest leads' must be the lower (a
+    pulse misread at another offered height shows a second gain too, in no such pattern). Then the named panels take
+    their group's gain and a strip whose lead is not known its own pulse's. `panels`: layout.Panel."""
+    shown = {r: snap(p.height / ppm_y / paper.CAL_PULSE_MV, paper.GAINS_MM_MV)
+             for r, p in enumerate(pulses) if p is not None and not p.clipped}
+    distinct = sorted({g for g in shown.values() if g is not None})
+    if len(distinct) < 2:
+        return [page_gain] * len(panels), {}
+
+    def beside(pnl: Any) -> float | None:
+        pulse, gain = pulses[pnl.row], shown.get(pnl.row)
+        if pulse is None or gain is None:
+            return None
+        at = 0 if pulse.side == "left" else cols_per_row[pnl.row] - 1
+        return gain if pnl.col == at else None
+
+    votes: dict[str, list[float]] = {}
+    for pnl in panels:
+        if pnl.named and beside(pnl) is not None:
+            votes.setdefault(lead_group(pnl.lead), []).append(beside(pnl))
+    groups = {g: v for g, v in ((g, snap_agreed(v, paper.GAINS_MM_MV)) for g, v in votes.items()) if v is not None}
+    if len(groups) == 1 and len(distinct) == 2:
+        # the other gain is the other group's only where every pulse beside the known group shows that group's
+        # gain and the other is shown beside something else (a rhythm strip)
+        (known, gain), = groups.items()
+        other = next(g for g in distinct if g != gain)
+        elsewhere = [shown[r] for r in shown if not any(pnl.row == r and pnl.named and lead_group(pnl.lead) == known
+                                                        and beside(pnl) is not None for pnl in panels)]
+        if set(votes[known]) == {gain} and other in elsewhere:
+            groups["limb" if known == "chest" else "chest"] = other
+    if not ("chest" in groups and "limb" in groups and groups["chest"] < groups["limb"]):
+        return [page_gain] * len(panels), {}
+    out = []
+    for pnl in panels:
+        own = beside(pnl) if not pnl.named and cols_per_row[pnl.row] == 1 else None
+        out.append(groups[lead_group(pnl.lead)] if pnl.named else own if own is not None else page_gain)
+    return out, groups
