@@ -189,15 +189,17 @@ def merge(summaries: list[dict[str, Any]], sources: list[str] | None = None) -> 
     mean = {n: float(np.mean([r[n] for r in rows])) for n in names}
     diffs = [r["student"] - r["image_baseline"] for r in rows if "student" in r and "image_baseline" in r]
     ratios = [r["student"] / r["signal"] for r in rows if "student" in r and "signal" in r]
-    ece_models = [m for m in first["ece"] if all(m in s["ece"] for s in summaries)]
-    weights = [len(s["seeds"]) for s in summaries]
-    ece = {m: {k: float(np.average([s["ece"][m][k] for s in summaries], weights=weights)) for k in first["ece"][m]}
-           for m in ece_models}
-    commits = sorted({c for s in summaries for c in ([s["commit"]] if isinstance(s["commit"], str) else s["commit"])})
+    eces = [s.get("ece") or {} for s in summaries]
+    weights = [len(s.get("seeds") or [0]) for s in summaries]
+    ece = {m: {k: float(np.average([e[m][k] for e in eces], weights=weights)) for k in eces[0][m]}
+           for m in eces[0] if all(m in e and set(e[m]) >= set(eces[0][m]) for e in eces)}
+    commit_of = [s.get("commit") or "unknown" for s in summaries]
+    commits = sorted({c for cs in commit_of for c in ([cs] if isinstance(cs, str) else cs)})
 
-    def part(s: dict[str, Any], src: str) -> dict[str, Any]:
-        return {"source": src, "seeds": s["seeds"], "commit": s["commit"], "macro_auroc_ci95": s["macro_auroc"]["ci95"],
-                "student_minus_image": s["student_minus_image"], "student_over_signal": s["student_over_signal"]}
+    def part(s: dict[str, Any], src: str, commit: Any) -> dict[str, Any]:
+        return {"source": src, "seeds": [r["seed"] for r in s["macro_auroc"]["seeds"]], "commit": commit,
+                "macro_auroc_ci95": s["macro_auroc"].get("ci95"), "student_minus_image": s.get("student_minus_image"),
+                "student_over_signal": s.get("student_over_signal")}
 
     return {
         "commit": commits[0] if len(commits) == 1 else commits, **{k: first[k] for k in keys},
@@ -206,9 +208,9 @@ def merge(summaries: list[dict[str, Any]], sources: list[str] | None = None) -> 
         "student_minus_image": {"value": float(np.mean(diffs)) if diffs else None, "ci95": None,
                                 "per_seed": diffs, "ci95_note": "paired intervals per part (parts)"},
         "student_over_signal": {"value": float(np.mean(ratios)) if ratios else None, "ci95": None},
-        "ece": ece, "seconds": [x for s in summaries for x in s["seconds"]],
-        "parts": [part(s, src) for s, src in zip(summaries, sources)],
-        "bootstrap": first["bootstrap"],
+        "ece": ece, "seconds": [x for s in summaries for x in s.get("seconds") or []],
+        "parts": [part(s, src, c) for s, src, c in zip(summaries, sources, commit_of)],
+        "bootstrap": first.get("bootstrap"),
     }
 
 
