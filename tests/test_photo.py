@@ -192,6 +192,12 @@ PRESET_PINS = {
 }
 
 
+# The screen pixel grid takes np.cos of float32 arrays, whose SIMD code rounds a last bit differently on a CPU with
+# AVX-512 (an AMD EPYC, 2026-12-02; the pins above came from a machine without it): the images this gives there are
+# pinned beside them (the truths are the same).
+AVX512_IMAGE_PINS = {("screen", 3): "fd4dde029713ac89", ("mixed", 4): "d83fa5874028b7e5"}
+
+
 def _sha(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()[:16]
 
@@ -212,7 +218,8 @@ def test_existing_presets_are_byte_identical_to_before(page):
     for (preset, seed), (image_pin, truth_pin) in PRESET_PINS.items():
         photo = photograph(page, preset, seed)
         truth = _sha(json.dumps(photo.truth.to_json(), sort_keys=True).encode())
-        assert (_sha(photo.image.tobytes()), truth) == (image_pin, truth_pin), (preset, seed)
+        image = _sha(photo.image.tobytes())
+        assert truth == truth_pin and image in (image_pin, AVX512_IMAGE_PINS.get((preset, seed))), (preset, seed)
 
 
 # --- conditions real pages show (issue 13) -----------------------------------------------------------------------
