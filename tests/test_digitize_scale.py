@@ -13,7 +13,7 @@ from vizecg.cli import main
 from vizecg.data import load_source
 from vizecg.digitize import DigitizeConfig, digitize
 from vizecg.digitize.layout import Pulse
-from vizecg.digitize.scale import TRUST_DISAGREE, GridScale, measure_scale
+from vizecg.digitize.scale import GRID_STRENGTH_MIN, TRUST_DISAGREE, GridScale, grid_period, measure_scale
 from vizecg.errors import DigitizeError
 from vizecg.render import draw_print_style, render_print_style
 from vizecg.render.style import ROWS_3X4, GridStyle, LeadGrid, PulseStyle
@@ -185,18 +185,36 @@ def test_a_doubted_scale_and_unnamed_panels_cap_the_confidences():
     assert page_confidence({**sure, "scale_trust": 0.5}, [base] * 12) < 0.6 * page_confidence(sure, [base] * 12)
 
 
-def test_a_grid_seen_one_way_only_gives_the_scale_both_ways_and_says_so(record, pages):
+def test_a_grid_seen_one_way_only_gives_the_scale_both_ways_and_says_so(record, pages, monkeypatch):
     """A photo blurred along one axis (or faint lines one way) leaves the grid's period across only: that
     period gives px/mm both ways (square pixels), the pulse still confirms the gain, and the doubt is written
-    (it was refused as 'no grid', or scaled from the pulse alone)."""
+    (it was refused as 'no grid', or scaled from the pulse alone). The blur here leaves the 5 mm lines down
+    (the next test); the 5 mm reading is turned off to stand for a page where they are gone too."""
+    from vizecg.digitize import digitizer
+
+    monkeypatch.setattr(digitizer, "_major_grid", lambda grid, sx, sy, *args: (sx, sy))
+    monkeypatch.setattr(digitizer, "_page_cache", type(digitizer._page_cache)())  # this page's stage not kept
     page = pages["lines"]
-    smeared = cv2.GaussianBlur(page.image, (0, 0), sigmaX=0.01, sigmaY=1.5)  # the horizontal lines wiped out
+    smeared = cv2.GaussianBlur(page.image, (0, 0), sigmaX=0.01, sigmaY=1.5)  # the horizontal 1 mm lines wiped out
     result = digitize(smeared, DigitizeConfig(fs=record.fs))
     grid, scale = result.found["grid"], result.found["scale"]
     assert grid["read"] == "across" and grid["strength"][1] < grid["strength"][0]
     assert scale["px_per_mm_y"] == scale["px_per_mm_x"] == pytest.approx(page.truth.px_per_mm, rel=0.02)
     assert scale["source"] == "grid+pulse" and scale["gain_mm_mv"] == 10.0 and scale["trust"] < 1
     assert any("read across only" in w for w in result.warnings)
+
+
+def test_a_grid_whose_1_mm_lines_show_one_way_is_read_the_other_way_from_its_5_mm_lines(record, pages):
+    """The same smeared photo: searched again near the period across (the 5 mm lines down survive the blur),
+    the lines down give px/mm down, so no square pixels are assumed and no doubt is raised."""
+    page = pages["lines"]
+    smeared = cv2.GaussianBlur(page.image, (0, 0), sigmaX=0.01, sigmaY=1.5)
+    result = digitize(smeared, DigitizeConfig(fs=record.fs))
+    grid, scale = result.found["grid"], result.found["scale"]
+    assert grid["read"] == "both ways"
+    assert scale["px_per_mm_y"] == pytest.approx(page.truth.px_per_mm, rel=0.01)
+    assert scale["px_per_mm_x"] == pytest.approx(page.truth.px_per_mm, rel=0.01)
+    assert scale["trust"] == 1 and not any("read across only" in w for w in result.warnings)
 
 
 def test_pulses_on_a_faint_pens_ink_must_stand_in_one_column():
@@ -266,3 +284,38 @@ def test_a_page_with_half_gain_chest_leads_is_read_at_both_gains(record):
     assert result.found["gains_mm_mv"] == {"chest": 5.0, "limb": 10.0}
     assert any("two gains" in w for w in result.warnings)
     assert score_page(result, record, page.truth)["snr_db"] > 12  # 17.4 dB; at the page's one gain 10.8
+
+
+@pytest.mark.parametrize("shrink", [0.6, 0.55])
+def test_a_page_at_2_px_per_mm_is_scaled_from_its_5_mm_lines(record, pages, shrink):
+    """At 2-2.5 px/mm (common on real photos) the 1 mm lines are gone and the 5 mm lines remain: the grid still
+    gives the scale both ways (it was 'no grid', the scale then from the pulse alone), says which lines it was
+    read from, and the pulse confirms it."""
+    page = pages["lines"]
+    small = cv2.resize(page.image, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+    result = digitize(small, DigitizeConfig(fs=record.fs))
+    grid, scale = result.found["grid"], result.found["scale"]
+    assert grid["found"] and grid["read"] == "both ways" and grid["lines"] == "5 mm only"
+    assert scale["px_per_mm_x"] == pytest.approx(shrink * page.truth.px_per_mm, rel=0.01)
+    assert scale["px_per_mm_y"] == pytest.approx(shrink * page.truth.px_per_mm, rel=0.01)
+    assert scale["source"] == "grid+pulse" and scale["gain_mm_mv"] == 10.0
+    assert not any("no grid found" in w for w in result.warnings)
+
+
+def test_5_mm_lines_alone_give_the_scale_only_when_asked_and_not_an_octave_off():
+    """One function's unit test (a synthetic profile): blurred 5 mm lines at 4.4 px/mm hold no 1 mm peak, so
+    the 1 mm reading is weak; asked for, the 5 mm lines give 4.4 px/mm (not 8.8: their period, not half of it),
+    and a grid whose 1 mm lines show is read from them as before."""
+    ppm, x = 4.4, np.arange(1200, dtype=float)
+    phase = (x % (5 * ppm)) - 2.5 * ppm
+    # 5 mm lines blurred to ~1 mm wide (no 1 mm comb, few harmonics), on a photo's noise
+    major = np.exp(-0.5 * (phase / 2.2) ** 2) + 0.05 * np.random.default_rng(0).standard_normal(len(x))
+    plain = grid_period(major, 2.0, 30.0)
+    coarse = grid_period(major, 2.0, 30.0, major_only=True)
+    assert plain.strength < GRID_STRENGTH_MIN
+    assert not coarse.fine and coarse.strength >= GRID_STRENGTH_MIN
+    assert coarse.px_per_mm == pytest.approx(ppm, rel=0.01)
+    minor_phase = (x % ppm) - 0.5 * ppm
+    fine = major + 0.5 * np.exp(-0.5 * (minor_phase / 0.5) ** 2)
+    both = grid_period(fine, 2.0, 30.0, major_only=True)
+    assert both.fine and both.px_per_mm == pytest.approx(ppm, rel=0.01)

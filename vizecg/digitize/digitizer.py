@@ -343,6 +343,8 @@ def _page_stage(image: np.ndarray, config: DigitizeConfig) -> PageStage:
                 warnings.append("grid flattening made the grid less regular: page left as rectified")
                 dewarp_conf = 0.8
     found["dewarp"] = geo.dewarp is not None
+    if sx.strength < GRID_STRENGTH_MIN or sy.strength < GRID_STRENGTH_MIN:
+        sx, sy = _major_grid(grid, sx, sy, ppm_guess, config, strip)
     has_grid = sx.strength >= GRID_STRENGTH_MIN and sy.strength >= GRID_STRENGTH_MIN and \
         abs(sx.px_per_mm / sy.px_per_mm - 1) < 0.3
     # without a grid: the page's long side taken as letter paper's width (a page on its side is portrait)
@@ -360,6 +362,33 @@ def _page_stage(image: np.ndarray, config: DigitizeConfig) -> PageStage:
     return PageStage(page=page, norm=norm, ink=ink, ink_thr=ink_thr, ink_fraction=ink_fraction, learned=learned,
                      sx=sx, sy=sy, has_grid=has_grid, ppm_guess=ppm_guess, ppm_rough=ppm_rough,
                      dewarp_conf=dewarp_conf, geo=geo, found=found, warnings=tuple(warnings))
+
+
+def _major_grid(grid: np.ndarray, sx: GridScale, sy: GridScale, ppm_guess: float, config: DigitizeConfig,
+                strip: int) -> tuple[GridScale, GridScale]:
+    """The grid's scale where its 1 mm lines were not seen one way or both (a phone photo at 2-5 px/mm blurs them
+    away): from the 5 mm lines, the vertical ones first (no trace row runs across them), the other way then
+    searched within 30 % of the first (the rows' pitch is a period too). A period is used only within
+    ONE_AXIS_GUESS of the page-size guess (5 mm lines read as 1 mm ones are 5 times too fine); the scales stay
+    as they were unless both ways are read and agree."""
+    def usable(g: GridScale) -> bool:
+        return g.strength >= GRID_STRENGTH_MIN and abs(g.px_per_mm / ppm_guess - 1) < ONE_AXIS_GUESS
+
+    def read(axis: int, known: GridScale, around: GridScale) -> GridScale:
+        if usable(known):
+            return known
+        lo, hi = config.min_px_per_mm, config.max_px_per_mm
+        if usable(around):
+            lo, hi = max(lo, around.px_per_mm / 1.3), min(hi, around.px_per_mm * 1.3)
+        return grid_period_2d(grid, axis, lo, hi, strip, major_only=True)
+
+    cx = read(1, sx, sy)
+    cy = read(0, sy, cx)
+    if not usable(cx):
+        cx = read(1, sx, cy)
+    if usable(cx) and usable(cy) and abs(cx.px_per_mm / cy.px_per_mm - 1) < 0.3:
+        return cx, cy
+    return sx, sy
 
 
 @dataclass(frozen=True)
@@ -439,7 +468,8 @@ def _scale_stage(page: PageStage, config: DigitizeConfig) -> ScaleStage:
         ppm_x, ppm_y = float(sx.px_per_mm), float(sy.px_per_mm)
     found["grid"] = {"found": bool(has_grid), "px_per_mm_x": ppm_x, "px_per_mm_y": ppm_y,
                      "strength": [round(page.sx.strength, 1), round(page.sy.strength, 1)],
-                     "read": one_axis or ("both ways" if has_grid else None)}
+                     "read": one_axis or ("both ways" if has_grid else None),
+                     "lines": ("1 mm" if sx.fine and sy.fine else "5 mm only") if has_grid else None}
     ppm_rough = ppm_y if has_grid else page.ppm_guess
 
     # --- rows, layout, pulses ---------------------------------------------------------------------------

@@ -4,6 +4,9 @@ The grid is a comb of lines every 1 mm with darker ones every 5 mm, so the spect
 profile holds peaks at every multiple of 1/(5 mm). We pick the 5 mm period whose harmonic comb collects the most
 spectral energy, then refine the 1 mm peak (the 5th harmonic) with a zero-padded FFT and parabolic interpolation.
 Fine lines, major lines alone and thermal paper's dot grid (major lines, a dot every 1 mm) all hold that comb.
+A phone photo at 2-5 px/mm blurs the 1 mm lines (and the 5 mm lines' higher harmonics) away and leaves only the
+5 mm lines' fundamental: `major_only` reads the scale from it (the digitizer asks for that only where no 1 mm
+line was found, and only within reach of the page-size guess: 5 mm lines taken for 1 mm ones are 5 times off).
 Columns give px/mm across, rows px/mm down: a stretched scan or photo has two scales.
 
 `measure_scale` then weighs the evidence: the pulse is 1 mV tall, so by the grid it measures 5, 10 or 20 mm
@@ -49,7 +52,8 @@ TEXT_STRIP_PITCH = 0.35
 @dataclass(frozen=True)
 class GridScale:
     px_per_mm: float  # NaN when no grid periodicity was found
-    strength: float  # peak-to-background ratio of the 1 mm line (>~ 4: a real grid)
+    strength: float  # peak-to-background ratio of the 1 mm line (>~ 4: a real grid), or of the 5 mm one
+    fine: bool = True  # False: read from the 5 mm lines alone (the 1 mm lines blurred away or not printed)
 
 
 def _spectrum(profile: np.ndarray, pad: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -61,8 +65,10 @@ def _spectrum(profile: np.ndarray, pad: int = 8) -> tuple[np.ndarray, np.ndarray
     return freqs, spec
 
 
-def grid_period(profile: np.ndarray, min_px_per_mm: float, max_px_per_mm: float) -> GridScale:
-    """Scale (px/mm) along one axis from a grid-darkness profile along that axis."""
+def grid_period(profile: np.ndarray, min_px_per_mm: float, max_px_per_mm: float,
+                major_only: bool = False) -> GridScale:
+    """Scale (px/mm) along one axis from a grid-darkness profile along that axis. `major_only`: where the 1 mm
+    lines are not seen, the 5 mm lines alone (`_major_lines`), if they are."""
     profile = np.asarray(profile, np.float64)
     if len(profile) < 64 or not np.isfinite(profile).all() or profile.std() == 0:
         return GridScale(float("nan"), 0.0)
@@ -94,26 +100,66 @@ def grid_period(profile: np.ndarray, min_px_per_mm: float, max_px_per_mm: float)
     a, b, c = np.log(spec[j - 1: j + 2] + 1e-12)
     delta = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
     f_minor = (j + float(np.clip(delta, -0.5, 0.5))) * df
-    strength = float(spec[j] / (np.median(spec[max(1, j - 20 * w): j + 20 * w]) + 1e-12))
+    strength = float(_peak_ratio(spec, j, w))
+    if major_only and strength < GRID_STRENGTH_MIN:
+        coarse = _major_lines(freqs, spec, background, min_px_per_mm, max_px_per_mm)
+        if coarse.strength > strength:
+            return coarse
     return GridScale(1.0 / f_minor / paper.MINOR_GRID_MM, strength)
 
 
+def _peak_ratio(spec: np.ndarray, j: int, w: int) -> float:
+    """Bin j's height over the median of the spectrum about it (+-20 w bins)."""
+    return float(spec[j] / (np.median(spec[max(1, j - 20 * w): j + 20 * w]) + 1e-12))
+
+
+def _major_lines(freqs: np.ndarray, spec: np.ndarray, background: np.ndarray, min_px_per_mm: float,
+                 max_px_per_mm: float) -> GridScale:
+    """Scale from the 5 mm lines alone, where the 1 mm comb is missing: a phone photo at 2-5 px/mm blurs the fine
+    lines away (and their harmonics with them), so the comb search, which then finds the 5 mm lines' own
+    fundamental as a harmonic of a longer period, has no 1 mm peak to refine. The sharpest peak in the 5 mm band
+    is taken, moved down an octave while a peak stands at half its frequency (5 mm lines have none there)."""
+    df = freqs[1]
+    lo = int(np.ceil(1.0 / (paper.MAJOR_GRID_MM * max_px_per_mm) / df))
+    hi = min(len(spec) - 2, int(1.0 / (paper.MAJOR_GRID_MM * min_px_per_mm) / df))
+    if hi - lo < 4:
+        return GridScale(float("nan"), 0.0, fine=False)
+    j = lo + int(np.argmax(spec[lo:hi + 1] / (background[lo:hi + 1] + 1e-12)))
+
+    def sharpest(centre: float) -> tuple[int, int]:  # the highest bin within 4 % of a frequency, and that width
+        w = max(2, int(round(0.04 * centre)))
+        a, b = max(1, int(round(centre)) - w), min(len(spec) - 2, int(round(centre)) + w)
+        return a + int(np.argmax(spec[a:b + 1])), w
+
+    j, w = sharpest(j)
+    while j / 2 >= lo:
+        j2, w2 = sharpest(j / 2)
+        if _peak_ratio(spec, j2, w2) < GRID_STRENGTH_MIN:
+            break
+        j, w = j2, w2
+    a, b, c = np.log(spec[j - 1: j + 2] + 1e-12)
+    delta = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
+    f_major = (j + float(np.clip(delta, -0.5, 0.5))) * df
+    return GridScale(1.0 / f_major / paper.MAJOR_GRID_MM, _peak_ratio(spec, j, w), fine=False)
+
+
 def grid_period_2d(grid: np.ndarray, axis: int, min_px_per_mm: float, max_px_per_mm: float,
-                   strip_px: int) -> GridScale:
+                   strip_px: int, major_only: bool = False) -> GridScale:
     """Scale along `axis` (1: x, from column profiles; 0: y) of a 2-D grid-darkness image: the whole page's
     profile, else the median over strips `strip_px` wide across the other axis. A curled or waved page bends
     its lines by more than a millimetre over the width, which blurs the whole-page profile; a strip's lines
-    stay nearly straight."""
+    stay nearly straight. `major_only`: as grid_period's."""
     g = grid if axis == 1 else grid.T
-    whole = grid_period(g.mean(axis=0), min_px_per_mm, max_px_per_mm)
+    whole = grid_period(g.mean(axis=0), min_px_per_mm, max_px_per_mm, major_only)
     if whole.strength >= GRID_STRENGTH_MIN:
         return whole
-    strips = [grid_period(g[a:a + strip_px].mean(axis=0), min_px_per_mm, max_px_per_mm)
+    strips = [grid_period(g[a:a + strip_px].mean(axis=0), min_px_per_mm, max_px_per_mm, major_only)
               for a in range(0, g.shape[0] - strip_px + 1, strip_px)]
     strong = [s for s in strips if s.strength >= GRID_STRENGTH_MIN]
     if len(strong) < max(2, len(strips) // 3):
         return whole
-    return GridScale(float(np.median([s.px_per_mm for s in strong])), float(np.median([s.strength for s in strong])))
+    return GridScale(float(np.median([s.px_per_mm for s in strong])), float(np.median([s.strength for s in strong])),
+                     fine=sum(s.fine for s in strong) * 2 > len(strong))
 
 
 def snap(value: float, offered: tuple[float, ...], tolerance: float = 0.15) -> float | None:
