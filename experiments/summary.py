@@ -17,6 +17,10 @@ gone:
 
 `--merge A.json B.json` makes one summary over the seeds of summaries made earlier (`merge`): means and spread
 over every seed from their per-seed rows; paired intervals stay each part's own.
+
+`--compare A B` sets two runs of the same seed and pages side by side that differ in a setting (`compare`: for
+example the global branch, DenseNet121 against the cpu profile's ResNet18): each model's macro AUROC in both and
+B - A with its paired interval, and the settings that differ.
 """
 from __future__ import annotations
 
@@ -214,6 +218,54 @@ def merge(summaries: list[dict[str, Any]], sources: list[str] | None = None) -> 
     }
 
 
+def _flat(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, dict):
+        return {k: v for key, val in obj.items() for k, v in _flat(val, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: obj}
+
+
+def compare(run_a: str | Path, run_b: str | Path, task: str = "superclass", n_resamples: int = 1000,
+            level: float = 0.95) -> dict[str, Any]:
+    """Two runs of one seed on the same pages that differ in a setting: per model (those both hold) the macro
+    AUROC of each and B - A on the same bootstrap resamples of the test records; `settings`: what differs in
+    their resolved configs. Refused unless both ran the same seed and test the same records and labels."""
+    from vizecg import metrics as M
+
+    runs = [Path(run_a), Path(run_b)]
+    results = [_read_results(run, task) for run in runs]
+    if results[0]["seed"] != results[1]["seed"]:
+        raise DataError(f"runs of seeds {results[0]['seed']} and {results[1]['seed']}: a comparison of a setting "
+                        f"needs the same seed (the same pages and initial weights)", runs[1])
+    (kinds_a, crops), (kinds_b, crops_b) = (_kinds([r], res, task) for r, res in zip(runs, results))
+    if crops != crops_b:
+        raise DataError(f"one run has {crops} crops, the other {crops_b}", runs[1])
+    kinds = [k for k in kinds_a if k in kinds_b]
+    targets, probs_a, records = _aligned(runs[:1], task, kinds, crops)
+    targets_b, probs_b, records_b = _aligned(runs[1:], task, kinds, crops)
+    if not (np.array_equal(records, records_b) and np.array_equal(targets, targets_b)):
+        raise DataError("the two runs tested other records (or labels)", runs[1])
+    probs = {f"{k}@{side}": p[k][:, 0] for k in kinds for side, p in (("a", probs_a), ("b", probs_b))}
+    boot = M.bootstrap_metric(M.fast_macro_auroc, targets, probs, [(f"{k}@b", f"{k}@a", "diff") for k in kinds],
+                              n_resamples=n_resamples, seed=0, groups=records, level=level)
+    names = {**NAMES, **EXTRA}
+
+    def row(k: str) -> dict[str, Any]:
+        a, b, d = boot["models"][f"{k}@a"], boot["models"][f"{k}@b"], boot["pairs"][f"{k}@b-{k}@a"]
+        return {"a": a["point"], "a_ci95": [a["lo"], a["hi"]], "b": b["point"], "b_ci95": [b["lo"], b["hi"]],
+                "b_minus_a": {"value": d["point"], "ci95": [d["lo"], d["hi"]], "resamples": d["n"]}}
+
+    flat = [_flat(r["config"]) for r in results]
+    settings = {key: [flat[0].get(key), flat[1].get(key)] for key in sorted(set(flat[0]) | set(flat[1]))
+                if flat[0].get(key) != flat[1].get(key)}
+    models = {names[k]: {**row(k), **{f"{side}_train_s": r["tasks"][task]["models"].get(k, {}).get("train_time_s")
+                                      for side, r in (("a", results[0]), ("b", results[1]))}}
+              for k in kinds}
+    return {"task": task, "seed": results[0]["seed"], "test_records": int(len(records)), "crops": crops,
+            "a": str(runs[0]), "b": str(runs[1]),
+            "commits": [r["code"].get("commit") for r in results], "settings": settings, "macro_auroc": models,
+            "bootstrap": {"resamples": n_resamples, "level": level, "over": "test records"}}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="*", help="benchmark output folders, one per training seed")
@@ -224,14 +276,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, nargs="+", help="each run's measured wall seconds (for resumed runs)")
     ap.add_argument("--out", help="write the summary here (JSON); always printed on stdout")
     ap.add_argument("--archive", metavar="DIR", help="also keep what the summary read of each run under DIR/<name>")
+    ap.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                    help="instead: two runs of one seed that differ in a setting, B - A per model")
     args = ap.parse_args(argv)
     if args.seconds and len(args.seconds) != len(args.runs):
         print(f"error: --seconds gives {len(args.seconds)} value(s) for {len(args.runs)} run(s)", file=sys.stderr)
         return 2
-    if bool(args.runs) == bool(args.merge):
-        print("error: give benchmark run folders or --merge SUMMARY.json ..., not both", file=sys.stderr)
+    if sum(map(bool, (args.runs, args.merge, args.compare))) != 1:
+        print("error: give benchmark run folders, --merge SUMMARY.json ... or --compare A B (one of them)",
+              file=sys.stderr)
         return 2
     try:
+        if args.compare:
+            return _emit(compare(*args.compare, args.task, args.bootstrap), args.out)
         if args.merge:
             summary = merge([_read_summary(p) for p in args.merge], args.merge)
             return _emit(summary, args.out)

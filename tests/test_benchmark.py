@@ -5,13 +5,14 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from experiments.config import KINDS, BenchmarkConfig, load_benchmark_config, profile_path
 from experiments.report import DIGITIZED
 from experiments.classical import run_classical
-from experiments.summary import archive, merge, summarize
+from experiments.summary import archive, compare, merge, summarize
 from vizecg.cli import main
 from vizecg.config import load_config
 from vizecg.errors import ConfigError, DataError
@@ -84,6 +85,22 @@ def test_tiny_benchmark_writes_all_models_and_resumes(tmp_path, capsys):
     assert kept == tmp_path / "archive" / "bench" and not list(kept.rglob("*.pt"))
     assert {k: v for k, v in summarize([kept], n_resamples=20).items() if k != "runs"} == \
         {k: v for k, v in full.items() if k != "runs"}
+    # two runs of one seed set side by side: the run against its own archive differs in nothing; another
+    # setting is named; a run of another seed is refused
+    same = compare(out, kept, n_resamples=20)
+    assert same["settings"] == {} and set(same["macro_auroc"]) >= {"signal", "image_baseline", "student"}
+    assert all(m["b_minus_a"]["value"] == pytest.approx(0.0, abs=1e-12) for m in same["macro_auroc"].values()
+               if np.isfinite(m["a"]))
+    changed = json.loads((kept / "results.json").read_text())
+    kwargs = changed["config"]["image"]["model"]["kwargs"]
+    before, kwargs["global_backbone"] = kwargs.get("global_backbone"), "densenet121_other"
+    (kept / "results.json").write_text(json.dumps(changed))
+    assert compare(out, kept, n_resamples=20)["settings"] == {
+        "image.model.kwargs.global_backbone": [before, "densenet121_other"]}
+    changed["seed"] = 1
+    (kept / "results.json").write_text(json.dumps(changed))
+    with pytest.raises(DataError, match="same seed"):
+        compare(out, kept, n_resamples=20)
     # summaries of other seeds merge into one over all of them (means from the per-seed rows; no seed twice)
     other = json.loads(json.dumps(full))
     other["seeds"], other["macro_auroc"]["seeds"][0]["seed"] = [7], 7
