@@ -289,13 +289,13 @@ def test_a_page_with_half_gain_chest_leads_is_read_at_both_gains(record):
 @pytest.mark.parametrize("shrink", [0.6, 0.55])
 def test_a_page_at_2_px_per_mm_is_scaled_from_its_5_mm_lines(record, pages, shrink):
     """At 2-2.5 px/mm (common on real photos) the 1 mm lines are gone and the 5 mm lines remain: the grid still
-    gives the scale both ways (it was 'no grid', the scale then from the pulse alone), says which lines it was
-    read from, and the pulse confirms it."""
+    gives the scale both ways (it was 'no grid', the scale then from the pulse alone), searched again near the
+    page-size guess where the whole band found no 1 mm line, and the pulse confirms it."""
     page = pages["lines"]
     small = cv2.resize(page.image, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
     result = digitize(small, DigitizeConfig(fs=record.fs))
     grid, scale = result.found["grid"], result.found["scale"]
-    assert grid["found"] and grid["read"] == "both ways" and grid["lines"] == "5 mm only"
+    assert grid["found"] and grid["read"] == "both ways"
     assert scale["px_per_mm_x"] == pytest.approx(shrink * page.truth.px_per_mm, rel=0.01)
     assert scale["px_per_mm_y"] == pytest.approx(shrink * page.truth.px_per_mm, rel=0.01)
     assert scale["source"] == "grid+pulse" and scale["gain_mm_mv"] == 10.0
@@ -319,3 +319,23 @@ def test_5_mm_lines_alone_give_the_scale_only_when_asked_and_not_an_octave_off()
     fine = major + 0.5 * np.exp(-0.5 * (minor_phase / 0.5) ** 2)
     both = grid_period(fine, 2.0, 30.0, major_only=True)
     assert both.fine and both.px_per_mm == pytest.approx(ppm, rel=0.01)
+
+
+def test_5_mm_lines_taken_for_1_mm_lines_one_way_are_read_again_near_the_page_size_guess(pages):
+    """A blurred photo's comb search can take the 5 mm lines for the 1 mm ones (5 times too fine), strong as
+    a grid and disagreeing with the other way: the period is then searched again where the page's size puts
+    it, and the right scale comes back both ways."""
+    from vizecg.digitize import digitizer
+
+    page = pages["lines"]
+    small = cv2.resize(page.image, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
+    truth, guess = 0.6 * page.truth.px_per_mm, digitizer._ppm_guess(small, 0.0)
+    cfg = DigitizeConfig()
+    _, _, grid = digitizer._page_views(small, guess, cfg)
+    wrong, weak = GridScale(5 * truth, 13.0), GridScale(3.1 * truth, 1.5)
+    sx, sy = digitizer._major_grid(grid, wrong, weak, guess, cfg, int(40 * guess))
+    assert sx.px_per_mm == pytest.approx(truth, rel=0.01)
+    assert sy.px_per_mm == pytest.approx(truth, rel=0.01)
+    far = GridScale(5 * truth, 13.0)  # nothing near the guess to read: the scales stay as given
+    blank = np.zeros_like(grid)
+    assert digitizer._major_grid(blank, far, weak, guess, cfg, int(40 * guess)) == (far, weak)

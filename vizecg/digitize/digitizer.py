@@ -343,8 +343,8 @@ def _page_stage(image: np.ndarray, config: DigitizeConfig) -> PageStage:
                 warnings.append("grid flattening made the grid less regular: page left as rectified")
                 dewarp_conf = 0.8
     found["dewarp"] = geo.dewarp is not None
-    if sx.strength < GRID_STRENGTH_MIN or sy.strength < GRID_STRENGTH_MIN:
-        sx, sy = _major_grid(grid, sx, sy, ppm_guess, config, strip)
+    if min(sx.strength, sy.strength) < GRID_STRENGTH_MIN or abs(sx.px_per_mm / sy.px_per_mm - 1) >= 0.3:
+        sx, sy = _major_grid(grid, sx, sy, ppm_guess, config, strip)  # no grid read yet: its 5 mm lines?
     has_grid = sx.strength >= GRID_STRENGTH_MIN and sy.strength >= GRID_STRENGTH_MIN and \
         abs(sx.px_per_mm / sy.px_per_mm - 1) < 0.3
     # without a grid: the page's long side taken as letter paper's width (a page on its side is portrait)
@@ -367,7 +367,7 @@ def _page_stage(image: np.ndarray, config: DigitizeConfig) -> PageStage:
 def _major_grid(grid: np.ndarray, sx: GridScale, sy: GridScale, ppm_guess: float, config: DigitizeConfig,
                 strip: int) -> tuple[GridScale, GridScale]:
     """The grid's scale where its 1 mm lines were not seen one way or both (a phone photo at 2-5 px/mm blurs them
-    away): from the 5 mm lines, the vertical ones first (no trace row runs across them), the other way then
+    away, or its 5 mm lines were taken for them one way): from the 5 mm lines, the vertical ones first (no trace row runs across them), the other way then
     searched within 30 % of the first (the rows' pitch is a period too). A period is used only within
     ONE_AXIS_GUESS of the page-size guess (5 mm lines read as 1 mm ones are 5 times too fine); the scales stay
     as they were unless both ways are read and agree."""
@@ -377,9 +377,9 @@ def _major_grid(grid: np.ndarray, sx: GridScale, sy: GridScale, ppm_guess: float
     def read(axis: int, known: GridScale, around: GridScale) -> GridScale:
         if usable(known):
             return known
-        lo, hi = config.min_px_per_mm, config.max_px_per_mm
-        if usable(around):
-            lo, hi = max(lo, around.px_per_mm / 1.3), min(hi, around.px_per_mm * 1.3)
+        # searched only where a usable period can lie: no 5 mm line then passes for a 1 mm one
+        near, reach = (around.px_per_mm, 1.3) if usable(around) else (ppm_guess, 1.0 + ONE_AXIS_GUESS)
+        lo, hi = max(config.min_px_per_mm, near / reach), min(config.max_px_per_mm, near * reach)
         return grid_period_2d(grid, axis, lo, hi, strip, major_only=True)
 
     cx = read(1, sx, sy)
