@@ -5,8 +5,8 @@ profile holds peaks at every multiple of 1/(5 mm). We pick the 5 mm period whose
 spectral energy, then refine the 1 mm peak (the 5th harmonic) with a zero-padded FFT and parabolic interpolation.
 Fine lines, major lines alone and thermal paper's dot grid (major lines, a dot every 1 mm) all hold that comb.
 A phone photo at 2-5 px/mm blurs the 1 mm lines (and the 5 mm lines' higher harmonics) away and leaves only the
-5 mm lines' fundamental: `major_only` reads the scale from it (the digitizer asks for that only where no 1 mm
-line was found, and only within reach of the page-size guess: 5 mm lines taken for 1 mm ones are 5 times off).
+5 mm lines' fundamental: `major_only` reads the scale from it (the digitizer asks for that only where no grid
+was read, and only within reach of the page-size guess: 5 mm lines taken for 1 mm ones are 5 times off).
 Columns give px/mm across, rows px/mm down: a stretched scan or photo has two scales.
 
 `measure_scale` then weighs the evidence: the pulse is 1 mV tall, so by the grid it measures 5, 10 or 20 mm
