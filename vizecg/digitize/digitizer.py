@@ -368,9 +368,9 @@ def _major_grid(grid: np.ndarray, sx: GridScale, sy: GridScale, ppm_guess: float
                 strip: int) -> tuple[GridScale, GridScale]:
     """The grid's scale where its 1 mm lines were not seen one way or both (a phone photo at 2-5 px/mm blurs them
     away, or its 5 mm lines were taken for them one way): from the 5 mm lines, the vertical ones first (no trace
-    row runs across them), the other way then searched within 30 % of the first (the rows' pitch is a period too). A period is used only within
-    ONE_AXIS_GUESS of the page-size guess (5 mm lines read as 1 mm ones are 5 times too fine); the scales stay
-    as they were unless both ways are read and agree."""
+    row runs across them), the other way then searched within 30 % of the first (the rows' pitch is a period too).
+    A period is used only within ONE_AXIS_GUESS of the page-size guess (5 mm lines read as 1 mm ones are 5 times
+    too fine); the scales stay as they were unless both ways are read and agree."""
     def usable(g: GridScale) -> bool:
         return g.strength >= GRID_STRENGTH_MIN and abs(g.px_per_mm / ppm_guess - 1) < ONE_AXIS_GUESS
 
