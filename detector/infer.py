@@ -172,25 +172,33 @@ def panel_rows(panels: np.ndarray) -> list[list[int]]:
     return sorted(rows, key=lambda r: float(np.mean(cy[r])))
 
 
-# A panel box lying this much inside a surer one is a piece of it (a rhythm strip's first quarter scored as a
-# panel of its own), not a panel: panels of one page abut and overlap by a fifth of a box at most.
+# A panel box lying this much inside surer ones is a piece of them (a rhythm strip's first quarter scored as a
+# panel of its own, a box straddling two rows of a family page), not a panel: panels of one page abut and overlap
+# by a fifth of a box at most, so even four neighbours cover well under this share of a real panel.
 NESTED_SHARE = 0.8
+_COVER_GRID = 24  # sample points per side of a box for the share the surer boxes cover
 
 
 def nested(panels: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """(k,) bool: the panel lies >= NESTED_SHARE of its area inside a higher-scoring panel that is kept."""
+    """(k,) bool: the panel lies >= NESTED_SHARE of its area inside higher-scoring panels that are kept (one, or
+    several together)."""
     panels = np.asarray(panels, np.float64).reshape(-1, 4)
+    scores = np.asarray(scores, np.float64).reshape(-1)
     out = np.zeros(len(panels), bool)
-    area = (panels[:, 2] - panels[:, 0]).clip(0) * (panels[:, 3] - panels[:, 1]).clip(0)
-    for i in np.argsort(-np.asarray(scores), kind="stable"):
-        for j in np.flatnonzero(~out):
-            if j == i or scores[j] < scores[i] or (scores[j] == scores[i] and j > i):
-                continue
-            w = min(panels[i, 2], panels[j, 2]) - max(panels[i, 0], panels[j, 0])
-            h = min(panels[i, 3], panels[j, 3]) - max(panels[i, 1], panels[j, 1])
-            if w > 0 and h > 0 and w * h >= NESTED_SHARE * max(area[i], 1e-9):
+    t = (np.arange(_COVER_GRID) + 0.5) / _COVER_GRID
+    kept: list[int] = []
+    for i in np.lexsort((np.arange(len(panels)), -scores)):  # surest first; ties: the earlier box
+        x0, y0, x1, y1 = panels[i]
+        if kept and x1 > x0 and y1 > y0:
+            xs, ys = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+            others = panels[kept]
+            in_x = (xs[None, :] >= others[:, :1]) & (xs[None, :] <= others[:, 2:3])  # (kept, grid)
+            in_y = (ys[None, :] >= others[:, 1:2]) & (ys[None, :] <= others[:, 3:4])
+            covered = (in_y[:, :, None] & in_x[:, None, :]).any(0)  # (grid y, grid x)
+            if covered.mean() >= NESTED_SHARE:
                 out[i] = True
-                break
+                continue
+        kept.append(int(i))
     return out
 
 

@@ -4,8 +4,10 @@ From the detector's lead_panel boxes (clustered into rows, as `assign_leads` doe
 each label is attached to the panel whose left end it sits at (above-left, below-left or on the trace start:
 all inside the panel's band, near its left edge; one label per panel, Hungarian matching), and read by the
 lead-label reader (vizecg.labels). A panel left without a read (no label box found, or one read as not a label)
-is probed: label-sized windows where printers put labels (band top, above / on / below the baseline, 1 mm in
-from the panel's left edge; mm from the rows' 250 mm trace width), the surest read kept. The layout is named after a standard template only where the read names
+is probed: word-sized blobs of ink near the panel's left end, wherever the style prints its names
+(vizecg.labels.crops.ink_label_boxes), and label-sized windows where our printer puts them (band top, above / on /
+below the baseline, 1 mm in from the panel's left edge: the only probes for a name overprinted by the trace; mm
+from the rows' 250 mm trace width), the surest read kept. The layout is named after a standard template only where the read names
 agree with it (a 3x4+1 page whose strip reads V1 is "3x4+1" with strip V1); panels left unread on a recognised
 layout take the template's name, flagged `assumed`. A page where nothing can be read keeps today's template
 logic (3x4 / 3x4+1 from the row shape), every name flagged assumed; anything else unread is None, never guessed.
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from vizecg.labels.crops import probe_boxes
+from vizecg.labels.crops import ink_label_boxes, probe_boxes
 from vizecg.render.paper import TRACE_WIDTH_MM
 from vizecg.render.style import (EXTRA_LEADS, FIFTH_COLUMN_FALLBACK, ROWS_3X4, ROWS_3X4_CABRERA, ROWS_6X2,
                                  ROWS_6X2_CABRERA, ROWS_12X1, ROWS_LIMB)
@@ -208,7 +210,7 @@ def read_layout(image: np.ndarray, panels: np.ndarray, rows: list[list[int]], la
     todo = [j for j, r in enumerate(panel_reads) if r is None or r.name is None]
     if probe and todo:
         mm = px_per_mm(panels, rows)
-        cand = [probe_boxes(panels[j], mm) for j in todo]
+        cand = [np.concatenate([ink_label_boxes(image, panels[j], mm), probe_boxes(panels[j], mm)]) for j in todo]
         found = reader.read(image, np.concatenate(cand))
         k = 0
         for j, c in zip(todo, cand):

@@ -182,3 +182,17 @@ def test_a_panel_inside_a_surer_one_is_a_piece_of_it_not_a_panel():
     assert got.tolist() == [False, True, False, False]
     # only a piece inside a surer box goes: a surer piece inside a weaker strip box stays (and so does the strip)
     assert nested(np.array([strip, piece], float), np.array([0.5, 0.9])).tolist() == [False, False]
+
+
+def test_a_box_straddling_two_surer_rows_is_dropped_but_a_panel_among_four_neighbours_stays():
+    from detector.infer import nested
+
+    # a family page's two rhythm strips and a weak box half over each (boxes of the epoch-1 stage-14 weights)
+    upper, lower = [171, 912, 2151, 1164], [169, 1145, 2122, 1425]
+    straddle = [169, 1003, 2116, 1248]  # 66 % inside the upper strip, 42 % inside the lower: no single box holds it
+    assert nested(np.array([upper, lower, straddle], float), np.array([0.59, 0.72, 0.15])).tolist() == [
+        False, False, True]
+    # a tilted photo's panel overlapped by a fifth on every side is still a panel of its own
+    mid = [500, 500, 1000, 750]
+    around = [[100, 500, 600, 750], [900, 500, 1400, 750], [500, 300, 1000, 550], [500, 700, 1000, 950]]
+    assert not nested(np.array(around + [mid], float), np.array([0.9, 0.9, 0.9, 0.9, 0.5]))[-1]

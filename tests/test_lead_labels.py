@@ -12,7 +12,8 @@ from detector.infer import assign_leads, panel_rows
 from detector.layout import PageLayout, read_layout
 from vizecg.data import load_source
 from vizecg.labels import LabelReader
-from vizecg.labels.crops import crop_labels
+from detector.geometry import pairwise_iou
+from vizecg.labels.crops import crop_labels, ink_label_boxes
 from vizecg.render import draw_print_style, render_print_style
 from vizecg.render.style import ROWS_3X4, LeadGrid
 from detector.config import LEAD_PANEL
@@ -138,3 +139,26 @@ def test_detector_names_beats_by_the_labels_it_reads(record):
     strip = len(found.panels) - 1
     strip_beats = [lead for lead, p in zip(found.beat_leads, found.panel[found.is_beat]) if p == strip]
     assert strip_beats and set(strip_beats) == {"V1"}
+
+
+# labels top-left, above-left and below-left of the panels (a name overprinted by the trace merges with it: the
+# probes at the trace start are left for those)
+@pytest.mark.parametrize("family,seed", [("full-12x1", 11), ("thermal-dots", 24), ("cabrera-6x2", 23)])
+def test_names_the_detector_gave_no_box_are_found_in_the_ink_and_read(record, reader, family, seed):
+    """With no lead_label box at all, the layout finds the names as word-sized ink near each panel's left end
+    (wherever this style prints them) and reads them: the names that come back are the printed ones."""
+    page = _page(record, family, seed)
+    t = page.truth
+    mm = DPI / 25.4
+    printed = [lt for lt in t.leads if lt.label_box is not None and lt.present]
+    found = 0
+    for lt in printed:
+        boxes = ink_label_boxes(page.image, np.array(lt.panel_box.as_list()), mm)
+        found += bool(len(boxes)) and pairwise_iou(np.array([lt.label_box.as_list()]), boxes).max() >= 0.3
+    assert found >= 0.75 * len(printed)
+    layout = _truth_layout(page, reader, labels=False)
+    named = [(p.lead, p.source) for p in layout.panels if p.source == "read"]
+    assert len(named) >= 0.6 * len(printed)
+    truth = {tuple(np.round(lt.panel_box.as_list())): lt.label or lt.lead for lt in t.leads}
+    right = [p.lead == truth.get(tuple(np.round(p.box))) for p in layout.panels if p.source == "read"]
+    assert np.mean(right) >= 0.95, [(p.lead, p.read) for p in layout.panels]

@@ -87,3 +87,52 @@ def probe_boxes(panel: np.ndarray, mm: float, caps_mm: tuple[float, ...] = (2.3,
             bx = x0 + inset * mm
             out.append([bx, cy - h / 2, bx + PROBE_ASPECT * h, cy + h / 2])
     return np.asarray(out, np.float64)
+
+
+# Where ink_label_boxes looks for a panel's name: printers put it at the panel's left end, above, below or on the
+# trace, so the search window spans the whole band and a little either side of the left edge (page mm).
+INK_SEARCH_MM = (-4.0, 22.0)  # x range around the panel's left edge
+INK_CAP_MM = (1.3, 5.0)  # a name's height range (cap heights of 1.5-4 mm plus descender-free slack)
+INK_MAX_WIDTH_MM = 14.0  # "-aVR" at a 4 mm cap height
+INK_MAX_BOXES = 8
+
+
+def ink_label_boxes(image: np.ndarray, panel: np.ndarray, mm: float) -> np.ndarray:
+    """(k, 4) boxes around word-sized blobs of ink near a panel's left end: where a name is printed, read from
+    the page instead of assumed from a printer's layout (probe_boxes). Grid lines, the pulse and the trace's
+    long strokes are removed first (morphological openings longer than any letter); letters are joined into words;
+    blobs of a name's size are kept, nearest the panel's top-left corner first. The reader decides what they say
+    (and answers not_a_label for a trace fragment)."""
+    grey = to_grey(image)
+    h_img, w_img = grey.shape[:2]
+    x0, y0, x1, y1 = (float(v) for v in panel)
+    mm = max(float(mm), 1.0)
+    rx0 = int(max(x0 + INK_SEARCH_MM[0] * mm, 0))
+    rx1 = int(min(x0 + min(INK_SEARCH_MM[1] * mm, 0.4 * max(x1 - x0, 1.0)), w_img))
+    ry0, ry1 = int(max(y0, 0)), int(min(y1, h_img))
+    if rx1 - rx0 < 4 or ry1 - ry0 < 4:
+        return np.zeros((0, 4), np.float64)
+    region = grey[ry0:ry1, rx0:rx1]
+    paper, dark = float(np.percentile(region, 60)), float(np.percentile(region, 0.5))
+    if paper - dark < 40:  # nothing darker than the paper here
+        return np.zeros((0, 4), np.float64)
+    ink = (region < paper - 0.45 * (paper - dark)).astype(np.uint8)
+    long = max(int(round(INK_CAP_MM[1] * mm * 1.2)), 3)
+    lines = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (long, 1)))
+    lines |= cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, long)))
+    letters = ink & ~lines
+    gap = max(int(round(0.8 * mm)), 1)  # letters of one name sit closer than this
+    words = cv2.morphologyEx(letters, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (gap, 1)))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(words, connectivity=8)
+    out = []
+    for bx, by, bw, bh, area in stats[1:n]:
+        if not (INK_CAP_MM[0] * mm <= bh <= INK_CAP_MM[1] * mm and 0.3 * mm <= bw <= INK_MAX_WIDTH_MM * mm):
+            continue
+        if area < 0.08 * bw * bh and bw > mm:  # a sparse scatter (grid dots joined up), not letters
+            continue
+        out.append([rx0 + bx - 0.5, ry0 + by - 0.5, rx0 + bx + bw + 0.5, ry0 + by + bh + 0.5])
+    if not out:
+        return np.zeros((0, 4), np.float64)
+    boxes = np.asarray(out, np.float64)
+    near = np.hypot((boxes[:, 0] - x0) / mm, (boxes[:, 1] - y0) / mm)
+    return boxes[np.argsort(near, kind="stable")[:INK_MAX_BOXES]]
