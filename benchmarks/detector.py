@@ -96,7 +96,9 @@ def default_style_part(args, src, ids: list[str], det) -> dict:
     from vizecg.photo import photograph
     from vizecg.render import RenderConfig, random_render_config, render_printout
 
-    pages = []
+    from detector.evaluate import layout_exact, panels_named_right, printed_panels
+
+    pages, printed = [], []
     for i, rid in enumerate(tqdm(ids, desc=f"render fold {args.fold}", unit="record")):
         record = src.get(rid)
         rng = np.random.default_rng(args.seed + i)
@@ -108,10 +110,25 @@ def default_style_part(args, src, ids: list[str], det) -> dict:
                 continue
             page = clean if sev == "none" else photograph(clean, sev, seed=args.seed + 1000 * (k + 1) + i)
             pages.append(eval_page(page.image, page.truth, sev, groups))
+            printed.append(printed_panels(page.truth))
 
     t0 = time.perf_counter()
     quality = evaluate(det, pages, total=len(pages))
     eval_s = time.perf_counter() - t0
+    # what `detect()` returns (merged and nested panels, PageLayout from the read names), not the raw panel boxes
+    # cut at the bar that `quality["layout"]` scores
+    read: dict[str, list[tuple[bool, float]]] = {}
+    for pg, pr in zip(tqdm(pages, desc="page layouts", unit="page"), printed):
+        found = det.detect(pg.image)
+        rows = found.page_layout.rows if found.page_layout is not None else []
+        read.setdefault(pg.severity, []).append(
+            (layout_exact(pr, rows), float(panels_named_right(pr, found.panels, found.panel_leads).mean())))
+    every = [v for vs in read.values() for v in vs]
+    layout_read = {"exact": round(float(np.mean([e for e, _ in every])), 4),
+                   "names_right": round(float(np.mean([n for _, n in every])), 4),
+                   "per_severity": {k: {"exact": round(float(np.mean([e for e, _ in vs])), 4),
+                                        "names_right": round(float(np.mean([n for _, n in vs])), 4)}
+                                    for k, vs in read.items()}}
 
     negatives = negative_images(det, args.negatives, args.negatives_seed)
 
@@ -132,7 +149,7 @@ def default_style_part(args, src, ids: list[str], det) -> dict:
 
     result = {
         "records": ids, "seed": args.seed, "pages": len(pages), "quality": quality,
-        "layout": quality["layout"], "negatives": negatives,
+        "layout": quality["layout"], "layout_read": layout_read, "negatives": negatives,
         "onnx": {"severity": onnx_sev, **{k: onnx_quality[k] for k in ("precision", "recall", "mAP50", "mAP50-95")}},
         "latency_per_page": lat, "eval_seconds": round(eval_s, 1),
     }
@@ -148,6 +165,9 @@ def default_style_part(args, src, ids: list[str], det) -> dict:
         for kind, r in negatives["per_kind"].items():
             print(f"  {kind:<8}{r['images']:>4}{r['with_beats']:>6}{r['beats']:>6}{r['panels']:>6}"
                   f"{r['max_beat_score']:>8.3f}")
+    print(f"detect(): rows of lead names read exactly on {layout_read['exact']:.3f} of the pages, printed panels "
+          f"named right {layout_read['names_right']:.3f}; "
+          + ", ".join(f"{k} {v['exact']:.3f}" for k, v in layout_read["per_severity"].items()))
     print(f"ONNX on {onnx_sev}: P {result['onnx']['precision']:.3f} R {result['onnx']['recall']:.3f}")
     print(f"latency per page (CPU, {torch.get_num_threads()} threads): torch {lat['torch']['mean_ms']} ms, "
           f"onnx {lat['onnx']['mean_ms']} ms")

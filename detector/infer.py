@@ -176,12 +176,46 @@ def panel_rows(panels: np.ndarray) -> list[list[int]]:
 # panel of its own, a box straddling two rows of a family page), not a panel: panels of one page abut and overlap
 # by a fifth of a box at most, so even four neighbours cover well under this share of a real panel.
 NESTED_SHARE = 0.8
+# ... or this much inside one surer box: abutting panels overlap by a fifth at most (a strip box cut short and its
+# missing end scored as a panel of its own overlaps the strip by three quarters)
+NESTED_ONE_SHARE = 0.5
 _COVER_GRID = 24  # sample points per side of a box for the share the surer boxes cover
+
+
+# Two boxes in one band overlapping by more than this share of the narrower one's width are pieces of one panel
+# (a rhythm strip scored as its first column plus the rest); abutting panels overlap by a fifth at most.
+SPLIT_X_SHARE = 0.3
+SPLIT_Y_SHARE = 0.8  # "one band": y overlap over the lower box's height
+
+
+def merge_split_panels(panels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(panels with each group of pieces replaced by their union in the surest piece's slot, (k,) bool: the other
+    pieces, to drop)."""
+    panels = np.asarray(panels, np.float64).reshape(-1, 4).copy()
+    scores = np.asarray(scores, np.float64).reshape(-1)
+    gone = np.zeros(len(panels), bool)
+    merged = True
+    while merged:
+        merged = False
+        order = [int(i) for i in np.lexsort((np.arange(len(panels)), -scores)) if not gone[i]]
+        for a in order:
+            for b in order:
+                if a == b or gone[a] or gone[b] or scores[b] > scores[a] or (scores[b] == scores[a] and b < a):
+                    continue
+                pa, pb = panels[a], panels[b]
+                ox = min(pa[2], pb[2]) - max(pa[0], pb[0])
+                oy = min(pa[3], pb[3]) - max(pa[1], pb[1])
+                narrow = max(min(pa[2] - pa[0], pb[2] - pb[0]), 1.0)
+                low = max(min(pa[3] - pa[1], pb[3] - pb[1]), 1.0)
+                if ox > SPLIT_X_SHARE * narrow and oy > SPLIT_Y_SHARE * low:
+                    panels[a] = [min(pa[0], pb[0]), min(pa[1], pb[1]), max(pa[2], pb[2]), max(pa[3], pb[3])]
+                    gone[b] = merged = True
+    return panels, gone
 
 
 def nested(panels: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """(k,) bool: the panel lies >= NESTED_SHARE of its area inside higher-scoring panels that are kept (one, or
-    several together)."""
+    several together), or >= NESTED_ONE_SHARE inside one of them."""
     panels = np.asarray(panels, np.float64).reshape(-1, 4)
     scores = np.asarray(scores, np.float64).reshape(-1)
     out = np.zeros(len(panels), bool)
@@ -194,8 +228,8 @@ def nested(panels: np.ndarray, scores: np.ndarray) -> np.ndarray:
             others = panels[kept]
             in_x = (xs[None, :] >= others[:, :1]) & (xs[None, :] <= others[:, 2:3])  # (kept, grid)
             in_y = (ys[None, :] >= others[:, 1:2]) & (ys[None, :] <= others[:, 3:4])
-            covered = (in_y[:, :, None] & in_x[:, None, :]).any(0)  # (grid y, grid x)
-            if covered.mean() >= NESTED_SHARE:
+            inside = in_y[:, :, None] & in_x[:, None, :]  # (kept, grid y, grid x)
+            if inside.any(0).mean() >= NESTED_SHARE or inside.mean((1, 2)).max() >= NESTED_ONE_SHARE:
                 out[i] = True
                 continue
         kept.append(int(i))
@@ -381,7 +415,12 @@ class BeatDetector:
         labels = boxes[(classes == LEAD_LABEL) & (scores >= LABEL_CONF)]
         is_panel = classes == LEAD_PANEL
         keep = (scores >= conf) | (is_panel & (scores >= self.panel_conf))
-        keep[np.flatnonzero(is_panel & keep)[nested(boxes[is_panel & keep], scores[is_panel & keep])]] = False
+        boxes = boxes.copy()
+        idx = np.flatnonzero(is_panel & keep)
+        boxes[idx], pieces = merge_split_panels(boxes[idx], scores[idx])
+        keep[idx[pieces]] = False
+        idx = np.flatnonzero(is_panel & keep)
+        keep[idx[nested(boxes[idx], scores[idx])]] = False
         boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
         found = build_detections(boxes, scores, classes, image.shape[:2],
                                  meta={"backend": self.backend, "imgsz": self.imgsz, "conf": self.conf if conf is None

@@ -133,7 +133,7 @@ def _photo() -> np.ndarray:
     return cv2.resize(skimage.data.coffee(), (1200, 900), interpolation=cv2.INTER_LINEAR)
 
 
-# The shipped weights (stage 10e) were trained with background images as negatives (detector/negatives.py); the
+# The shipped weights (stages 10e and 14) were trained with background images as negatives (detector/negatives.py); the
 # stage-9 weights before them found beats on the checkerboard, the photo and the page of text.
 @needs_weights
 @pytest.mark.parametrize("kind", ["blank", "noise", "checker", "photo", "text"])

@@ -196,3 +196,23 @@ def test_a_box_straddling_two_surer_rows_is_dropped_but_a_panel_among_four_neigh
     mid = [500, 500, 1000, 750]
     around = [[100, 500, 600, 750], [900, 500, 1400, 750], [500, 300, 1000, 550], [500, 700, 1000, 950]]
     assert not nested(np.array(around + [mid], float), np.array([0.9, 0.9, 0.9, 0.9, 0.5]))[-1]
+
+
+def test_a_strip_box_cut_short_and_its_end_scored_as_a_panel_is_one_strip():
+    from detector.infer import nested
+
+    strip, end = [149, 1271, 2017, 1624], [1649, 1276, 2125, 1621]  # stage-14 weights on a clean 3x4+1 page
+    assert nested(np.array([strip, end], float), np.array([0.68, 0.50])).tolist() == [False, True]
+
+
+def test_a_strip_scored_as_its_first_column_plus_the_rest_is_merged_back_into_one_strip():
+    from detector.infer import merge_split_panels
+
+    # stage-14 weights on the clean sample page: the V1 strip as [its first 2.5 s] and [the rest]
+    first, rest, above = [113, 950, 449, 1228], [336, 966, 1597, 1214], [110, 700, 476, 955]
+    panels, gone = merge_split_panels(np.array([rest, first, above], float), np.array([0.59, 0.48, 0.9]))
+    assert gone.tolist() == [False, True, False]
+    assert panels[0].tolist() == [113, 950, 1597, 1228] and panels[2].tolist() == above
+    # abutting panels of a tilted photo's row overlap by a fifth: two panels, not one
+    a, b = [100, 500, 600, 750], [500, 510, 1000, 760]
+    assert not merge_split_panels(np.array([a, b], float), np.array([0.9, 0.8]))[1].any()
