@@ -162,3 +162,13 @@ def test_names_the_detector_gave_no_box_are_found_in_the_ink_and_read(record, re
     truth = {tuple(np.round(lt.panel_box.as_list())): lt.label or lt.lead for lt in t.leads}
     right = [p.lead == truth.get(tuple(np.round(p.box))) for p in layout.panels if p.source == "read"]
     assert np.mean(right) >= 0.95, [(p.lead, p.read) for p in layout.panels]
+
+
+def test_label_crops_are_the_same_whether_the_page_or_only_the_windows_are_greyed():
+    from vizecg.labels.crops import crop_label, to_grey
+
+    image = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    boxes = np.array([[10, 10, 40, 30], [-20, 250, 30, 299], [370, 5, 399, 40], [200, 150, 230, 170]], float)
+    whole = np.stack([crop_label(to_grey(image), b) for b in boxes])[:, None]
+    assert np.array_equal(crop_labels(image, boxes), whole)
+    assert np.array_equal(to_grey(image), image.min(axis=2))
